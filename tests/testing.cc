@@ -1,0 +1,56 @@
+#include "testing.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "core/device.h"
+
+namespace loom::testing {
+
+bool has_cuda_device() { return loom::cuda_available(); }
+
+double expect_all_close(std::span<const double> actual, std::span<const double> expected,
+                        double rtol, double atol, const std::string& what) {
+  EXPECT_EQ(actual.size(), expected.size()) << what << ": sizes differ";
+  if (actual.size() != expected.size()) return std::numeric_limits<double>::infinity();
+  std::size_t bad = 0, worst = 0;
+  double worst_excess = -1, worst_abs = 0;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    double a = actual[i], e = expected[i];
+    double diff = std::abs(a - e);
+    bool ok = diff <= atol + rtol * std::abs(e);
+    if (std::isnan(a) != std::isnan(e)) ok = false;
+    if (std::isnan(a) && std::isnan(e)) ok = true, diff = 0;
+    if (!std::isnan(diff)) worst_abs = std::max(worst_abs, diff);
+    double excess = std::isnan(diff) ? std::numeric_limits<double>::infinity()
+                                     : diff - (atol + rtol * std::abs(e));
+    if (!ok) ++bad;
+    if (excess > worst_excess) worst_excess = excess, worst = i;
+  }
+  if (bad > 0)
+    ADD_FAILURE() << fmt::format(
+        "{}: {} of {} elements differ (rtol={}, atol={}); worst at flat index {}: actual {} vs "
+        "expected {}",
+        what, bad, actual.size(), rtol, atol, worst, actual[worst], expected[worst]);
+  return worst_abs;
+}
+
+double expect_all_close(std::span<const float> actual, std::span<const float> expected,
+                        double rtol, double atol, const std::string& what) {
+  std::vector<double> a(actual.begin(), actual.end()), e(expected.begin(), expected.end());
+  return expect_all_close(std::span<const double>(a), std::span<const double>(e), rtol, atol, what);
+}
+
+std::string source_path(const std::string& relative) {
+  return std::string(LOOM_SOURCE_DIR) + "/" + relative;
+}
+
+std::string shared_dir() {
+  std::filesystem::path p(LOOM_SHARED_DIR);
+  return std::filesystem::is_directory(p) ? std::filesystem::canonical(p).string() : "";
+}
+
+}  // namespace loom::testing

@@ -1,0 +1,38 @@
+// Test helpers shared by every test file.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace loom::testing {
+
+// True when a CUDA device can run kernels in this process.
+bool has_cuda_device();
+
+// Compares elementwise: |a - e| <= atol + rtol * |e|. On failure reports the
+// count of bad elements and the worst one with its flat index. Returns the
+// worst |a - e| seen (useful to report the error a run actually had).
+double expect_all_close(std::span<const double> actual, std::span<const double> expected,
+                        double rtol, double atol, const std::string& what = "");
+
+// Same, for float data (converted to double first).
+double expect_all_close(std::span<const float> actual, std::span<const float> expected,
+                        double rtol, double atol, const std::string& what = "");
+
+// Path of a file under the source tree, e.g. source_path("tests/data/x.h5").
+std::string source_path(const std::string& relative);
+// Path of ../shared beside the checkout, or "" when it is absent.
+std::string shared_dir();
+
+}  // namespace loom::testing
+
+// Skips the current test with a message when no CUDA device is present.
+#define LOOM_SKIP_WITHOUT_CUDA()                                           \
+  do {                                                                     \
+    if (!::loom::testing::has_cuda_device())                               \
+      GTEST_SKIP() << "no CUDA device: this CUDA test did not run";        \
+  } while (0)
