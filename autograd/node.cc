@@ -1,0 +1,79 @@
+#include "autograd/node.h"
+
+#include <atomic>
+
+#include "core/native.h"
+
+namespace loom {
+
+namespace {
+std::atomic<std::uint64_t> g_next_sequence_nr{0};
+thread_local bool g_grad_enabled = true;
+}  // namespace
+
+Node::Node() : sequence_nr(g_next_sequence_nr.fetch_add(1)) {}
+
+AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> v) : variable(std::move(v)) {
+  input_meta.push_back({variable->shape, variable->dtype, variable->storage->device()});
+  output_meta = input_meta;
+}
+
+std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_outputs) {
+  const Tensor& g = grad_outputs[0];
+  Tensor var(variable);
+  Tensor current = var.grad();
+  if (!current.defined()) {
+    var.set_grad(native::clone(g));
+  } else {
+    var.set_grad(native::binary(native::BinaryOp::Add, current, g));
+  }
+  return {};
+}
+
+const char* grad_fn_name(const Node& node) { return node.name(); }
+
+bool grad_enabled() { return g_grad_enabled; }
+void set_grad_enabled(bool enabled) { g_grad_enabled = enabled; }
+
+Edge gradient_edge(const Tensor& t) {
+  if (!t.requires_grad()) return {};
+  TensorImpl& impl = t.impl();
+  if (impl.grad_fn) return {impl.grad_fn, impl.output_nr};
+  auto acc = impl.grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    impl.grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+bool any_requires_grad(std::initializer_list<Tensor> inputs) {
+  return any_requires_grad(std::vector<Tensor>(inputs));
+}
+
+void set_history(Tensor& output, const std::shared_ptr<Node>& node, std::uint32_t output_nr) {
+  TensorImpl& impl = output.impl();
+  impl.grad_fn = node;
+  impl.output_nr = output_nr;
+  impl.requires_grad = true;
+  if (node->output_meta.size() <= output_nr) node->output_meta.resize(output_nr + 1);
+  node->output_meta[output_nr] = {output.shape(), output.dtype(), output.device()};
+}
+
+void set_history(std::vector<Tensor>& outputs, const std::shared_ptr<Node>& node) {
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    set_history(outputs[i], node, static_cast<std::uint32_t>(i));
+}
+
+Tensor saved(const Tensor& t) {
+  if (!t.defined()) return t;
+  return make_view(t, t.shape(), t.strides(), t.storage_offset());
+}
+
+}  // namespace loom

@@ -1,0 +1,125 @@
+// The tape's building blocks: Node (one recorded operation that knows how to
+// send gradients to its inputs), Edge, grad mode, and the helpers a
+// differentiable function uses to record itself.
+//
+// A differentiable function computes its output with loom::native, then, if
+// grad mode is on and an input requires grad, records a named node:
+//
+//   Tensor tanh(const Tensor& x) {
+//     Tensor y = native::unary(UnaryOp::Tanh, x);
+//     if (auto node = make_node<TanhBackward>({x})) {
+//       node->y = saved(y);
+//       set_history(y, node);
+//     }
+//     return y;
+//   }
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace loom {
+
+class Node;
+
+// Where a gradient goes: input `input_nr` of `node` (null: nowhere).
+struct Edge {
+  std::shared_ptr<Node> node;
+  std::uint32_t input_nr = 0;
+};
+
+// Shape, dtype and device of a tensor, kept to check and zero-fill gradients.
+struct TensorMeta {
+  Shape shape;
+  DType dtype = DType::Float32;
+  Device device;
+};
+
+class Node {
+ public:
+  Node();
+  virtual ~Node() = default;
+
+  // Given the gradient of each output (never undefined: the engine fills zeros),
+  // returns the gradient of each input, in next_edges order. An entry may be
+  // undefined where the input needs no gradient.
+  virtual std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) = 0;
+  // The node's name as PyTorch spells it ("TanhBackward0" -> "TanhBackward").
+  virtual const char* name() const = 0;
+  // Frees saved tensors after a backward pass without retain_graph.
+  virtual void release_saved() {}
+
+  std::vector<Edge> next_edges;       // one per input
+  std::vector<TensorMeta> input_meta;   // shape/dtype/device of each input
+  std::vector<TensorMeta> output_meta;  // of each output
+  std::uint64_t sequence_nr;          // creation order: later nodes run first
+  bool released = false;              // saved tensors freed by an earlier backward
+  // Non-leaf outputs whose .grad is kept (retain_grad): output index -> tensor.
+  std::vector<std::pair<std::uint32_t, std::weak_ptr<TensorImpl>>> retained;
+};
+
+// Accumulates the incoming gradient into a leaf's .grad.
+class AccumulateGrad final : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> variable);
+  std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) override;
+  const char* name() const override { return "AccumulateGrad"; }
+  std::shared_ptr<TensorImpl> variable;
+};
+
+// ---- grad mode ------------------------------------------------------------------
+// True when operations record the tape (the default); per thread.
+bool grad_enabled();
+void set_grad_enabled(bool enabled);
+
+// Disables recording for its scope, like torch::NoGradGuard.
+class NoGradGuard {
+ public:
+  NoGradGuard() : previous_(grad_enabled()) { set_grad_enabled(false); }
+  ~NoGradGuard() { set_grad_enabled(previous_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// ---- recording helpers -------------------------------------------------------------
+// The edge a gradient for `t` must follow (null node when t needs no gradient).
+Edge gradient_edge(const Tensor& t);
+// True when grad mode is on and any defined input requires grad.
+bool any_requires_grad(std::initializer_list<Tensor> inputs);
+bool any_requires_grad(const std::vector<Tensor>& inputs);
+
+// A new node of type N wired to `inputs` when recording is needed, else null.
+template <typename N>
+std::shared_ptr<N> make_node(const std::vector<Tensor>& inputs) {
+  if (!any_requires_grad(inputs)) return nullptr;
+  auto node = std::make_shared<N>();
+  for (const Tensor& t : inputs) {
+    node->next_edges.push_back(t.defined() ? gradient_edge(t) : Edge{});
+    node->input_meta.push_back(t.defined() ? TensorMeta{t.shape(), t.dtype(), t.device()}
+                                           : TensorMeta{});
+  }
+  return node;
+}
+template <typename N>
+std::shared_ptr<N> make_node(std::initializer_list<Tensor> inputs) {
+  return make_node<N>(std::vector<Tensor>(inputs));
+}
+
+// Makes `node` the producer of `output` (its output number `output_nr`).
+void set_history(Tensor& output, const std::shared_ptr<Node>& node, std::uint32_t output_nr = 0);
+// Makes `node` the producer of each of `outputs`, numbered in order.
+void set_history(std::vector<Tensor>& outputs, const std::shared_ptr<Node>& node);
+
+// A handle to t's data without its history, for a node to keep (saving the
+// tensor itself would make output -> node -> output a reference cycle).
+Tensor saved(const Tensor& t);
+
+}  // namespace loom

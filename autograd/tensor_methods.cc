@@ -1,0 +1,55 @@
+// Tensor's differentiable methods (declared in core/tensor.h), forwarding to
+// the free functions of autograd/functions.h.
+#include "autograd/engine.h"
+#include "autograd/functions.h"
+#include "autograd/node.h"
+
+namespace loom {
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  autograd::backward({*this}, {gradient}, retain_graph);
+}
+
+void Tensor::retain_grad() const {
+  LOOM_CHECK(requires_grad(), "can't retain_grad on Tensor that has requires_grad=False");
+  if (is_leaf()) return;
+  impl().grad_fn->retained.emplace_back(impl().output_nr, impl_);
+}
+
+Tensor Tensor::detach() const { return loom::detach(*this); }
+Tensor Tensor::to(Device device) const { return loom::to(*this, device); }
+Tensor Tensor::to(DType dtype) const { return loom::to(*this, dtype); }
+Tensor Tensor::contiguous() const { return loom::contiguous(*this); }
+Tensor Tensor::clone() const { return loom::clone(*this); }
+Tensor Tensor::view(const Shape& shape) const { return loom::view(*this, shape); }
+Tensor Tensor::reshape(const Shape& shape) const { return loom::reshape(*this, shape); }
+Tensor Tensor::flatten(std::int64_t s, std::int64_t e) const { return loom::flatten(*this, s, e); }
+Tensor Tensor::transpose(std::int64_t a, std::int64_t b) const { return loom::transpose(*this, a, b); }
+Tensor Tensor::permute(const Shape& order) const { return loom::permute(*this, order); }
+Tensor Tensor::narrow(std::int64_t d, std::int64_t s, std::int64_t l) const {
+  return loom::narrow(*this, d, s, l);
+}
+Tensor Tensor::slice(std::int64_t d, std::int64_t s, std::int64_t e, std::int64_t st) const {
+  return loom::slice(*this, d, s, e, st);
+}
+Tensor Tensor::select(std::int64_t d, std::int64_t i) const { return loom::select(*this, d, i); }
+Tensor Tensor::unsqueeze(std::int64_t d) const { return loom::unsqueeze(*this, d); }
+Tensor Tensor::squeeze() const { return loom::squeeze(*this); }
+Tensor Tensor::squeeze(std::int64_t d) const { return loom::squeeze(*this, d); }
+Tensor Tensor::expand(const Shape& shape) const { return loom::expand(*this, shape); }
+Tensor Tensor::sum() const { return loom::sum(*this); }
+Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return loom::sum(*this, dims, keepdim); }
+Tensor Tensor::mean() const { return loom::mean(*this); }
+Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return loom::mean(*this, dims, keepdim); }
+Tensor Tensor::exp() const { return loom::exp(*this); }
+Tensor Tensor::log() const { return loom::log(*this); }
+Tensor Tensor::tanh() const { return loom::tanh(*this); }
+Tensor Tensor::sigmoid() const { return loom::sigmoid(*this); }
+Tensor Tensor::relu() const { return loom::relu(*this); }
+Tensor Tensor::sqrt() const { return loom::sqrt(*this); }
+Tensor Tensor::pow(double e) const { return loom::pow(*this, e); }
+Tensor Tensor::neg() const { return loom::neg(*this); }
+Tensor Tensor::abs() const { return loom::abs(*this); }
+Tensor Tensor::matmul(const Tensor& other) const { return loom::matmul(*this, other); }
+
+}  // namespace loom

@@ -1,0 +1,98 @@
+// loom::native: plain tensor operations without autograd. Each checks its
+// arguments, allocates the result and dispatches to kernels/ by device
+// (kernels::*_cpu or kernels::*_cuda). The differentiable functions in
+// autograd/ are built from these.
+#pragma once
+
+#include "core/tensor.h"
+#include "kernels/elementwise.h"
+#include "kernels/reduce.h"
+
+namespace loom::native {
+
+using kernels::BinaryOp;
+using kernels::CompareOp;
+using kernels::UnaryOp;
+
+// ---- movement ------------------------------------------------------------------
+// Copies src into dst elementwise, broadcasting src to dst's shape, converting the
+// dtype and crossing devices as needed. dst may be any strided view.
+void copy_(const Tensor& dst, const Tensor& src);
+// x itself when already contiguous, else a contiguous copy.
+Tensor contiguous(const Tensor& x);
+// A contiguous copy (always new storage).
+Tensor clone(const Tensor& x);
+// x itself when already on `device`/of `dtype`, else a converted contiguous copy.
+Tensor to(const Tensor& x, Device device);
+Tensor to(const Tensor& x, DType dtype);
+
+// ---- factories -------------------------------------------------------------------
+Tensor full(const Shape& shape, double value, TensorOptions options = {});
+Tensor zeros(const Shape& shape, TensorOptions options = {});
+Tensor ones(const Shape& shape, TensorOptions options = {});
+Tensor zeros_like(const Tensor& x);
+Tensor ones_like(const Tensor& x);
+// Sets every element of x (any view) to value.
+void fill_(const Tensor& x, double value);
+// [start, end) with `step`, as torch.arange.
+Tensor arange(double start, double end, double step = 1, TensorOptions options = {});
+
+// ---- elementwise -------------------------------------------------------------------
+// The broadcast shape of a and b (PyTorch's rules); throws loom::Error naming both.
+Shape broadcast_shapes(const Shape& a, const Shape& b);
+// op(x, alpha) for every element; floating dtypes.
+Tensor unary(UnaryOp op, const Tensor& x, double alpha = 0);
+// op(a, b) with broadcasting; same dtype and device required.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
+// Bool tensor of op(a, b) with broadcasting.
+Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);
+// cond ? a : b with broadcasting over all three; cond is Bool.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// ---- reductions (fixed order: deterministic) -------------------------------------
+// Sum over `dims` (empty: every dimension); keepdim keeps them with size 1.
+Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
+// Maximum along dim: values and Int64 indices of the first maximum.
+std::pair<Tensor, Tensor> max(const Tensor& x, std::int64_t dim, bool keepdim = false);
+
+// Checks that tensors agree on dtype and device; `op` names the operation.
+void check_same_dtype_device(const char* op, const Tensor& a, const Tensor& b);
+
+// Throws "<op>: loom was built without CUDA support".
+[[noreturn]] void fail_no_cuda(const char* op);
+
+// Calls T(x) with T = float, double, int64_t or bool for x's dtype.
+template <typename Fn>
+decltype(auto) dispatch_all(DType t, Fn&& fn) {
+  switch (t) {
+    case DType::Float32: return fn(float{});
+    case DType::Float64: return fn(double{});
+    case DType::Int64: return fn(std::int64_t{});
+    case DType::Bool: return fn(bool{});
+  }
+  fail("unknown dtype");
+}
+
+}  // namespace loom::native
+
+// LOOM_DISPATCH_DEVICE(device, name, args...) calls kernels::name_cuda(args...)
+// for a CUDA device and kernels::name_cpu(args...) otherwise (template
+// arguments are deduced from the pointer arguments).
+#if defined(LOOM_WITH_CUDA)
+#define LOOM_DISPATCH_DEVICE(device, name, ...)                           \
+  do {                                                                    \
+    if ((device).is_cuda()) ::loom::kernels::name##_cuda(__VA_ARGS__);    \
+    else ::loom::kernels::name##_cpu(__VA_ARGS__);                        \
+  } while (0)
+#else
+#define LOOM_DISPATCH_DEVICE(device, name, ...)                           \
+  do {                                                                    \
+    if ((device).is_cuda()) ::loom::native::fail_no_cuda(#name);          \
+    else ::loom::kernels::name##_cpu(__VA_ARGS__);                        \
+  } while (0)
+#endif
+
+namespace loom::native {
+
+}  // namespace loom::native

@@ -1,0 +1,223 @@
+// Movement, factories and elementwise operations of loom::native.
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "core/allocator.h"
+#include "core/native.h"
+
+namespace loom::native {
+
+namespace k = loom::kernels;
+
+namespace {
+
+// Broadcast strides of x against `shape` (stride 0 where x is broadcast).
+Shape broadcast_strides(const Tensor& x, const Shape& shape) {
+  std::size_t nd = shape.size(), xd = x.shape().size();
+  Shape s(nd, 0);
+  for (std::size_t i = 0; i < xd; ++i) {
+    std::size_t d = nd - xd + i;
+    s[d] = x.shape()[i] == 1 && shape[d] != 1 ? 0 : x.strides()[i];
+  }
+  return s;
+}
+
+// Builds an OffsetCalc over `shape`, collapsing size-1 dims, for operands `xs`.
+template <int N>
+k::OffsetCalc<N> make_calc(const Shape& shape, const std::array<Shape, N>& strides) {
+  k::OffsetCalc<N> c;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    LOOM_CHECK(c.ndim < k::kMaxDims, "loom supports at most {} non-trivial dimensions, got shape {}",
+               k::kMaxDims, shape_str(shape));
+    c.sizes[c.ndim] = shape[d];
+    for (int i = 0; i < N; ++i) c.strides[i][c.ndim] = strides[i][d];
+    ++c.ndim;
+  }
+  return c;
+}
+
+}  // namespace
+
+void fail_no_cuda(const char* op) { fail("{}: loom was built without CUDA support", op); }
+
+void check_same_dtype_device(const char* op, const Tensor& a, const Tensor& b) {
+  LOOM_CHECK(a.dtype() == b.dtype(), "{}: expected both tensors to have the same dtype, got {} and {}",
+             op, a.dtype(), b.dtype());
+  LOOM_CHECK(a.device() == b.device(),
+             "{}: Expected all tensors to be on the same device, but found at least two devices, {} "
+             "and {}!",
+             op, a.device(), b.device());
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b) {
+  std::size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::int64_t x = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    std::int64_t y = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    LOOM_CHECK(x == y || x == 1 || y == 1,
+               "The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton "
+               "dimension {} (shapes {} and {})",
+               x, y, i, shape_str(a), shape_str(b));
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  Shape b = broadcast_shapes(dst.shape(), src.shape());
+  LOOM_CHECK(b == dst.shape(), "copy_: source shape {} cannot be broadcast to destination shape {}",
+             shape_str(src.shape()), shape_str(dst.shape()));
+  if (dst.numel() == 0) return;
+  Tensor s = src;
+  if (src.device() != dst.device()) {
+    // Cross devices through a contiguous staging copy in src's dtype.
+    Tensor packed = contiguous(src);
+    Tensor staged = empty(packed.shape(), TensorOptions(packed.dtype()).device(dst.device()));
+    device_memcpy(staged.data_ptr(), dst.device(), packed.data_ptr(), packed.device(),
+                  static_cast<std::size_t>(packed.numel()) * element_size(packed.dtype()));
+    s = staged;
+  }
+  auto calc = make_calc<2>(dst.shape(), {broadcast_strides(s, dst.shape()), dst.strides()});
+  std::int64_t n = dst.numel();
+  dispatch_all(s.dtype(), [&](auto from) {
+    using From = decltype(from);
+    dispatch_all(dst.dtype(), [&](auto to) {
+      using To = decltype(to);
+      auto* sp = static_cast<const From*>(s.data_ptr());
+      auto* dp = static_cast<To*>(dst.data_ptr());
+      LOOM_DISPATCH_DEVICE(dst.device(), copy, n, calc, sp, dp);
+    });
+  });
+}
+
+Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
+
+Tensor clone(const Tensor& x) {
+  Tensor out = empty(x.shape(), TensorOptions(x.dtype()).device(x.device()));
+  copy_(out, x);
+  return out;
+}
+
+Tensor to(const Tensor& x, Device device) {
+  if (x.device() == device) return x;
+  Tensor out = empty(x.shape(), TensorOptions(x.dtype()).device(device));
+  copy_(out, x);
+  return out;
+}
+
+Tensor to(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return x;
+  Tensor out = empty(x.shape(), TensorOptions(dtype).device(x.device()));
+  copy_(out, x);
+  return out;
+}
+
+void fill_(const Tensor& x, double value) {
+  if (x.numel() == 0) return;
+  if (!x.is_contiguous()) {
+    copy_(x, full({}, value, TensorOptions(x.dtype()).device(x.device())));
+    return;
+  }
+  dispatch_all(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T v = static_cast<T>(value);
+    LOOM_DISPATCH_DEVICE(x.device(), fill, x.numel(), v, static_cast<T*>(x.data_ptr()));
+  });
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  Tensor t = empty(shape, options.requires_grad(false));
+  fill_(t, value);
+  if (options.requires_grad_) t.requires_grad_(true);
+  return t;
+}
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor zeros_like(const Tensor& x) {
+  return zeros(x.shape(), TensorOptions(x.dtype()).device(x.device()));
+}
+Tensor ones_like(const Tensor& x) {
+  return ones(x.shape(), TensorOptions(x.dtype()).device(x.device()));
+}
+
+Tensor arange(double start, double end, double step, TensorOptions options) {
+  LOOM_CHECK(step != 0, "arange: step must be nonzero");
+  LOOM_CHECK((step > 0 && end >= start) || (step < 0 && end <= start),
+             "arange: upper bound and larger bound inconsistent with step sign");
+  auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
+  Tensor t = empty({n}, options.requires_grad(false));
+  dispatch_all(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    LOOM_DISPATCH_DEVICE(t.device(), arange, n, start, step, static_cast<T*>(t.data_ptr()));
+  });
+  if (options.requires_grad_) t.requires_grad_(true);
+  return t;
+}
+
+Tensor unary(UnaryOp op, const Tensor& x, double alpha) {
+  Tensor out = empty(x.shape(), TensorOptions(x.dtype()).device(x.device()));
+  auto calc = make_calc<1>(x.shape(), {x.strides()});
+  dispatch_floating(x.dtype(), "unary operation", [&](auto tag) {
+    using T = decltype(tag);
+    auto* xp = static_cast<const T*>(x.data_ptr());
+    auto* yp = static_cast<T*>(out.data_ptr());
+    LOOM_DISPATCH_DEVICE(x.device(), unary, op, static_cast<T>(alpha), x.numel(), calc, xp, yp);
+  });
+  return out;
+}
+
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  check_same_dtype_device("binary operation", a, b);
+  Shape shape = broadcast_shapes(a.shape(), b.shape());
+  Tensor out = empty(shape, TensorOptions(a.dtype()).device(a.device()));
+  auto calc = make_calc<2>(shape, {broadcast_strides(a, shape), broadcast_strides(b, shape)});
+  dispatch_floating(a.dtype(), "binary operation", [&](auto tag) {
+    using T = decltype(tag);
+    auto* ap = static_cast<const T*>(a.data_ptr());
+    auto* bp = static_cast<const T*>(b.data_ptr());
+    auto* op_ = static_cast<T*>(out.data_ptr());
+    LOOM_DISPATCH_DEVICE(a.device(), binary, op, out.numel(), calc, ap, bp, op_);
+  });
+  return out;
+}
+
+Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
+  check_same_dtype_device("comparison", a, b);
+  Shape shape = broadcast_shapes(a.shape(), b.shape());
+  Tensor out = empty(shape, TensorOptions(kBool).device(a.device()));
+  auto calc = make_calc<2>(shape, {broadcast_strides(a, shape), broadcast_strides(b, shape)});
+  dispatch_all(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto* ap = static_cast<const T*>(a.data_ptr());
+    auto* bp = static_cast<const T*>(b.data_ptr());
+    auto* op_ = static_cast<bool*>(out.data_ptr());
+    LOOM_DISPATCH_DEVICE(a.device(), compare, op, out.numel(), calc, ap, bp, op_);
+  });
+  return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  LOOM_CHECK(cond.dtype() == kBool, "where expected condition to be a boolean tensor, but got a "
+             "tensor with dtype {}", cond.dtype());
+  check_same_dtype_device("where", a, b);
+  LOOM_CHECK(cond.device() == a.device(), "where: condition is on {} but values are on {}",
+             cond.device(), a.device());
+  Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape()), b.shape());
+  Tensor out = empty(shape, TensorOptions(a.dtype()).device(a.device()));
+  auto calc = make_calc<3>(shape, {broadcast_strides(cond, shape), broadcast_strides(a, shape),
+                                   broadcast_strides(b, shape)});
+  dispatch_all(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto* cp = static_cast<const bool*>(cond.data_ptr());
+    auto* ap = static_cast<const T*>(a.data_ptr());
+    auto* bp = static_cast<const T*>(b.data_ptr());
+    auto* op_ = static_cast<T*>(out.data_ptr());
+    LOOM_DISPATCH_DEVICE(a.device(), where, out.numel(), calc, cp, ap, bp, op_);
+  });
+  return out;
+}
+
+}  // namespace loom::native

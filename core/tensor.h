@@ -1,0 +1,209 @@
+// loom::Tensor: a strided view (shape, strides, offset) of shared storage, with
+// a dtype, a device and an autograd slot.
+//
+// Copying a Tensor copies a handle: both refer to the same TensorImpl. Views
+// (view, transpose, narrow, ...) share storage with their base.
+//
+// Layering: the data accessors below are core's. The differentiable methods
+// (view ops, math, backward) are declared here for PyTorch-like spelling
+// (`x.transpose(0, 1).sum()`), and are defined by autograd/ (tensor_methods.cc);
+// core's own code never calls them and uses loom::native instead.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace loom {
+
+using Shape = std::vector<std::int64_t>;
+
+class Node;  // autograd/node.h
+// The name of an autograd node, e.g. "TanhBackward" (defined by autograd/).
+const char* grad_fn_name(const Node& node);
+
+// Owns one allocation on one device.
+class Storage {
+ public:
+  Storage(std::size_t bytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+  Device device_;
+};
+
+// The state behind a Tensor handle.
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;            // in elements
+  std::int64_t offset = 0;  // in elements
+  DType dtype = DType::Float32;
+
+  // Autograd slot (used by autograd/; core only carries it).
+  bool requires_grad = false;
+  std::shared_ptr<TensorImpl> grad;        // leaf gradient, accumulated by backward()
+  std::shared_ptr<Node> grad_fn;           // the node that produced this tensor
+  std::uint32_t output_nr = 0;             // which output of grad_fn
+  std::weak_ptr<Node> grad_accumulator;    // a leaf's AccumulateGrad node, made on demand
+  bool retains_grad = false;               // non-leaf keeps .grad (retain_grad())
+};
+
+// Options for factories, in libtorch's builder style:
+//   zeros({2, 3}, TensorOptions().dtype(kFloat64).device(kCUDA))
+struct TensorOptions {
+  DType dtype_ = DType::Float32;
+  Device device_ = kCPU;
+  bool requires_grad_ = false;
+
+  TensorOptions() = default;
+  TensorOptions(DType t) : dtype_(t) {}   // NOLINT: implicit like libtorch
+  TensorOptions(Device d) : device_(d) {}  // NOLINT
+  TensorOptions dtype(DType t) const { auto o = *this; o.dtype_ = t; return o; }
+  TensorOptions device(Device d) const { auto o = *this; o.device_ = d; return o; }
+  TensorOptions requires_grad(bool r = true) const { auto o = *this; o.requires_grad_ = r; return o; }
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // an undefined tensor (defined() == false)
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // ---- metadata (core) ------------------------------------------------------
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl().shape; }
+  const Shape& sizes() const { return impl().shape; }
+  // Size of dimension d; negative d counts from the end. Throws when out of range.
+  std::int64_t size(std::int64_t d) const;
+  const Shape& strides() const { return impl().strides; }
+  std::int64_t stride(std::int64_t d) const;
+  std::int64_t dim() const { return static_cast<std::int64_t>(impl().shape.size()); }
+  std::int64_t numel() const;
+  DType dtype() const { return impl().dtype; }
+  Device device() const { return impl().storage->device(); }
+  bool is_cuda() const { return device().is_cuda(); }
+  std::int64_t storage_offset() const { return impl().offset; }
+  bool is_contiguous() const;
+  // Address of the first element (storage base + offset).
+  void* data_ptr() const;
+  // Typed address; throws when T does not match dtype().
+  template <typename T> T* data() const;
+  // The value of a one-element tensor, converted to double.
+  double item() const;
+  template <typename T> T item() const { return static_cast<T>(item()); }
+  // All elements in row-major order, converted to T, copied to the host.
+  template <typename T> std::vector<T> to_vector() const;
+  // Wraps a dimension index: -1 is the last. Throws loom::Error when out of range.
+  std::int64_t wrap_dim(std::int64_t d) const;
+  TensorImpl& impl() const;
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  // True when both handles refer to the same TensorImpl.
+  bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  // PyTorch-style text: "tensor([[1.0000, 2.0000]], dtype=torch.float64)".
+  std::string str() const;
+
+  // ---- autograd slot (core) --------------------------------------------------
+  bool requires_grad() const { return defined() && impl().requires_grad; }
+  // Marks a leaf as requiring grad (floating dtypes only). Returns *this.
+  Tensor& requires_grad_(bool value = true);
+  // The accumulated gradient of a leaf (undefined until backward reaches it).
+  Tensor grad() const;
+  void set_grad(const Tensor& g) const;
+  // True for tensors created by the user rather than by a recorded operation.
+  bool is_leaf() const { return impl().grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
+
+  // ---- differentiable methods (defined by autograd/tensor_methods.cc) --------
+  // Reverse-mode differentiation from this tensor. `gradient` defaults to 1 for
+  // a one-element tensor and is required otherwise.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+  // Keeps .grad for this non-leaf tensor.
+  void retain_grad() const;
+  // A tensor sharing storage, cut from the graph (requires_grad false).
+  Tensor detach() const;
+  Tensor to(Device device) const;
+  Tensor to(DType dtype) const;
+  Tensor cpu() const { return to(kCPU); }
+  Tensor cuda() const { return to(kCUDA); }
+  Tensor contiguous() const;
+  Tensor clone() const;
+
+  Tensor view(const Shape& shape) const;     // one -1 allowed; needs compatible strides
+  Tensor reshape(const Shape& shape) const;  // a view when possible, else a copy
+  Tensor flatten(std::int64_t start = 0, std::int64_t end = -1) const;
+  Tensor transpose(std::int64_t d0, std::int64_t d1) const;
+  Tensor t() const { return transpose(0, 1); }
+  Tensor permute(const Shape& order) const;
+  Tensor narrow(std::int64_t d, std::int64_t start, std::int64_t length) const;
+  // Python's x[start:end:step] along d (end clamped; step >= 1).
+  Tensor slice(std::int64_t d, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+  Tensor select(std::int64_t d, std::int64_t index) const;
+  Tensor unsqueeze(std::int64_t d) const;
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t d) const;
+  Tensor expand(const Shape& shape) const;  // -1 keeps a size
+  Tensor expand_as(const Tensor& other) const { return expand(other.shape()); }
+
+  Tensor sum() const;
+  Tensor sum(const Shape& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const Shape& dims, bool keepdim = false) const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+  Tensor sqrt() const;
+  Tensor pow(double exponent) const;
+  Tensor neg() const;
+  Tensor abs() const;
+  Tensor matmul(const Tensor& other) const;
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// ---- construction (core, no autograd history) ---------------------------------
+
+// Row-major contiguous strides for a shape.
+Shape contiguous_strides(const Shape& shape);
+// Product of sizes (1 for a scalar shape []).
+std::int64_t shape_numel(const Shape& shape);
+// A new contiguous tensor with uninitialised values.
+Tensor empty(const Shape& shape, TensorOptions options = {});
+// A tensor holding `values` (row-major) with `shape`, converted to options' dtype.
+// Throws when values.size() != numel(shape).
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options = {});
+// A one-dimensional tensor holding `values`.
+Tensor tensor(std::initializer_list<double> values, TensorOptions options = {});
+// Int64 tensor from integers (indices, targets, lengths).
+Tensor tensor_int64(const std::vector<std::int64_t>& values, const Shape& shape,
+                    Device device = kCPU);
+// A tensor sharing `base`'s storage with the given geometry (no autograd history).
+Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, std::int64_t offset);
+
+// Formats a shape as PyTorch prints a torch.Size's contents: "[2, 3]".
+std::string shape_str(const Shape& shape);
+
+}  // namespace loom
+
+template <>
+struct fmt::formatter<loom::Tensor> : fmt::formatter<std::string_view> {
+  auto format(const loom::Tensor& t, format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(t.str(), ctx);
+  }
+};
