@@ -3,6 +3,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/functions.h"
+#include "autograd/gradcheck.h"
 #include "autograd/node.h"
 #include "core/allocator.h"
 #include "core/device.h"
