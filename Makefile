@@ -6,7 +6,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
-PACKAGES := cmake ninja-build g++ pkg-config libfmt-dev libhdf5-dev libgtest-dev libopenblas-dev
+PACKAGES := cmake ninja-build g++ pkg-config libfmt-dev libhdf5-dev libgtest-dev libopenblas-dev python3-torch python3-h5py
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NVCC := $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 
