@@ -1,0 +1,32 @@
+// Differentiable indexing: embedding. The gradient flows to the table only
+// (indices are integers); its backward is the deterministic scatter-sum of
+// core/native_index.h.
+#include "autograd/functions.h"
+#include "autograd/node.h"
+#include "core/native_index.h"
+
+namespace loom {
+
+namespace {
+
+struct EmbeddingBackward final : Node {
+  Tensor indices;
+  std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
+    return {native::embedding_backward(g[0], indices, input_meta[0].shape[0])};
+  }
+  void release_saved() override { indices = Tensor(); }
+  const char* name() const override { return "EmbeddingBackward"; }
+};
+
+}  // namespace
+
+Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  Tensor out = native::embedding(weight, indices);
+  if (auto node = make_node<EmbeddingBackward>({weight})) {
+    node->indices = saved(indices);
+    set_history(out, node);
+  }
+  return out;
+}
+
+}  // namespace loom
