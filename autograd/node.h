@@ -100,12 +100,18 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 template <typename N>
 std::shared_ptr<N> make_node(const std::vector<Tensor>& inputs) {
   if (!any_requires_grad(inputs)) return nullptr;
-  auto node = std::make_shared<N>();
+  // Edges first: a leaf's AccumulateGrad, made on demand here, must be older
+  // (lower sequence_nr) than every node that feeds it, or the engine would run
+  // it before all its gradients have arrived.
+  std::vector<Edge> edges;
+  std::vector<TensorMeta> meta;
   for (const Tensor& t : inputs) {
-    node->next_edges.push_back(t.defined() ? gradient_edge(t) : Edge{});
-    node->input_meta.push_back(t.defined() ? TensorMeta{t.shape(), t.dtype(), t.device()}
-                                           : TensorMeta{});
+    edges.push_back(t.defined() ? gradient_edge(t) : Edge{});
+    meta.push_back(t.defined() ? TensorMeta{t.shape(), t.dtype(), t.device()} : TensorMeta{});
   }
+  auto node = std::make_shared<N>();
+  node->next_edges = std::move(edges);
+  node->input_meta = std::move(meta);
   return node;
 }
 template <typename N>
