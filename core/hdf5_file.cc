@@ -1,0 +1,752 @@
+// HDF5 reading and writing on raw host arrays (see hdf5_file.h).
+#include "core/hdf5_file.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <unistd.h>
+#define LOOM_HAVE_FSYNC 1
+#endif
+
+namespace loom {
+
+static_assert(std::is_same_v<hid_t, std::int64_t>, "Hdf5File stores hid_t as int64_t");
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- HDF5 plumbing ---------------------------------------------------------------------------
+
+// Silences HDF5's automatic error printing for the lifetime of the guard and
+// clears the error stack, so that hdf5_detail() sees only this call's errors.
+// The previous handler is restored afterwards.
+class QuietErrors {
+ public:
+  QuietErrors() {
+    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    H5Eclear2(H5E_DEFAULT);
+  }
+  ~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
+  QuietErrors(const QuietErrors&) = delete;
+  QuietErrors& operator=(const QuietErrors&) = delete;
+
+ private:
+  H5E_auto2_t func_ = nullptr;
+  void* data_ = nullptr;
+};
+
+// The innermost description on HDF5's error stack ("truncated file: eof =
+// ..."), or "" when the stack is empty.
+std::string hdf5_detail() {
+  std::string innermost;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        if (e->desc != nullptr && e->desc[0] != '\0') *static_cast<std::string*>(data) = e->desc;
+        return 0;
+      },
+      &innermost);
+  H5Eclear2(H5E_DEFAULT);
+  return innermost;
+}
+
+// " (HDF5: <detail>)" or "".
+std::string detail_suffix() {
+  std::string d = hdf5_detail();
+  return d.empty() ? std::string() : " (HDF5: " + d + ")";
+}
+
+// An owned HDF5 identifier, closed by the matching H5*close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer close) : id_(id), close_(close) {}
+  Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, -1)), close_(o.close_) {}
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = std::exchange(o.id_, -1);
+      close_ = o.close_;
+    }
+    return *this;
+  }
+  ~Handle() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_ != nullptr) close_(id_);
+    id_ = -1;
+  }
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_ = -1;
+  Closer close_ = nullptr;
+};
+
+// "a/b/c" from "/a/b/c", "a//b/", ...; "" is the root.
+std::string normalize(const std::string& path) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) {
+      if (!out.empty()) out += '/';
+      out.append(path, i, j - i);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+// The HDF5 name for a normalized path ("/" for the root).
+std::string h5name(const std::string& normalized) {
+  return normalized.empty() ? std::string("/") : normalized;
+}
+
+// "'grad/input'" or "the root group", for messages.
+std::string describe(const std::string& normalized) {
+  return normalized.empty() ? std::string("the root group") : "'" + normalized + "'";
+}
+
+const char* class_name(H5T_class_t c) {
+  switch (c) {
+    case H5T_INTEGER: return "an integer";
+    case H5T_FLOAT: return "a float";
+    case H5T_STRING: return "a string";
+    case H5T_BITFIELD: return "a bitfield";
+    case H5T_OPAQUE: return "an opaque type";
+    case H5T_COMPOUND: return "a compound";
+    case H5T_REFERENCE: return "a reference";
+    case H5T_ENUM: return "an enum";
+    case H5T_VLEN: return "a variable-length sequence";
+    case H5T_ARRAY: return "an array type";
+    default: return "an unknown type";
+  }
+}
+
+// Memory (native) type for a dtype, and the little-endian file type.
+hid_t native_type(DType t) {
+  switch (t) {
+    case DType::Float32: return H5T_NATIVE_FLOAT;
+    case DType::Float64: return H5T_NATIVE_DOUBLE;
+    case DType::Int64: return H5T_NATIVE_INT64;
+    case DType::Bool: return H5T_NATIVE_UINT8;
+  }
+  return -1;
+}
+hid_t file_type(DType t) {
+  switch (t) {
+    case DType::Float32: return H5T_IEEE_F32LE;
+    case DType::Float64: return H5T_IEEE_F64LE;
+    case DType::Int64: return H5T_STD_I64LE;
+    case DType::Bool: return H5T_STD_U8LE;
+  }
+  return -1;
+}
+
+// Syncs a file or folder to disk; best effort (errors are ignored: the data
+// was written, only its durability across a power cut is at stake).
+void fsync_path(const std::string& path) {
+#ifdef LOOM_HAVE_FSYNC
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+#else
+  (void)path;
+#endif
+}
+
+}  // namespace
+
+// ---- HostArray -------------------------------------------------------------------------------
+
+std::string shape_string(std::span<const std::int64_t> shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+HostArray HostArray::zeros(DType dtype, std::vector<std::int64_t> shape) {
+  for (std::int64_t d : shape)
+    LOOM_CHECK(d >= 0, "HostArray: negative dimension in shape {}", shape_string(shape));
+  HostArray a;
+  a.dtype = dtype;
+  a.shape = std::move(shape);
+  a.bytes.assign(a.nbytes(), std::byte{0});
+  return a;
+}
+
+std::int64_t HostArray::numel() const {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+void HostArray::validate() const {
+  for (std::int64_t d : shape)
+    LOOM_CHECK(d >= 0, "HostArray: negative dimension in shape {}", shape_string(shape));
+  LOOM_CHECK(bytes.size() == nbytes(), "HostArray: {} {} needs {} bytes, holds {}", dtype,
+             shape_string(shape), nbytes(), bytes.size());
+}
+
+HostArray HostArray::to(DType target) const {
+  validate();
+  if (target == dtype) return *this;
+  LOOM_CHECK(is_floating(dtype) && is_floating(target),
+             "HostArray::to: cannot convert {} to {} (only float32 <-> float64)", dtype, target);
+  HostArray out = zeros(target, shape);
+  const std::size_t n = static_cast<std::size_t>(numel());
+  if (dtype == DType::Float32) {
+    auto src = as<float>();
+    auto dst = out.as<double>();
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    auto src = as<double>();
+    auto dst = out.as<float>();
+    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
+  }
+  return out;
+}
+
+// ---- Hdf5File: lifetime ------------------------------------------------------------------------
+
+Hdf5File::Hdf5File(std::string path, std::string temp_path, std::int64_t id, bool writable)
+    : path_(std::move(path)), temp_path_(std::move(temp_path)), id_(id), writable_(writable) {}
+
+Hdf5File::Hdf5File(Hdf5File&& o) noexcept
+    : path_(std::move(o.path_)),
+      temp_path_(std::move(o.temp_path_)),
+      id_(std::exchange(o.id_, -1)),
+      writable_(o.writable_),
+      committed_(o.committed_) {}
+
+Hdf5File& Hdf5File::operator=(Hdf5File&& o) noexcept {
+  if (this != &o) {
+    close_noexcept();
+    path_ = std::move(o.path_);
+    temp_path_ = std::move(o.temp_path_);
+    id_ = std::exchange(o.id_, -1);
+    writable_ = o.writable_;
+    committed_ = o.committed_;
+  }
+  return *this;
+}
+
+Hdf5File::~Hdf5File() { close_noexcept(); }
+
+void Hdf5File::close_noexcept() noexcept {
+  if (id_ >= 0) {
+    QuietErrors quiet;
+    H5Fclose(id_);
+    id_ = -1;
+  }
+  if (writable_ && !committed_ && !temp_path_.empty()) {
+    std::error_code ec;
+    fs::remove(temp_path_, ec);
+    temp_path_.clear();
+  }
+}
+
+Hdf5File Hdf5File::open_read(const std::string& path) {
+  std::error_code ec;
+  fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) fail("cannot open HDF5 file '{}': no such file", path);
+  if (fs::is_directory(st)) fail("cannot open HDF5 file '{}': it is a directory", path);
+  QuietErrors quiet;
+  htri_t is_h5 = H5Fis_hdf5(path.c_str());
+  if (is_h5 == 0) fail("cannot open HDF5 file '{}': not an HDF5 file", path);
+  if (is_h5 < 0) fail("cannot open HDF5 file '{}': cannot read it{}", path, detail_suffix());
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0)
+    fail("cannot open HDF5 file '{}': the file is truncated or damaged{}", path, detail_suffix());
+  return Hdf5File(path, "", id, false);
+}
+
+Hdf5File Hdf5File::create_atomic(const std::string& path) {
+  static std::atomic<unsigned> counter{0};
+  fs::path target(path);
+  fs::path dir = target.parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    fail("cannot create HDF5 file '{}': folder '{}' does not exist", path, dir.string());
+  if (target.filename().empty()) fail("cannot create HDF5 file '{}': no file name", path);
+#ifdef LOOM_HAVE_FSYNC
+  long pid = static_cast<long>(::getpid());
+#else
+  long pid = 0;
+#endif
+  std::string temp = (dir / fmt::format(".{}.tmp-{}-{}", target.filename().string(), pid,
+                                        counter.fetch_add(1)))
+                         .string();
+  QuietErrors quiet;
+  hid_t id = H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0)
+    fail("cannot create HDF5 file '{}': cannot create the temporary '{}'{}", path, temp,
+         detail_suffix());
+  return Hdf5File(path, temp, id, true);
+}
+
+void Hdf5File::commit() {
+  LOOM_CHECK(writable_, "HDF5 file '{}': commit() on a file opened for reading", path_);
+  LOOM_CHECK(!committed_, "HDF5 file '{}': commit() called twice", path_);
+  require_open("commit");
+  {
+    QuietErrors quiet;
+    herr_t rc = H5Fclose(id_);
+    id_ = -1;
+    if (rc < 0) {
+      std::string why = detail_suffix();
+      close_noexcept();  // removes the temporary
+      fail("cannot write HDF5 file '{}': closing the temporary '{}' failed{}", path_, temp_path_,
+           why);
+    }
+  }
+  fsync_path(temp_path_);
+  std::error_code ec;
+  fs::rename(temp_path_, path_, ec);
+  if (ec) {
+    std::string temp = temp_path_;
+    close_noexcept();
+    fail("cannot write HDF5 file '{}': renaming '{}' over it failed: {}", path_, temp,
+         ec.message());
+  }
+  committed_ = true;
+  fs::path dir = fs::path(path_).parent_path();
+  fsync_path(dir.empty() ? std::string(".") : dir.string());
+  temp_path_.clear();
+}
+
+void Hdf5File::require_open(const char* what) const {
+  LOOM_CHECK(id_ >= 0, "HDF5 file '{}': {}: the file is closed{}", path_, what,
+             committed_ ? " (it was committed)" : "");
+}
+
+void Hdf5File::require_writable(const char* what) const {
+  require_open(what);
+  LOOM_CHECK(writable_, "HDF5 file '{}': {}: the file is open for reading only", path_, what);
+}
+
+// ---- Hdf5File: objects -----------------------------------------------------------------------
+
+bool Hdf5File::has(const std::string& path) const {
+  require_open("has");
+  std::string p = normalize(path);
+  if (p.empty()) return true;
+  QuietErrors quiet;
+  // H5Lexists fails on a path whose parent is missing, so walk the prefixes.
+  std::size_t pos = 0;
+  while (true) {
+    std::size_t slash = p.find('/', pos);
+    std::string prefix = p.substr(0, slash);
+    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (slash == std::string::npos) break;
+    pos = slash + 1;
+  }
+  // The link may dangle (soft link); an object must open.
+  hid_t obj = H5Oopen(id_, p.c_str(), H5P_DEFAULT);
+  if (obj < 0) return false;
+  H5Oclose(obj);
+  return true;
+}
+
+namespace {
+// H5I_GROUP / H5I_DATASET / ... for an existing path, H5I_BADID otherwise.
+H5I_type_t object_kind(hid_t file, const std::string& normalized) {
+  hid_t obj = H5Oopen(file, h5name(normalized).c_str(), H5P_DEFAULT);
+  if (obj < 0) return H5I_BADID;
+  H5I_type_t t = H5Iget_type(obj);
+  H5Oclose(obj);
+  return t;
+}
+}  // namespace
+
+bool Hdf5File::is_group(const std::string& path) const {
+  if (!has(path)) return false;
+  QuietErrors quiet;
+  return object_kind(id_, normalize(path)) == H5I_GROUP;
+}
+
+bool Hdf5File::is_dataset(const std::string& path) const {
+  if (!has(path)) return false;
+  QuietErrors quiet;
+  return object_kind(id_, normalize(path)) == H5I_DATASET;
+}
+
+std::vector<std::string> Hdf5File::list(const std::string& group) const {
+  require_open("list");
+  std::string g = normalize(group);
+  if (!has(g)) fail("HDF5 file '{}': no group {}", path_, describe(g));
+  QuietErrors quiet;
+  Handle gid(H5Gopen2(id_, h5name(g).c_str(), H5P_DEFAULT), H5Gclose);
+  if (!gid.ok()) fail("HDF5 file '{}': {} is not a group", path_, describe(g));
+  H5G_info_t info;
+  if (H5Gget_info(gid.get(), &info) < 0)
+    fail("HDF5 file '{}': cannot list group {}{}", path_, describe(g), detail_suffix());
+  std::vector<std::string> names;
+  names.reserve(info.nlinks);
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t n = H5Lget_name_by_idx(gid.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
+                                   H5P_DEFAULT);
+    if (n < 0) fail("HDF5 file '{}': cannot list group {}{}", path_, describe(g), detail_suffix());
+    std::string name(static_cast<std::size_t>(n) + 1, '\0');
+    H5Lget_name_by_idx(gid.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
+                       H5P_DEFAULT);
+    name.resize(static_cast<std::size_t>(n));
+    names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// ---- Hdf5File: datasets ----------------------------------------------------------------------
+
+namespace {
+
+// An open dataset with what read() needs to know about it.
+struct OpenDataset {
+  Handle dataset, type, space;
+  DType dtype = DType::Float64;
+  bool is_enum_bool = false;  // h5py's bool: an enum over int8
+  std::vector<std::int64_t> shape;
+};
+
+OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::string& path) {
+  OpenDataset d;
+  d.dataset = Handle(H5Dopen2(file, h5name(path).c_str(), H5P_DEFAULT), H5Dclose);
+  if (!d.dataset.ok()) {
+    H5Eclear2(H5E_DEFAULT);
+    H5I_type_t kind = object_kind(file, path);
+    if (kind == H5I_GROUP) fail("HDF5 file '{}': {} is a group, not a dataset", file_path,
+                                describe(path));
+    fail("HDF5 file '{}': no dataset {}", file_path, describe(path));
+  }
+  d.type = Handle(H5Dget_type(d.dataset.get()), H5Tclose);
+  d.space = Handle(H5Dget_space(d.dataset.get()), H5Sclose);
+  if (!d.type.ok() || !d.space.ok())
+    fail("HDF5 file '{}': cannot read dataset {}{}", file_path, describe(path), detail_suffix());
+
+  H5T_class_t cls = H5Tget_class(d.type.get());
+  std::size_t size = H5Tget_size(d.type.get());
+  auto unsupported = [&](const std::string& what) -> void {
+    fail("HDF5 file '{}': dataset {} holds {}; loom reads float32, float64, int64 and bool "
+         "(uint8)",
+         file_path, describe(path), what);
+  };
+  if (cls == H5T_FLOAT) {
+    if (size == 4) d.dtype = DType::Float32;
+    else if (size == 8) d.dtype = DType::Float64;
+    else unsupported(fmt::format("a {}-byte float", size));
+  } else if (cls == H5T_INTEGER) {
+    bool is_unsigned = H5Tget_sign(d.type.get()) == H5T_SGN_NONE;
+    if (is_unsigned && size == 1) d.dtype = DType::Bool;
+    else if (is_unsigned && size >= 8) unsupported("uint64");
+    else d.dtype = DType::Int64;
+  } else if (cls == H5T_ENUM && size == 1) {
+    d.dtype = DType::Bool;
+    d.is_enum_bool = true;
+  } else {
+    unsupported(class_name(cls));
+  }
+
+  H5S_class_t sc = H5Sget_simple_extent_type(d.space.get());
+  if (sc == H5S_NULL) fail("HDF5 file '{}': dataset {} has an empty (null) dataspace", file_path,
+                           describe(path));
+  if (sc == H5S_SIMPLE) {
+    int rank = H5Sget_simple_extent_ndims(d.space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    if (rank < 0 || H5Sget_simple_extent_dims(d.space.get(), dims.data(), nullptr) < 0)
+      fail("HDF5 file '{}': cannot read the shape of dataset {}{}", file_path, describe(path),
+           detail_suffix());
+    d.shape.assign(dims.begin(), dims.end());
+  }
+  return d;
+}
+
+}  // namespace
+
+DType Hdf5File::dtype(const std::string& path) const {
+  require_open("dtype");
+  QuietErrors quiet;
+  return open_dataset(id_, path_, normalize(path)).dtype;
+}
+
+std::vector<std::int64_t> Hdf5File::shape(const std::string& path) const {
+  require_open("shape");
+  QuietErrors quiet;
+  return open_dataset(id_, path_, normalize(path)).shape;
+}
+
+HostArray Hdf5File::read(const std::string& path) const {
+  require_open("read");
+  std::string p = normalize(path);
+  QuietErrors quiet;
+  OpenDataset d = open_dataset(id_, path_, p);
+  HostArray a = HostArray::zeros(d.dtype, d.shape);
+  if (a.numel() == 0) return a;
+  // An enum is read in its own (native) type; everything else converts to the
+  // native type of the dtype, which HDF5 does for any width and byte order.
+  Handle mem;
+  hid_t memtype = native_type(d.dtype);
+  if (d.is_enum_bool) {
+    mem = Handle(H5Tget_native_type(d.type.get(), H5T_DIR_ASCEND), H5Tclose);
+    memtype = mem.get();
+  }
+  if (H5Dread(d.dataset.get(), memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()) < 0)
+    fail("HDF5 file '{}': cannot read dataset {}{}", path_, describe(p), detail_suffix());
+  if (d.dtype == DType::Bool)
+    for (std::byte& b : a.bytes) b = b != std::byte{0} ? std::byte{1} : std::byte{0};
+  return a;
+}
+
+HostArray Hdf5File::read_as(const std::string& path, DType want) const {
+  require_open("read_as");
+  std::string p = normalize(path);
+  DType have;
+  {
+    QuietErrors quiet;
+    have = open_dataset(id_, path_, p).dtype;
+  }
+  if (have != want && !(is_floating(have) && is_floating(want)))
+    fail("HDF5 file '{}': dataset {} holds {}, expected {}", path_, describe(p), have, want);
+  return read(p).to(want);
+}
+
+void Hdf5File::write(const std::string& path, const HostArray& array) {
+  require_writable("write");
+  std::string p = normalize(path);
+  LOOM_CHECK(!p.empty(), "HDF5 file '{}': cannot write a dataset at the root path", path_);
+  try {
+    array.validate();
+  } catch (const Error& e) {
+    fail("HDF5 file '{}': cannot write dataset {}: {}", path_, describe(p), e.what());
+  }
+  if (has(p)) fail("HDF5 file '{}': cannot write dataset {}: it already exists", path_,
+                   describe(p));
+  QuietErrors quiet;
+  Handle space;
+  if (array.shape.empty()) {
+    space = Handle(H5Screate(H5S_SCALAR), H5Sclose);
+  } else {
+    std::vector<hsize_t> dims(array.shape.begin(), array.shape.end());
+    space = Handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                   H5Sclose);
+  }
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  if (!space.ok() || !lcpl.ok() || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0)
+    fail("HDF5 file '{}': cannot write dataset {}{}", path_, describe(p), detail_suffix());
+  Handle ds(H5Dcreate2(id_, p.c_str(), file_type(array.dtype), space.get(), lcpl.get(),
+                       H5P_DEFAULT, H5P_DEFAULT),
+            H5Dclose);
+  if (!ds.ok())
+    fail("HDF5 file '{}': cannot create dataset {}{}", path_, describe(p), detail_suffix());
+  if (array.numel() > 0 &&
+      H5Dwrite(ds.get(), native_type(array.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+               array.bytes.data()) < 0)
+    fail("HDF5 file '{}': cannot write dataset {}{}", path_, describe(p), detail_suffix());
+}
+
+void Hdf5File::create_group(const std::string& path) {
+  require_writable("create_group");
+  std::string p = normalize(path);
+  if (has(p)) {
+    if (is_group(p)) return;
+    fail("HDF5 file '{}': cannot create group {}: a dataset is there", path_, describe(p));
+  }
+  QuietErrors quiet;
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  if (!lcpl.ok() || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0)
+    fail("HDF5 file '{}': cannot create group {}{}", path_, describe(p), detail_suffix());
+  Handle g(H5Gcreate2(id_, p.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) fail("HDF5 file '{}': cannot create group {}{}", path_, describe(p),
+                    detail_suffix());
+}
+
+// ---- Hdf5File: attributes --------------------------------------------------------------------
+
+namespace {
+
+Handle open_object(hid_t file, const std::string& file_path, const std::string& normalized) {
+  Handle obj(H5Oopen(file, h5name(normalized).c_str(), H5P_DEFAULT), H5Oclose);
+  if (!obj.ok()) {
+    H5Eclear2(H5E_DEFAULT);
+    fail("HDF5 file '{}': no object {}", file_path, describe(normalized));
+  }
+  return obj;
+}
+
+// "attribute 'mode' of the root group in HDF5 file 'x.h5'", for messages.
+std::string attr_where(const std::string& file_path, const std::string& object,
+                       const std::string& name) {
+  return fmt::format("attribute '{}' of {} in HDF5 file '{}'", name, describe(object), file_path);
+}
+
+// An open scalar attribute and its stored type.
+struct OpenAttr {
+  Handle attr, type;
+  H5T_class_t cls = H5T_NO_CLASS;
+};
+
+OpenAttr open_attr(hid_t file, const std::string& file_path, const std::string& object,
+                   const std::string& name) {
+  Handle obj = open_object(file, file_path, object);
+  htri_t exists = H5Aexists(obj.get(), name.c_str());
+  if (exists <= 0) fail("HDF5 file '{}': {} has no attribute '{}'", file_path, describe(object),
+                        name);
+  OpenAttr a;
+  a.attr = Handle(H5Aopen(obj.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!a.attr.ok()) fail("cannot read {}{}", attr_where(file_path, object, name), detail_suffix());
+  a.type = Handle(H5Aget_type(a.attr.get()), H5Tclose);
+  Handle space(H5Aget_space(a.attr.get()), H5Sclose);
+  if (!a.type.ok() || !space.ok())
+    fail("cannot read {}{}", attr_where(file_path, object, name), detail_suffix());
+  a.cls = H5Tget_class(a.type.get());
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (H5Sget_simple_extent_type(space.get()) == H5S_NULL || n != 1)
+    fail("{} is not a scalar (it holds {} values)", attr_where(file_path, object, name),
+         std::max<hssize_t>(n, 0));
+  return a;
+}
+
+// Creates (replacing) a scalar attribute of file type `ftype` and writes `value`
+// given in memory type `mtype`.
+void put_attr(hid_t file, const std::string& file_path, const std::string& object,
+              const std::string& name, hid_t ftype, hid_t mtype, const void* value) {
+  Handle obj = open_object(file, file_path, object);
+  if (H5Aexists(obj.get(), name.c_str()) > 0 && H5Adelete(obj.get(), name.c_str()) < 0)
+    fail("cannot replace {}{}", attr_where(file_path, object, name), detail_suffix());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(obj.get(), name.c_str(), ftype, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose);
+  if (!attr.ok() || H5Awrite(attr.get(), mtype, value) < 0)
+    fail("cannot write {}{}", attr_where(file_path, object, name), detail_suffix());
+}
+
+}  // namespace
+
+bool Hdf5File::has_attr(const std::string& object, const std::string& name) const {
+  require_open("has_attr");
+  std::string o = normalize(object);
+  if (!has(o)) return false;
+  QuietErrors quiet;
+  Handle obj = open_object(id_, path_, o);
+  return H5Aexists(obj.get(), name.c_str()) > 0;
+}
+
+std::vector<std::string> Hdf5File::attr_names(const std::string& object) const {
+  require_open("attr_names");
+  std::string o = normalize(object);
+  QuietErrors quiet;
+  Handle obj = open_object(id_, path_, o);
+  std::vector<std::string> names;
+  herr_t rc = H5Aiterate2(
+      obj.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+        return 0;
+      },
+      &names);
+  if (rc < 0) fail("HDF5 file '{}': cannot list the attributes of {}{}", path_, describe(o),
+                   detail_suffix());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string Hdf5File::attr_string(const std::string& object, const std::string& name) const {
+  require_open("attr_string");
+  std::string o = normalize(object);
+  QuietErrors quiet;
+  OpenAttr a = open_attr(id_, path_, o, name);
+  if (a.cls != H5T_STRING)
+    fail("{} is {}, expected a string", attr_where(path_, o, name), class_name(a.cls));
+  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_cset(mem.get(), H5Tget_cset(a.type.get()));
+  std::string value;
+  if (H5Tis_variable_str(a.type.get()) > 0) {
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    char* p = nullptr;
+    if (H5Aread(a.attr.get(), mem.get(), &p) < 0)
+      fail("cannot read {}{}", attr_where(path_, o, name), detail_suffix());
+    if (p != nullptr) {
+      value = p;
+      H5free_memory(p);
+    }
+  } else {
+    std::size_t size = H5Tget_size(a.type.get());
+    H5Tset_size(mem.get(), size + 1);  // room for a terminating NUL
+    H5Tset_strpad(mem.get(), H5T_STR_NULLTERM);
+    std::string buf(size + 1, '\0');
+    if (H5Aread(a.attr.get(), mem.get(), buf.data()) < 0)
+      fail("cannot read {}{}", attr_where(path_, o, name), detail_suffix());
+    value.assign(buf.c_str());
+    if (H5Tget_strpad(a.type.get()) == H5T_STR_SPACEPAD)
+      value.erase(value.find_last_not_of(' ') + 1);
+  }
+  return value;
+}
+
+std::int64_t Hdf5File::attr_int(const std::string& object, const std::string& name) const {
+  require_open("attr_int");
+  std::string o = normalize(object);
+  QuietErrors quiet;
+  OpenAttr a = open_attr(id_, path_, o, name);
+  if (a.cls != H5T_INTEGER)
+    fail("{} is {}, expected an integer", attr_where(path_, o, name), class_name(a.cls));
+  std::int64_t v = 0;
+  if (H5Aread(a.attr.get(), H5T_NATIVE_INT64, &v) < 0)
+    fail("cannot read {}{}", attr_where(path_, o, name), detail_suffix());
+  return v;
+}
+
+double Hdf5File::attr_double(const std::string& object, const std::string& name) const {
+  require_open("attr_double");
+  std::string o = normalize(object);
+  QuietErrors quiet;
+  OpenAttr a = open_attr(id_, path_, o, name);
+  if (a.cls != H5T_FLOAT && a.cls != H5T_INTEGER)
+    fail("{} is {}, expected a float", attr_where(path_, o, name), class_name(a.cls));
+  double v = 0;
+  if (H5Aread(a.attr.get(), H5T_NATIVE_DOUBLE, &v) < 0)
+    fail("cannot read {}{}", attr_where(path_, o, name), detail_suffix());
+  return v;
+}
+
+void Hdf5File::set_attr_string(const std::string& object, const std::string& name,
+                               std::string_view value) {
+  require_writable("set_attr_string");
+  QuietErrors quiet;
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  std::string copy(value);  // NUL-terminated
+  const char* p = copy.c_str();
+  put_attr(id_, path_, normalize(object), name, type.get(), type.get(), &p);
+}
+
+void Hdf5File::set_attr_int(const std::string& object, const std::string& name,
+                            std::int64_t value) {
+  require_writable("set_attr_int");
+  QuietErrors quiet;
+  put_attr(id_, path_, normalize(object), name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+void Hdf5File::set_attr_double(const std::string& object, const std::string& name,
+                               double value) {
+  require_writable("set_attr_double");
+  QuietErrors quiet;
+  put_attr(id_, path_, normalize(object), name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+}  // namespace loom
