@@ -1,0 +1,153 @@
+#include "nn/reference_case.h"
+
+#include <cmath>
+#include <memory>
+
+#include "autograd/functions.h"
+#include "core/hdf5_file.h"
+#include "core/native.h"
+#include "core/tensor_io.h"
+#include "nn/packed_sequence.h"
+#include "nn/rnn.h"
+
+namespace loom::nn {
+
+ReferenceTolerance ReferenceTolerance::for_dtype(DType dtype) {
+  if (dtype == kFloat32) return {1e-4, 1e-5};
+  return {1e-9, 1e-11};
+}
+
+namespace {
+
+struct CaseConfig {
+  std::string mode, layout;
+  RNNOptions options{1, 1};
+};
+
+CaseConfig read_config(const Hdf5File& f) {
+  std::string format = f.attr_string("/", "format");
+  LOOM_CHECK(format == "rnn-reference-case/1", "{}: not a reference case (format '{}', expected "
+             "'rnn-reference-case/1')", f.path(), format);
+  CaseConfig c;
+  c.mode = f.attr_string("/", "mode");
+  c.layout = f.attr_string("/", "layout");
+  RNNOptions o(f.attr_int("/", "input_size"), f.attr_int("/", "hidden_size"));
+  o.num_layers(f.attr_int("/", "num_layers"))
+      .bias(f.attr_int("/", "bias") != 0)
+      .batch_first(f.attr_int("/", "batch_first") != 0)
+      .bidirectional(f.attr_int("/", "bidirectional") != 0)
+      .proj_size(f.attr_int("/", "proj_size"))
+      .dropout(f.attr_double("/", "dropout"));
+  if (c.mode == "RNN_RELU") o.nonlinearity("relu");
+  LOOM_CHECK(c.mode == "RNN_TANH" || c.mode == "RNN_RELU" || c.mode == "LSTM" || c.mode == "GRU",
+             "{}: unknown mode '{}'", f.path(), c.mode);
+  LOOM_CHECK(c.layout == "batched" || c.layout == "unbatched" || c.layout == "packed",
+             "{}: unknown layout '{}'", f.path(), c.layout);
+  c.options = o;
+  return c;
+}
+
+std::unique_ptr<RNNBase> make_module(const CaseConfig& c) {
+  if (c.mode == "LSTM") return std::make_unique<LSTM>(c.options);
+  if (c.mode == "GRU") return std::make_unique<GRU>(c.options);
+  return std::make_unique<RNN>(c.options);
+}
+
+void compare(ReferenceCaseReport& report, const std::string& name, const Tensor& actual,
+             const Tensor& expected, ReferenceTolerance tol) {
+  ReferenceQuantity q{name};
+  if (!actual.defined()) {
+    q.ok = false;
+    q.worst_ratio = INFINITY;
+  } else if (actual.shape() != expected.shape()) {
+    fail("{}: '{}' has shape {} in loom but {} in the file", report.path, name,
+         shape_str(actual.shape()), shape_str(expected.shape()));
+  } else {
+    std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      double diff = std::abs(a[i] - e[i]);
+      if (std::isnan(diff)) diff = INFINITY;
+      q.max_abs_error = std::max(q.max_abs_error, diff);
+      q.worst_ratio = std::max(q.worst_ratio, diff / (tol.atol + tol.rtol * std::abs(e[i])));
+    }
+    q.ok = q.worst_ratio <= 1;
+  }
+  report.ok = report.ok && q.ok;
+  report.quantities.push_back(q);
+}
+
+}  // namespace
+
+ReferenceCaseReport run_reference_case(const std::string& path, Device device, DType dtype,
+                                       ReferenceTolerance tol) {
+  Hdf5File f = Hdf5File::open_read(path);
+  CaseConfig c = read_config(f);
+  bool lstm = c.mode == "LSTM", packed = c.layout == "packed";
+  TensorOptions opts = TensorOptions(dtype).device(device);
+  auto load = [&](const std::string& name) { return from_host_array(f.read(name), opts); };
+
+  std::unique_ptr<RNNBase> module = make_module(c);
+  module->to(device);
+  module->to(dtype);
+  module->eval();
+  for (auto& [name, param] : module->named_parameters()) {
+    LOOM_CHECK(f.has("params/" + name), "{}: missing dataset params/{}", path, name);
+    Tensor value = load("params/" + name);
+    LOOM_CHECK(value.shape() == param.shape(), "{}: params/{} has shape {}, expected {}", path, name,
+               shape_str(value.shape()), shape_str(param.shape()));
+    native::copy_(param, value);
+  }
+  for (const std::string& name : f.list("params"))
+    LOOM_CHECK(module->named_parameter(name).defined(), "{}: unexpected parameter params/{}", path, name);
+
+  Tensor input = load("input").requires_grad_();
+  Tensor h0 = f.has("h0") ? load("h0").requires_grad_() : Tensor();
+  Tensor c0 = lstm && f.has("c0") ? load("c0").requires_grad_() : Tensor();
+  std::optional<LSTM::State> state;
+  if (h0.defined() || c0.defined()) state = LSTM::State{h0, c0};
+
+  Tensor output, h_n, c_n;
+  if (packed) {
+    std::vector<std::int64_t> lengths = from_host_array(f.read("lengths")).to_vector<std::int64_t>();
+    std::int64_t L = input.size(c.options.batch_first_ ? 1 : 0);
+    PackedSequence seq = pack_padded_sequence(input, lengths, c.options.batch_first_, false);
+    PackedSequence out;
+    if (lstm) {
+      auto [o, s] = static_cast<LSTM&>(*module).forward(seq, state);
+      out = o, h_n = std::get<0>(s), c_n = std::get<1>(s);
+    } else if (c.mode == "GRU") {
+      std::tie(out, h_n) = static_cast<GRU&>(*module).forward(seq, h0);
+    } else {
+      std::tie(out, h_n) = static_cast<RNN&>(*module).forward(seq, h0);
+    }
+    output = std::get<0>(pad_packed_sequence(out, c.options.batch_first_, 0.0, L));
+  } else if (lstm) {
+    auto [o, s] = static_cast<LSTM&>(*module).forward(input, state);
+    output = o, h_n = std::get<0>(s), c_n = std::get<1>(s);
+  } else if (c.mode == "GRU") {
+    std::tie(output, h_n) = static_cast<GRU&>(*module).forward(input, h0);
+  } else {
+    std::tie(output, h_n) = static_cast<RNN&>(*module).forward(input, h0);
+  }
+
+  ReferenceCaseReport report;
+  report.path = path;
+  report.summary = fmt::format("{} {}{}", c.mode, module->extra_repr(), packed ? " packed" : "");
+  report.summary += fmt::format(" {}{}", c.layout == "unbatched" ? "unbatched" : "", h0.defined() ? " h0" : "");
+  compare(report, "output", output, load("output"), tol);
+  compare(report, "h_n", h_n, load("h_n"), tol);
+  if (lstm) compare(report, "c_n", c_n, load("c_n"), tol);
+
+  Tensor loss = sum(output * load("grad_output")) + sum(h_n * load("grad_h_n"));
+  if (lstm) loss = loss + sum(c_n * load("grad_c_n"));
+  loss.backward();
+
+  compare(report, "grad/input", input.grad(), load("grad/input"), tol);
+  if (h0.defined()) compare(report, "grad/h0", h0.grad(), load("grad/h0"), tol);
+  if (c0.defined()) compare(report, "grad/c0", c0.grad(), load("grad/c0"), tol);
+  for (auto& [name, param] : module->named_parameters())
+    compare(report, "grad/params/" + name, param.grad(), load("grad/params/" + name), tol);
+  return report;
+}
+
+}  // namespace loom::nn

@@ -1,0 +1,262 @@
+#include "nn/rnn.h"
+
+#include <cmath>
+
+#include "autograd/functions.h"
+#include "autograd/node.h"
+#include "core/native.h"
+#include "nn/fused_rnn.h"
+#include "nn/init.h"
+
+namespace loom::nn {
+
+namespace {
+
+using kernels::RnnMode;
+
+RnnMode rnn_mode(const RNNOptions& o) {
+  if (o.nonlinearity_ == "tanh") return RnnMode::RnnTanh;
+  if (o.nonlinearity_ == "relu") return RnnMode::RnnRelu;
+  fail("Unknown nonlinearity '{}'. Select from 'tanh' or 'relu'.", o.nonlinearity_);
+}
+
+
+// h[:, indices] for a state (D*L, N, S): reorders the batch dimension.
+Tensor reorder_batch(const Tensor& state, const Tensor& indices) {
+  if (!state.defined() || !indices.defined()) return state;
+  std::int64_t layers = state.size(0), batch = state.size(1), size = state.size(2);
+  Tensor rows = reshape(transpose(state, 0, 1), {batch, layers * size});
+  Tensor picked = embedding(rows, indices.to(state.device()));
+  return contiguous(transpose(reshape(picked, {batch, layers, size}), 0, 1));
+}
+
+}  // namespace
+
+RNNBase::RNNBase(kernels::RnnMode mode, RNNOptions options) : mode_(mode), options_(std::move(options)) {
+  const RNNOptions& o = options_;
+  LOOM_CHECK(o.input_size_ > 0, "input_size must be greater than zero, got {}", o.input_size_);
+  LOOM_CHECK(o.hidden_size_ > 0, "hidden_size must be greater than zero, got {}", o.hidden_size_);
+  LOOM_CHECK(o.num_layers_ > 0, "num_layers must be greater than zero, got {}", o.num_layers_);
+  LOOM_CHECK(o.dropout_ >= 0 && o.dropout_ <= 1,
+             "dropout should be a number in range [0, 1] representing the probability of an element "
+             "being zeroed, got {}",
+             o.dropout_);
+  LOOM_CHECK(o.proj_size_ >= 0,
+             "proj_size should be a positive integer or zero to disable projections, got {}",
+             o.proj_size_);
+  if (mode != RnnMode::Lstm)
+    LOOM_CHECK(o.proj_size_ == 0, "proj_size argument is only supported for LSTM, not RNN or GRU");
+  LOOM_CHECK(o.proj_size_ < o.hidden_size_, "proj_size has to be smaller than hidden_size (got "
+             "proj_size={}, hidden_size={})", o.proj_size_, o.hidden_size_);
+
+  std::int64_t G = kernels::gate_rows(mode, o.hidden_size_);
+  for (std::int64_t layer = 0; layer < o.num_layers_; ++layer) {
+    for (std::int64_t dir = 0; dir < directions(); ++dir) {
+      std::string suffix = fmt::format("_l{}{}", layer, dir == 1 ? "_reverse" : "");
+      std::int64_t in = layer == 0 ? o.input_size_ : output_size() * directions();
+      register_parameter("weight_ih" + suffix, empty({G, in}));
+      register_parameter("weight_hh" + suffix, empty({G, output_size()}));
+      if (o.bias_) {
+        register_parameter("bias_ih" + suffix, empty({G}));
+        register_parameter("bias_hh" + suffix, empty({G}));
+      }
+      if (o.proj_size_ > 0) register_parameter("weight_hr" + suffix, empty({o.proj_size_, o.hidden_size_}));
+    }
+  }
+  reset_parameters();
+}
+
+void RNNBase::reset_parameters() {
+  double bound = 1.0 / std::sqrt(static_cast<double>(options_.hidden_size_));
+  for (Tensor& p : parameters()) init::uniform_(p, -bound, bound);
+}
+
+const char* RNNBase::type_name() const {
+  switch (mode_) {
+    case RnnMode::Lstm: return "LSTM";
+    case RnnMode::Gru: return "GRU";
+    default: return "RNN";
+  }
+}
+
+std::string RNNBase::extra_repr() const {
+  const RNNOptions& o = options_;
+  std::string s = fmt::format("{}, {}", o.input_size_, o.hidden_size_);
+  if (o.proj_size_ != 0) s += fmt::format(", proj_size={}", o.proj_size_);
+  if (o.num_layers_ != 1) s += fmt::format(", num_layers={}", o.num_layers_);
+  if (!o.bias_) s += ", bias=False";
+  if (o.batch_first_) s += ", batch_first=True";
+  if (o.dropout_ != 0) s += fmt::format(", dropout={}", o.dropout_);
+  if (o.bidirectional_) s += ", bidirectional=True";
+  return s;
+}
+
+std::vector<Tensor> RNNBase::layer_parameters(std::int64_t layer, std::int64_t direction) const {
+  std::string suffix = fmt::format("_l{}{}", layer, direction == 1 ? "_reverse" : "");
+  std::vector<Tensor> out;
+  for (const char* base : {"weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"}) {
+    Tensor p = named_parameter(base + suffix);
+    if (p.defined()) out.push_back(p);
+  }
+  return out;
+}
+
+void RNNBase::check_state(const Tensor& state, std::int64_t batch, std::int64_t size,
+                          const char* what) const {
+  Shape expected = {directions() * options_.num_layers_, batch, size};
+  LOOM_CHECK(state.shape() == expected, "Expected {} size ({}), got {}", what,
+             fmt::join(expected, ", "), shape_str(state.shape()));
+}
+
+RNNBase::Result RNNBase::run_layers(const Tensor& x, const std::vector<std::int64_t>& batch_sizes,
+                                    const Tensor& h0, const Tensor& c0) const {
+  bool lstm = mode_ == RnnMode::Lstm;
+  bool has_bias = options_.bias_, has_proj = options_.proj_size_ > 0;
+  std::vector<Tensor> h_n, c_n;
+  Tensor layer_input = x;
+  for (std::int64_t layer = 0; layer < options_.num_layers_; ++layer) {
+    std::vector<Tensor> outputs;
+    for (std::int64_t dir = 0; dir < directions(); ++dir) {
+      std::vector<Tensor> p = layer_parameters(layer, dir);
+      std::int64_t index = layer * directions() + dir;
+      FusedRnnLayerInputs in;
+      in.x = layer_input;
+      in.h0 = select(h0, 0, index);
+      if (lstm) in.c0 = select(c0, 0, index);
+      in.w_ih = p[0];
+      in.w_hh = p[1];
+      if (has_bias) in.b_ih = p[2], in.b_hh = p[3];
+      if (has_proj) in.w_hr = p[has_bias ? 4 : 2];
+      FusedRnnLayerOutputs out = fused_rnn_layer(mode_, batch_sizes, dir == 1, in);
+      outputs.push_back(out.y);
+      h_n.push_back(out.h_n);
+      if (lstm) c_n.push_back(out.c_n);
+    }
+    layer_input = outputs.size() == 1 ? outputs[0] : cat(outputs, 1);
+    if (options_.dropout_ > 0 && is_training() && layer + 1 < options_.num_layers_)
+      layer_input = dropout(layer_input, options_.dropout_, true);
+  }
+  Result r;
+  r.output = layer_input;
+  r.h_n = stack(h_n, 0);
+  if (lstm) r.c_n = stack(c_n, 0);
+  return r;
+}
+
+RNNBase::Result RNNBase::forward_tensor(const Tensor& input, const Tensor& h0_in,
+                                        const Tensor& c0_in) const {
+  const RNNOptions& o = options_;
+  bool lstm = mode_ == RnnMode::Lstm;
+  LOOM_CHECK(input.dim() == 2 || input.dim() == 3,
+             "{}: Expected input to be 2D or 3D, got {}D instead", type_name(), input.dim());
+  LOOM_CHECK(input.size(-1) == o.input_size_, "input.size(-1) must be equal to input_size. Expected "
+             "{}, got {}", o.input_size_, input.size(-1));
+  LOOM_CHECK(is_floating(input.dtype()), "{}: expected a floating input, got dtype {}", type_name(),
+             input.dtype());
+  bool batched = input.dim() == 3;
+  Tensor x = batched ? input : unsqueeze(input, 1);  // (L, 1, C) for unbatched
+  if (batched && o.batch_first_) x = transpose(x, 0, 1);
+  std::int64_t L = x.size(0), N = x.size(1);
+  LOOM_CHECK(L > 0 && N > 0, "{}: expected a non-empty input, got shape {}", type_name(),
+             shape_str(input.shape()));
+
+  auto prepare = [&](const Tensor& s, std::int64_t size, const char* what) {
+    if (!s.defined())
+      return zeros({directions() * o.num_layers_, N, size}, TensorOptions(x.dtype()).device(x.device()));
+    if (!batched) {
+      LOOM_CHECK(s.dim() == 2, "For unbatched 2-D input, {} should also be 2-D but got {}-D tensor",
+                 what, s.dim());
+      Tensor b = unsqueeze(s, 1);
+      check_state(b, N, size, what);
+      return b;
+    }
+    LOOM_CHECK(s.dim() == 3, "For batched 3-D input, {} should also be 3-D but got {}-D tensor", what,
+               s.dim());
+    check_state(s, N, size, what);
+    return s;
+  };
+  Tensor h0 = prepare(h0_in, output_size(), lstm ? "hidden[0]" : "hidden");
+  Tensor c0 = lstm ? prepare(c0_in, o.hidden_size_, "hidden[1]") : Tensor();
+
+  std::vector<std::int64_t> batch_sizes(static_cast<std::size_t>(L), N);
+  Result r = run_layers(reshape(contiguous(x), {L * N, o.input_size_}), batch_sizes, h0, c0);
+  Tensor out = reshape(r.output, {L, N, -1});
+  if (!batched) {
+    out = squeeze(out, 1);
+    r.h_n = squeeze(r.h_n, 1);
+    if (lstm) r.c_n = squeeze(r.c_n, 1);
+  } else if (o.batch_first_) {
+    out = transpose(out, 0, 1);
+  }
+  r.output = out;
+  return r;
+}
+
+RNNBase::Result RNNBase::forward_packed(const PackedSequence& input, const Tensor& h0_in,
+                                        const Tensor& c0_in) const {
+  const RNNOptions& o = options_;
+  bool lstm = mode_ == RnnMode::Lstm;
+  const Tensor& data = input.data;
+  LOOM_CHECK(data.dim() == 2, "{}: packed data must be 2-D (rows, features), got {}-D", type_name(),
+             data.dim());
+  LOOM_CHECK(data.size(1) == o.input_size_, "input.size(-1) must be equal to input_size. Expected {}, "
+             "got {}", o.input_size_, data.size(1));
+  std::vector<std::int64_t> batch_sizes = input.batch_sizes.to_vector<std::int64_t>();
+  LOOM_CHECK(!batch_sizes.empty(), "{}: empty PackedSequence", type_name());
+  std::int64_t N = batch_sizes[0];
+
+  auto prepare = [&](const Tensor& s, std::int64_t size, const char* what) {
+    if (!s.defined())
+      return zeros({directions() * o.num_layers_, N, size}, TensorOptions(data.dtype()).device(data.device()));
+    check_state(s, N, size, what);
+    return reorder_batch(s, input.sorted_indices);  // into the packed (sorted) order
+  };
+  Tensor h0 = prepare(h0_in, output_size(), lstm ? "hidden[0]" : "hidden");
+  Tensor c0 = lstm ? prepare(c0_in, o.hidden_size_, "hidden[1]") : Tensor();
+
+  Result r = run_layers(data, batch_sizes, h0, c0);
+  r.packed = PackedSequence{r.output, input.batch_sizes, input.sorted_indices, input.unsorted_indices};
+  r.h_n = reorder_batch(r.h_n, input.unsorted_indices);  // back to the caller's order
+  if (lstm) r.c_n = reorder_batch(r.c_n, input.unsorted_indices);
+  return r;
+}
+
+// ---- the three layers ----------------------------------------------------------------
+
+RNN::RNN(RNNOptions options) : RNNBase(rnn_mode(options), std::move(options)) {}
+
+std::tuple<Tensor, Tensor> RNN::forward(const Tensor& input, const Tensor& h0) {
+  Result r = forward_tensor(input, h0, Tensor());
+  return {r.output, r.h_n};
+}
+std::tuple<PackedSequence, Tensor> RNN::forward(const PackedSequence& input, const Tensor& h0) {
+  Result r = forward_packed(input, h0, Tensor());
+  return {r.packed, r.h_n};
+}
+
+LSTM::LSTM(LSTMOptions options) : RNNBase(RnnMode::Lstm, std::move(options)) {}
+
+std::tuple<Tensor, LSTM::State> LSTM::forward(const Tensor& input, const std::optional<State>& state) {
+  Result r = state ? forward_tensor(input, std::get<0>(*state), std::get<1>(*state))
+                   : forward_tensor(input, Tensor(), Tensor());
+  return {r.output, State{r.h_n, r.c_n}};
+}
+std::tuple<PackedSequence, LSTM::State> LSTM::forward(const PackedSequence& input,
+                                                      const std::optional<State>& state) {
+  Result r = state ? forward_packed(input, std::get<0>(*state), std::get<1>(*state))
+                   : forward_packed(input, Tensor(), Tensor());
+  return {r.packed, State{r.h_n, r.c_n}};
+}
+
+GRU::GRU(GRUOptions options) : RNNBase(RnnMode::Gru, std::move(options)) {}
+
+std::tuple<Tensor, Tensor> GRU::forward(const Tensor& input, const Tensor& h0) {
+  Result r = forward_tensor(input, h0, Tensor());
+  return {r.output, r.h_n};
+}
+std::tuple<PackedSequence, Tensor> GRU::forward(const PackedSequence& input, const Tensor& h0) {
+  Result r = forward_packed(input, h0, Tensor());
+  return {r.packed, r.h_n};
+}
+
+}  // namespace loom::nn
