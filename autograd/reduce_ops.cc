@@ -9,7 +9,7 @@ namespace {
 
 // Re-inserts reduced dims (size 1) so the gradient broadcasts over the input.
 Tensor unsqueeze_reduced(const Tensor& g, const Shape& input_shape, const Shape& dims, bool keepdim) {
-  if (keepdim) return g;
+  if (keepdim || input_shape.empty()) return g;
   std::vector<bool> mask(input_shape.size(), dims.empty());
   for (auto d : dims) mask[d < 0 ? d + static_cast<std::int64_t>(input_shape.size()) : d] = true;
   Shape shape;
@@ -34,16 +34,23 @@ struct MaxBackward final : Node {
   std::int64_t dim = 0;  // -1 with `all`
   bool keepdim = false, all = false;
   Tensor indices;  // Int64, output shape
+  Tensor input, value;  // with `all`: the input and its maximum
   std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
     const TensorMeta& m = input_meta[0];
     // One-hot of the winning position along dim, scaled by the gradient.
     Shape pos_shape(m.shape.size(), 1);
     if (all) {
-      Tensor flat = native::zeros({shape_numel(m.shape)}, TensorOptions(m.dtype).device(m.device));
-      std::int64_t i = static_cast<std::int64_t>(indices.item());
-      native::copy_(narrow(flat, 0, i, 1), reshape(g[0], {1}));
-      return {reshape(flat, m.shape)};
+      // As PyTorch (evenly_distribute_backward): the gradient is split evenly
+      // among all elements equal to the maximum (NaN matching NaN).
+      using native::CompareOp;
+      Tensor is_max = native::compare(CompareOp::Eq, input, value);
+      Tensor mask = native::where(native::compare(CompareOp::Ne, value, value),
+                                      native::compare(CompareOp::Ne, input, input), is_max);
+      Tensor count = native::sum(native::to(mask, m.dtype), {});
+      Tensor share = native::binary(native::BinaryOp::Div, g[0], count);
+      return {native::where(mask, share, native::zeros(m.shape, TensorOptions(m.dtype).device(m.device)))};
     }
+    if (m.shape.empty()) return {reshape(g[0], m.shape)};  // max of a 0-dim tensor: itself
     pos_shape[dim] = m.shape[dim];
     Tensor positions = native::arange(0, static_cast<double>(m.shape[dim]), 1,
                                       TensorOptions(kInt64).device(m.device));
@@ -52,7 +59,7 @@ struct MaxBackward final : Node {
     Tensor gg = keepdim ? g[0] : unsqueeze(g[0], dim);
     return {native::where(hit, expand(gg, m.shape), native::zeros(m.shape, TensorOptions(m.dtype).device(m.device)))};
   }
-  void release_saved() override { indices = Tensor(); }
+  void release_saved() override { indices = input = value = Tensor(); }
   const char* name() const override { return "MaxBackward"; }
 };
 
@@ -101,7 +108,8 @@ Tensor max(const Tensor& x) {
   auto [values, indices] = native::max(make_view(flat, {x.numel()}, {1}, flat.storage_offset()), 0, false);
   if (auto node = make_node<MaxBackward>({x})) {
     node->all = true;
-    node->indices = indices;
+    node->input = saved(x);
+    node->value = saved(values);
     set_history(values, node);
   }
   return values;

@@ -13,6 +13,7 @@ std::vector<bool> reduced_mask(const Tensor& x, const Shape& dims) {
   std::vector<bool> mask(x.dim(), dims.empty());
   for (auto d : dims) {
     std::int64_t w = x.wrap_dim(d);
+    if (x.dim() == 0) continue;  // a 0-dim tensor accepts dim 0 / -1 and reduces nothing
     LOOM_CHECK(!mask[w] || dims.empty(), "dim {} appears multiple times in the list of dims", w);
     mask[w] = true;
   }
