@@ -223,7 +223,7 @@ RNNBase::Result RNNBase::forward_packed(const PackedSequence& input, const Tenso
 
 // ---- the three layers ----------------------------------------------------------------
 
-RNN::RNN(RNNOptions options) : RNNBase(rnn_mode(options), std::move(options)) {}
+RNN::RNN(RNNOptions options) : RNNBase(rnn_mode(options), options) {}
 
 std::tuple<Tensor, Tensor> RNN::forward(const Tensor& input, const Tensor& h0) {
   Result r = forward_tensor(input, h0, Tensor());

@@ -1,0 +1,77 @@
+// loom-rnn-check CASE.h5... [--device cpu|cuda] [--dtype float32|float64]
+//                [--rtol R] [--atol A]
+//
+// Runs each PyTorch reference case (../shared/FIXTURES.md layout) through
+// loom's RNN/LSTM/GRU, forward and backward, and prints one line per case
+// with the worst error of each quantity. Exits 1 when any case is outside the
+// tolerance (FIXTURES.md's suggestion for the dtype unless given), 2 on bad
+// usage or an unreadable case.
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "nn/reference_case.h"
+
+int main(int argc, char** argv) {
+  using namespace loom;
+  std::vector<std::string> files;
+  Device device = kCPU;
+  DType dtype = kFloat64;
+  double rtol = -1, atol = -1;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      auto value = [&]() -> std::string {
+        LOOM_CHECK(i + 1 < argc, "{} needs a value", a);
+        return argv[++i];
+      };
+      if (a == "--device") device = Device(value());
+      else if (a == "--dtype") {
+        std::string d = value();
+        LOOM_CHECK(d == "float32" || d == "float64", "--dtype must be float32 or float64, got {}", d);
+        dtype = d == "float32" ? kFloat32 : kFloat64;
+      } else if (a == "--rtol") rtol = std::stod(value());
+      else if (a == "--atol") atol = std::stod(value());
+      else if (a == "-h" || a == "--help") {
+        fmt::print("usage: loom-rnn-check CASE.h5... [--device cpu|cuda] [--dtype float32|float64] "
+                   "[--rtol R] [--atol A]\n");
+        return 0;
+      } else if (a.rfind("--", 0) == 0) fail("unknown option {}", a);
+      else files.push_back(a);
+    }
+    LOOM_CHECK(!files.empty(), "no reference case given");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "loom-rnn-check: {}\nusage: loom-rnn-check CASE.h5... [--device cpu|cuda] "
+               "[--dtype float32|float64] [--rtol R] [--atol A]\n", e.what());
+    return 2;
+  }
+
+  nn::ReferenceTolerance tol = nn::ReferenceTolerance::for_dtype(dtype);
+  if (rtol >= 0) tol.rtol = rtol;
+  if (atol >= 0) tol.atol = atol;
+  int failed = 0, broken = 0;
+  double worst = 0;
+  for (const std::string& file : files) {
+    try {
+      nn::ReferenceCaseReport r = nn::run_reference_case(file, device, dtype, tol);
+      std::string line = fmt::format("{} {} [{}]", r.ok ? "PASS" : "FAIL", file, r.summary);
+      for (const auto& q : r.quantities) {
+        line += fmt::format(" {}={:.2e}{}", q.name, q.max_abs_error, q.ok ? "" : "(!)");
+        worst = std::max(worst, q.max_abs_error);
+      }
+      fmt::print("{}\n", line);
+      if (!r.ok) ++failed;
+    } catch (const std::exception& e) {
+      fmt::print("ERROR {}: {}\n", file, e.what());
+      ++broken;
+    }
+  }
+  fmt::print("{} cases on {} in {}: {} passed, {} failed, {} unreadable; worst abs error {:.3e} "
+             "(rtol {}, atol {})\n",
+             files.size(), device.str(), dtype_name(dtype), files.size() - failed - broken, failed,
+             broken, worst, tol.rtol, tol.atol);
+  return broken ? 2 : failed ? 1 : 0;
+}
