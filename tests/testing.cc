@@ -24,6 +24,7 @@ double expect_all_close(std::span<const double> actual, std::span<const double> 
     bool ok = diff <= atol + rtol * std::abs(e);
     if (std::isnan(a) != std::isnan(e)) ok = false;
     if (std::isnan(a) && std::isnan(e)) ok = true, diff = 0;
+    if (a == e) ok = true, diff = 0;  // equal infinities (inf - inf would be NaN)
     if (!std::isnan(diff)) worst_abs = std::max(worst_abs, diff);
     double excess = std::isnan(diff) ? std::numeric_limits<double>::infinity()
                                      : diff - (atol + rtol * std::abs(e));
