@@ -1,0 +1,168 @@
+// One recurrent layer in one direction: RNN (tanh or relu), LSTM (optionally
+// with projection) and GRU, forward and backward, on packed time-major data.
+//
+// Shapes use the legend of kernels/common.h. The input is a packed sequence:
+// step t has batch_sizes[t] active rows (non-increasing in t), stored one step
+// after the other, so x is [R, C] with R = sum_t batch_sizes[t] and step t's
+// rows start at packed row sum_{s<t} batch_sizes[s]. A plain batch of N
+// sequences of equal length T is the case batch_sizes[t] = N for every t.
+// Row n of every step belongs to sequence n (sequences sorted by decreasing
+// length, as PyTorch's PackedSequence).
+//
+// Semantics are exactly PyTorch's (and cuDNN's) for packed sequences:
+// - forward direction: t = 0 .. T-1, updating only rows [0, batch_sizes[t]);
+//   a row that has ended keeps its state, so h_n[n] is the state after row
+//   n's last step;
+// - reverse direction (reverse = true): t = T-1 .. 0; a row starts from
+//   h0/c0 at the first step where it is active; h_n is the state after t = 0.
+// Gate orders are PyTorch's: LSTM i, f, g, o; GRU r, z, n with
+//   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h.
+// With projection (LSTM only, P < H): h = (o * tanh(c)) W_hr^T.
+//
+// Algorithm (cuDNN's standard algorithm, haste): forward is one GEMM for the
+// input projection of all R rows, then per step one recurrent GEMM and one
+// fused pointwise step (kernels/rnn_cells.h); backward is, per step in the
+// opposite order, one fused pointwise step and one GEMM for dh_prev, then
+// whole-sequence GEMMs for dx, dW_ih, dW_hh, dW_hr and fixed-order column sums
+// for the biases (no atomics: results are bit-identical run to run).
+//
+// Memory: the caller allocates everything. `reserve` (rnn_reserve_size
+// elements) carries what forward saves for backward; `workspace`
+// (rnn_workspace_size elements) is scratch for forward and backward alike,
+// and need not be preserved between them. No function here allocates device
+// memory, and the CUDA versions never wait for the device.
+#pragma once
+
+#include "kernels/common.h"
+
+namespace loom::kernels {
+
+enum class RnnMode { RnnTanh, RnnRelu, Lstm, Gru };
+
+// Rows of the stacked gate matrices: G = 4H (LSTM), 3H (GRU), H (RNN).
+LOOM_HD constexpr index_t gate_rows(RnnMode mode, index_t H) {
+  return mode == RnnMode::Lstm ? 4 * H : mode == RnnMode::Gru ? 3 * H : H;
+}
+
+// The sizes and options of one layer in one direction.
+struct RnnLayerShape {
+  RnnMode mode = RnnMode::Lstm;
+  index_t T = 0;  // steps (= number of entries of batch_sizes)
+  index_t N = 0;  // batch: rows of h0 and h_n; must equal batch_sizes[0]
+  index_t C = 0;  // input features
+  index_t H = 0;  // hidden size
+  index_t P = 0;  // output/recurrent size: proj_size with projection, else must equal H
+  bool has_bias = true;   // b_ih and b_hh present
+  bool has_proj = false;  // LSTM projection w_hr (then 1 <= P < H)
+  bool reverse = false;   // the reverse direction of a bidirectional layer
+  const index_t* batch_sizes = nullptr;  // host [T]: non-increasing, batch_sizes[0] == N, all >= 1
+
+  index_t G() const { return gate_rows(mode, H); }
+  // R: total packed rows, sum of batch_sizes.
+  index_t rows() const {
+    index_t r = 0;
+    for (index_t t = 0; t < T; ++t) r += batch_sizes[t];
+    return r;
+  }
+};
+
+// Where forward's saved values live in the reserve: element offsets of
+// [R, .] matrices whose row i is packed row i. -1 marks a part this mode lacks.
+struct RnnReserveLayout {
+  index_t gates = 0;   // [R, G] activated gates: RNN h; LSTM i, f, g, o; GRU r, z, n
+  index_t hprev = 0;   // [R, P] the hidden state entering the step (h0 or the row's previous h)
+  index_t cprev = -1;  // [R, H] LSTM: the cell state entering the step
+  index_t rproj = -1;  // [R, H] LSTM with projection: o * tanh(c), the input of W_hr
+  index_t hn = -1;     // [R, H] GRU: W_hn h_prev + b_hn
+  index_t size = 0;    // total elements
+};
+
+// Throws loom::Error unless the shape is valid: T, N, C, H, P >= 1; batch_sizes
+// present, batch_sizes[0] == N, non-increasing, all >= 1; P == H without
+// projection; projection only for LSTM and then P < H.
+void rnn_check_shape(const RnnLayerShape& shape);
+
+// The reserve layout for a valid shape (see RnnReserveLayout).
+RnnReserveLayout rnn_reserve_layout(const RnnLayerShape& shape);
+// Elements of the reserve buffer forward fills and backward reads (valid shape).
+index_t rnn_reserve_size(const RnnLayerShape& shape);
+// Elements of scratch that one forward (training or inference) or one
+// backward needs (valid shape).
+index_t rnn_workspace_size(const RnnLayerShape& shape);
+
+// The layer's parameters, PyTorch's names and layouts.
+template <typename T>
+struct RnnWeights {
+  const T* w_ih = nullptr;  // [G, C]
+  const T* w_hh = nullptr;  // [G, P]
+  const T* b_ih = nullptr;  // [G], null when !has_bias
+  const T* b_hh = nullptr;  // [G], null when !has_bias
+  const T* w_hr = nullptr;  // [P, H], LSTM projection; null when !has_proj
+};
+
+template <typename T>
+struct RnnForwardArgs {
+  const T* x = nullptr;  // [R, C] packed input
+  RnnWeights<T> w;
+  const T* h0 = nullptr;  // [N, P] initial hidden state; null means zeros
+  const T* c0 = nullptr;  // [N, H] LSTM initial cell state; null means zeros
+  T* y = nullptr;         // [R, P] out: the hidden state after every (step, row)
+  T* h_n = nullptr;       // [N, P] out: final hidden state per row (may be the same buffer as h0)
+  T* c_n = nullptr;       // [N, H] out, LSTM only: final cell state (may be the same buffer as c0)
+  T* reserve = nullptr;   // [rnn_reserve_size] out: saved for backward; null for inference
+  T* workspace = nullptr; // [rnn_workspace_size] scratch
+};
+
+template <typename T>
+struct RnnBackwardArgs {
+  const T* x = nullptr;  // [R, C] the forward input
+  RnnWeights<T> w;       // the forward weights (biases are not read)
+  const T* reserve = nullptr;  // [rnn_reserve_size] as filled by the matching forward
+  const T* dy = nullptr;       // [R, P] dL/dy; null means zeros
+  const T* dh_n = nullptr;     // [N, P] dL/dh_n; null means zeros
+  const T* dc_n = nullptr;     // [N, H] LSTM: dL/dc_n; null means zeros
+  T* workspace = nullptr;      // [rnn_workspace_size] scratch
+  // Outputs, OVERWRITTEN (not accumulated). dh0 (and dc0 for LSTM) are
+  // required; each of the others may be null when that gradient is not wanted.
+  T* dx = nullptr;     // [R, C]
+  T* dh0 = nullptr;    // [N, P] (may be the same buffer as dh_n)
+  T* dc0 = nullptr;    // [N, H] LSTM (may be the same buffer as dc_n)
+  T* dw_ih = nullptr;  // [G, C]
+  T* dw_hh = nullptr;  // [G, P]
+  T* db_ih = nullptr;  // [G] (has_bias)
+  T* db_hh = nullptr;  // [G] (has_bias); for GRU its n-part differs from db_ih's (times r)
+  T* dw_hr = nullptr;  // [P, H] (has_proj)
+};
+
+// Throw loom::Error for an invalid shape or a required pointer that is null
+// (or a pointer given that the shape says is absent).
+template <typename T>
+void rnn_check_forward(const RnnLayerShape& shape, const RnnForwardArgs<T>& args);
+template <typename T>
+void rnn_check_backward(const RnnLayerShape& shape, const RnnBackwardArgs<T>& args);
+
+// Runs the layer forward on host memory: fills y, h_n, c_n and, unless
+// args.reserve is null (inference), the reserve. Throws loom::Error on bad
+// arguments (rnn_check_forward). Apart from h_n/h0 and c_n/c0, buffers must
+// not overlap. T is float or double.
+template <typename T>
+void rnn_layer_forward_cpu(const RnnLayerShape& shape, const RnnForwardArgs<T>& args);
+
+// Backpropagates through the layer on host memory, from the reserve of a
+// training forward with the same shape, inputs and weights. Overwrites every
+// non-null gradient output. Throws loom::Error on bad arguments.
+template <typename T>
+void rnn_layer_backward_cpu(const RnnLayerShape& shape, const RnnBackwardArgs<T>& args);
+
+#if defined(LOOM_WITH_CUDA)
+// The same two functions on the current CUDA device: every pointer in args is
+// a device pointer (shape.batch_sizes stays on the host). All work is queued
+// on kernels::cuda::stream() without host synchronisation or allocation;
+// results are ready when that stream reaches them. Deterministic.
+template <typename T>
+void rnn_layer_forward_cuda(const RnnLayerShape& shape, const RnnForwardArgs<T>& args);
+template <typename T>
+void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T>& args);
+#endif
+
+}  // namespace loom::kernels

@@ -1,0 +1,125 @@
+// Validation and buffer sizes of the recurrent-layer kernels (see kernels/rnn.h).
+// Host code compiled by the C++ compiler, shared by the CPU and CUDA paths.
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/rnn.h"
+#include "kernels/rnn_algorithm.h"
+
+namespace loom::kernels {
+
+namespace {
+const char* mode_name(RnnMode mode) {
+  switch (mode) {
+    case RnnMode::RnnTanh:
+      return "RNN_TANH";
+    case RnnMode::RnnRelu:
+      return "RNN_RELU";
+    case RnnMode::Lstm:
+      return "LSTM";
+    case RnnMode::Gru:
+      return "GRU";
+  }
+  return "RNN";
+}
+
+void check_present(const char* mode, const char* name, const void* p, bool wanted,
+                   const char* why) {
+  if (wanted)
+    LOOM_CHECK(p != nullptr, "{}: {} is required{}", mode, name, why);
+  else
+    LOOM_CHECK(p == nullptr, "{}: {} was given but{}", mode, name, why);
+}
+}  // namespace
+
+void rnn_check_shape(const RnnLayerShape& s) {
+  const char* m = mode_name(s.mode);
+  LOOM_CHECK(s.mode == RnnMode::RnnTanh || s.mode == RnnMode::RnnRelu || s.mode == RnnMode::Lstm ||
+                 s.mode == RnnMode::Gru,
+             "RNN: unknown mode {}", static_cast<int>(s.mode));
+  LOOM_CHECK(s.T >= 1, "{}: expected at least one time step, got T = {}", m, s.T);
+  LOOM_CHECK(s.N >= 1, "{}: expected a batch of at least 1, got N = {}", m, s.N);
+  LOOM_CHECK(s.C >= 1, "{}: input_size should be greater than 0, got {}", m, s.C);
+  LOOM_CHECK(s.H >= 1, "{}: hidden_size should be greater than 0, got {}", m, s.H);
+  if (s.has_proj) {
+    LOOM_CHECK(s.mode == RnnMode::Lstm,
+               "{}: proj_size argument is only supported for LSTM, not RNN or GRU", m);
+    LOOM_CHECK(s.P >= 1 && s.P < s.H,
+               "{}: proj_size has to be a positive integer smaller than hidden_size ({}), got {}",
+               m, s.H, s.P);
+  } else {
+    LOOM_CHECK(s.P == s.H, "{}: without projection P must equal hidden_size {}, got {}", m, s.H,
+               s.P);
+  }
+  LOOM_CHECK(s.batch_sizes != nullptr, "{}: batch_sizes is required", m);
+  LOOM_CHECK(s.batch_sizes[0] == s.N,
+             "{}: batch_sizes[0] must equal the batch size of the hidden state {}, got {}", m, s.N,
+             s.batch_sizes[0]);
+  for (index_t t = 0; t < s.T; ++t) {
+    LOOM_CHECK(s.batch_sizes[t] >= 1, "{}: batch_sizes must be positive, got batch_sizes[{}] = {}",
+               m, t, s.batch_sizes[t]);
+    if (t > 0)
+      LOOM_CHECK(s.batch_sizes[t] <= s.batch_sizes[t - 1],
+                 "{}: batch_sizes must be non-increasing, got batch_sizes[{}] = {} after {}", m, t,
+                 s.batch_sizes[t], s.batch_sizes[t - 1]);
+  }
+}
+
+RnnReserveLayout rnn_reserve_layout(const RnnLayerShape& s) {
+  return rnn_detail::reserve_layout(s);
+}
+
+index_t rnn_reserve_size(const RnnLayerShape& s) { return rnn_detail::reserve_layout(s).size; }
+
+index_t rnn_workspace_size(const RnnLayerShape& s) {
+  const rnn_detail::RnnWorkspaceLayout w = rnn_detail::rnn_workspace_layout(s);
+  return std::max(w.forward_size, w.backward_size);
+}
+
+template <typename T>
+void rnn_check_forward(const RnnLayerShape& s, const RnnForwardArgs<T>& a) {
+  rnn_check_shape(s);
+  const char* m = mode_name(s.mode);
+  const bool lstm = s.mode == RnnMode::Lstm;
+  check_present(m, "x", a.x, true, "");
+  check_present(m, "w_ih", a.w.w_ih, true, "");
+  check_present(m, "w_hh", a.w.w_hh, true, "");
+  check_present(m, "b_ih", a.w.b_ih, s.has_bias, s.has_bias ? " (bias=True)" : " bias=False");
+  check_present(m, "b_hh", a.w.b_hh, s.has_bias, s.has_bias ? " (bias=True)" : " bias=False");
+  check_present(m, "w_hr", a.w.w_hr, s.has_proj,
+                s.has_proj ? " (proj_size > 0)" : " proj_size = 0");
+  if (!lstm) check_present(m, "c0", a.c0, false, " only LSTM has a cell state");
+  check_present(m, "y", a.y, true, "");
+  check_present(m, "h_n", a.h_n, true, "");
+  check_present(m, "c_n", a.c_n, lstm, lstm ? "" : " only LSTM has a cell state");
+  check_present(m, "workspace", a.workspace, true, "");
+}
+
+template <typename T>
+void rnn_check_backward(const RnnLayerShape& s, const RnnBackwardArgs<T>& a) {
+  rnn_check_shape(s);
+  const char* m = mode_name(s.mode);
+  const bool lstm = s.mode == RnnMode::Lstm;
+  check_present(m, "x", a.x, true, "");
+  check_present(m, "w_ih", a.w.w_ih, true, "");
+  check_present(m, "w_hh", a.w.w_hh, true, "");
+  check_present(m, "w_hr", a.w.w_hr, s.has_proj,
+                s.has_proj ? " (proj_size > 0)" : " proj_size = 0");
+  check_present(m, "reserve", a.reserve, true, " (from a training forward)");
+  check_present(m, "workspace", a.workspace, true, "");
+  check_present(m, "dh0", a.dh0, true, "");
+  check_present(m, "dc0", a.dc0, lstm, lstm ? "" : " only LSTM has a cell state");
+  if (!lstm) check_present(m, "dc_n", a.dc_n, false, " only LSTM has a cell state");
+  if (!s.has_bias) {
+    check_present(m, "db_ih", a.db_ih, false, " bias=False");
+    check_present(m, "db_hh", a.db_hh, false, " bias=False");
+  }
+  if (!s.has_proj) check_present(m, "dw_hr", a.dw_hr, false, " proj_size = 0");
+}
+
+template void rnn_check_forward<float>(const RnnLayerShape&, const RnnForwardArgs<float>&);
+template void rnn_check_forward<double>(const RnnLayerShape&, const RnnForwardArgs<double>&);
+template void rnn_check_backward<float>(const RnnLayerShape&, const RnnBackwardArgs<float>&);
+template void rnn_check_backward<double>(const RnnLayerShape&, const RnnBackwardArgs<double>&);
+
+}  // namespace loom::kernels
