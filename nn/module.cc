@@ -319,8 +319,24 @@ LoadStateDictResult Module::load_state_dict(const StateDict& state, bool strict)
           "model is {}.",
           name, torch_size(src->shape()), torch_size(target.shape())));
   }
-  for (const auto& [name, value] : state)
-    if (!own.contains(name)) result.unexpected_keys.push_back(name);
+  // Unexpected keys in PyTorch's order: module by module (pre-order), a key
+  // counting for the module whose prefix it extends by an unknown name; then
+  // any other key the module lacks (PyTorch silently ignores those).
+  std::unordered_set<std::string> flagged;
+  auto walk = [&](auto& self, const Module& m, const std::string& prefix) -> void {
+    for (const auto& [key, value] : state) {
+      if (key.compare(0, prefix.size(), prefix) != 0 || own.contains(key)) continue;
+      std::string first = key.substr(prefix.size(), key.find('.', prefix.size()) - prefix.size());
+      bool known = has_child(m.children_, first);
+      for (const Entry& e : m.parameters_) known = known || (e.value.defined() && e.name == first);
+      for (const Entry& e : m.buffers_) known = known || (e.value.defined() && e.persistent && e.name == first);
+      if (!known && flagged.insert(key).second) result.unexpected_keys.push_back(key);
+    }
+    for (const auto& [name, child] : m.children_) self(self, *child, prefix + name + ".");
+  };
+  walk(walk, *this, "");
+  for (const auto& [key, value] : state)
+    if (!own.contains(key) && flagged.insert(key).second) result.unexpected_keys.push_back(key);
 
   std::vector<std::string> errors;
   auto quoted = [](const std::vector<std::string>& keys) {
