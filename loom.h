@@ -21,3 +21,4 @@
 #include "nn/module.h"
 #include "nn/packed_sequence.h"
 #include "nn/rnn.h"
+#include "optim/optim.h"

@@ -1,0 +1,104 @@
+#include "optim/adam.h"
+
+#include <cmath>
+
+#include "kernels/optim.h"
+#include "optim/param_update.h"
+#include "optim/python_float.h"
+
+namespace loom::optim {
+
+namespace {
+
+// PyTorch's checks, shared by Adam and AdamW (NaN fails them, as in Python).
+void validate_adam(double lr, double eps, const Betas& betas, double weight_decay) {
+  LOOM_CHECK(0.0 <= lr, "Invalid learning rate: {}", python_float(lr));
+  LOOM_CHECK(0.0 <= eps, "Invalid epsilon value: {}", python_float(eps));
+  LOOM_CHECK(0.0 <= betas.first && betas.first < 1.0, "Invalid beta parameter at index 0: {}",
+             python_float(betas.first));
+  LOOM_CHECK(0.0 <= betas.second && betas.second < 1.0, "Invalid beta parameter at index 1: {}",
+             python_float(betas.second));
+  LOOM_CHECK(0.0 <= weight_decay, "Invalid weight_decay value: {}", python_float(weight_decay));
+}
+
+// One step over every group: _single_tensor_adam / _single_tensor_adamw.
+template <typename Options>
+void adam_step(Optimizer& opt, bool decoupled) {
+  for (ParamGroup& group : opt.param_groups()) {
+    const auto& o = group.options_as<Options>();
+    for (const Tensor& p : group.params) {
+      Tensor grad_raw = p.grad();
+      if (!grad_raw.defined()) continue;
+      Tensor grad = detail::contiguous_grad(p, grad_raw);
+      detail::ContiguousParam work(p);
+      ParamState& state = opt.state_for(p);
+      double& step = state.scalars["step"];  // 0 when new
+      Tensor& exp_avg = detail::state_buffer(state, "exp_avg", p);
+      Tensor& exp_avg_sq = detail::state_buffer(state, "exp_avg_sq", p);
+      Tensor max_exp_avg_sq;
+      if (o.amsgrad()) max_exp_avg_sq = detail::state_buffer(state, "max_exp_avg_sq", p);
+      step += 1;
+      // Host scalars in double, exactly as Python computes them.
+      const double beta1 = o.betas().first, beta2 = o.betas().second;
+      const double bias_correction1 = 1 - std::pow(beta1, step);
+      const double bias_correction2 = 1 - std::pow(beta2, step);
+      const double step_size = o.lr() / bias_correction1;
+      const double bias_correction2_sqrt = std::sqrt(bias_correction2);
+      dispatch_floating(p.dtype(), o.optimizer_name(), [&](auto tag) {
+        using T = decltype(tag);
+        kernels::AdamHyper<T> h{};
+        h.beta1 = static_cast<T>(beta1);
+        h.beta2 = static_cast<T>(beta2);
+        h.one_minus_beta1 = static_cast<T>(1 - beta1);
+        h.one_minus_beta2 = static_cast<T>(1 - beta2);
+        h.eps = static_cast<T>(o.eps());
+        h.weight_decay = static_cast<T>(o.weight_decay());
+        h.decay_factor = static_cast<T>(1 - o.lr() * o.weight_decay());
+        h.bias_correction2_sqrt = static_cast<T>(bias_correction2_sqrt);
+        h.neg_step_size = static_cast<T>(-step_size);
+        h.decoupled_weight_decay = decoupled;
+        h.amsgrad = o.amsgrad();
+        h.maximize = o.maximize();
+        LOOM_DISPATCH_DEVICE(p.device(), adam_step, h, p.numel(), detail::ptr<T>(work.work()),
+                             detail::ptr<const T>(grad), detail::ptr<T>(exp_avg),
+                             detail::ptr<T>(exp_avg_sq), detail::ptr<T>(max_exp_avg_sq));
+      });
+      work.write_back();
+    }
+  }
+}
+
+}  // namespace
+
+void AdamOptions::validate() const { validate_adam(lr_, eps_, betas_, weight_decay_); }
+void AdamWOptions::validate() const { validate_adam(lr_, eps_, betas_, weight_decay_); }
+
+std::vector<OptionField> AdamOptions::fields() {
+  return {{"lr", &lr_},           {"betas.0", &betas_.first},       {"betas.1", &betas_.second},
+          {"eps", &eps_},         {"weight_decay", &weight_decay_}, {"amsgrad", &amsgrad_},
+          {"maximize", &maximize_}};
+}
+
+std::vector<OptionField> AdamWOptions::fields() {
+  return {{"lr", &lr_},           {"betas.0", &betas_.first},       {"betas.1", &betas_.second},
+          {"eps", &eps_},         {"weight_decay", &weight_decay_}, {"amsgrad", &amsgrad_},
+          {"maximize", &maximize_}};
+}
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
+    : Optimizer(single_group(std::move(params)), defaults.clone()) {}
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
+    : Optimizer(std::move(groups), defaults.clone()) {}
+void Adam::step() {
+  adam_step<AdamOptions>(*this, /*decoupled=*/false);
+}
+
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
+    : Optimizer(single_group(std::move(params)), defaults.clone()) {}
+AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
+    : Optimizer(std::move(groups), defaults.clone()) {}
+void AdamW::step() {
+  adam_step<AdamWOptions>(*this, /*decoupled=*/true);
+}
+
+}  // namespace loom::optim

@@ -1,0 +1,9 @@
+// Everything in loom::optim: optimizers, gradient clipping, learning-rate schedules.
+#pragma once
+
+#include "optim/adam.h"
+#include "optim/clip_grad.h"
+#include "optim/lr_scheduler.h"
+#include "optim/optimizer.h"
+#include "optim/rmsprop.h"
+#include "optim/sgd.h"

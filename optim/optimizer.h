@@ -1,0 +1,177 @@
+// loom::optim::Optimizer: the base of every optimizer, over parameter groups,
+// as torch.optim.Optimizer.
+//
+//   optim::SGD sgd(model.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+//   optim::Adam adam({optim::ParamGroup({w1, w2}),                        // defaults
+//                     optim::ParamGroup({b}, optim::AdamOptions(1e-2))},  // own options
+//                    optim::AdamOptions(1e-3));
+//   for (...) { adam.zero_grad(); loss.backward(); adam.step(); }
+//
+// A parameter group holds handles to leaf tensors and its own options (lr,
+// weight_decay, ...). Per-parameter state (step counts, momentum buffers,
+// moment estimates) is created lazily by step() on the parameter's device and
+// dtype, and is exported by state_dict() as a flat map of named tensors and
+// scalars that a checkpoint writer can store and load_state_dict() restores
+// exactly. Names (i: the parameter's position over all groups, in order;
+// g: the group's position):
+//
+//   "param_groups.{g}.params"   Int64 tensor: the flat indices i of group g
+//   "param_groups.{g}.{option}" scalar: each option of group g ("lr",
+//                               "momentum", "betas.0", ...; bools as 0 / 1)
+//   "state.{i}.{buffer}"        tensor: "momentum_buffer", "exp_avg",
+//                               "exp_avg_sq", "max_exp_avg_sq", "square_avg",
+//                               "grad_avg" (PyTorch's state keys)
+//   "state.{i}.step"            scalar: updates taken (Adam, AdamW, RMSprop)
+//
+// This is PyTorch's state_dict() with its nesting flattened into dotted names.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace loom::optim {
+
+// A flat snapshot of an optimizer's or a scheduler's state: tensors and
+// scalars by dotted name. The tensors are copies, owned by the snapshot.
+struct StateDict {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, double> scalars;
+};
+
+// One option of an options struct, by name, for state_dict and generic access.
+struct OptionField {
+  std::string name;
+  std::variant<double*, bool*> value;
+};
+
+// The options of one parameter group. Each optimizer derives its own struct
+// (SGDOptions, AdamOptions, ...) with fluent setters: SGDOptions(0.1).momentum(0.9).
+class OptimizerOptions {
+ public:
+  virtual ~OptimizerOptions() = default;
+  virtual std::unique_ptr<OptimizerOptions> clone() const = 0;
+  // The optimizer's name as PyTorch spells it: "SGD", "Adam", "AdamW", "RMSprop".
+  virtual const char* optimizer_name() const = 0;
+  // Throws loom::Error in PyTorch's words when an option is invalid
+  // ("Invalid learning rate: -0.1").
+  virtual void validate() const = 0;
+
+  // The learning rate (every optimizer has one; schedulers change it).
+  double get_lr() const;
+  void set_lr(double lr);
+  // Every option by name; bools as 0 / 1.
+  std::map<std::string, double> to_scalars() const;
+  // Sets the option `name` (bools: value != 0); throws loom::Error for a name
+  // this optimizer does not have.
+  void set_scalar(const std::string& name, double value);
+
+ protected:
+  // Every option, with a pointer to its storage in this object.
+  virtual std::vector<OptionField> fields() = 0;
+};
+
+// Declares an option `name` of type T with a fluent setter and a getter:
+//   LOOM_OPTIM_ARG(SGDOptions, double, momentum) = 0;   // the default
+#define LOOM_OPTIM_ARG(Self, T, name)                   \
+ public:                                                \
+  Self& name(T value) {                                 \
+    name##_ = value;                                    \
+    return *this;                                       \
+  }                                                     \
+  T name() const { return name##_; }                    \
+                                                        \
+ private:                                               \
+  T name##_
+
+// Parameters optimized together with one set of options.
+struct ParamGroup {
+  // A group that takes the optimizer's default options.
+  ParamGroup(std::vector<Tensor> params);  // NOLINT: implicit, like a Python list
+  // A group with its own options (of the optimizer's options type).
+  ParamGroup(std::vector<Tensor> params, const OptimizerOptions& options);
+  ParamGroup(const ParamGroup& other);
+  ParamGroup& operator=(const ParamGroup& other);
+  ParamGroup(ParamGroup&&) = default;
+  ParamGroup& operator=(ParamGroup&&) = default;
+
+  // The group's options as the optimizer's own type, e.g. options_as<SGDOptions>().
+  template <typename O>
+  O& options_as() const {
+    return dynamic_cast<O&>(*options);
+  }
+
+  std::vector<Tensor> params;
+  // Never null once the group belongs to an optimizer.
+  std::unique_ptr<OptimizerOptions> options;
+};
+
+// The state of one parameter, with PyTorch's keys.
+struct ParamState {
+  std::map<std::string, Tensor> tensors;  // "momentum_buffer", "exp_avg", ...
+  std::map<std::string, double> scalars;  // "step"
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // One update of every parameter that has a gradient; parameters whose .grad
+  // is undefined are skipped (their state is not touched), as in PyTorch.
+  virtual void step() = 0;
+
+  // Sets every parameter's .grad to undefined (set_to_none, PyTorch 2's
+  // default; 1.13's default was false), or fills the defined ones with zeros.
+  void zero_grad(bool set_to_none = true);
+
+  // Appends a group. Its options default to the optimizer's; given options must
+  // be of the optimizer's type and valid. Throws loom::Error, in PyTorch's
+  // words where it has them, for an undefined or non-leaf tensor ("can't
+  // optimize a non-leaf Tensor"), a non-floating one, a tensor repeated within
+  // the group (PyTorch only warns) or already in another group ("some
+  // parameters appear in more than one parameter group").
+  void add_param_group(ParamGroup group);
+
+  std::vector<ParamGroup>& param_groups() { return param_groups_; }
+  const std::vector<ParamGroup>& param_groups() const { return param_groups_; }
+  // The options a group gets when it gives none.
+  const OptimizerOptions& defaults() const { return *defaults_; }
+
+  // The state of `param`, or null when step() has not created it yet.
+  ParamState* state(const Tensor& param);
+  const ParamState* state(const Tensor& param) const;
+  // The state of `param`, created empty on first use (for step()).
+  ParamState& state_for(const Tensor& param);
+
+  // A copy of the whole state, named as described at the top of this file.
+  StateDict state_dict() const;
+  // Restores a state_dict(): the options of every group and the state of every
+  // parameter (tensors copied to the parameter's device and dtype). The groups
+  // must match in number and sizes (PyTorch's messages: "loaded state dict has
+  // a different number of parameter groups", "loaded state dict contains a
+  // parameter group that doesn't match the size of optimizer's group"); state
+  // tensors must have their parameter's shape. On error nothing is changed.
+  void load_state_dict(const StateDict& dict);
+
+ protected:
+  // Throws "optimizer got an empty parameter list" when groups is empty.
+  Optimizer(std::vector<ParamGroup> groups, std::unique_ptr<OptimizerOptions> defaults);
+
+ private:
+  std::vector<ParamGroup> param_groups_;
+  std::unique_ptr<OptimizerOptions> defaults_;
+  std::unordered_map<const TensorImpl*, ParamState> state_;
+};
+
+// Wraps a list of tensors as one group (helper for the optimizers' constructors).
+std::vector<ParamGroup> single_group(std::vector<Tensor> params);
+
+}  // namespace loom::optim
