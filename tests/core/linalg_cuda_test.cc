@@ -171,6 +171,25 @@ TEST(EmbeddingCuda, OutOfRangeThrowsAndTheDeviceStaysUsable) {
   EXPECT_EQ(ok.to_vector<float>(), std::vector<float>(6, 1.0f));
 }
 
+TEST(LinalgCuda, MixedDevicesAreRejected) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  Tensor cpu = native::ones({2, 3}), cuda = native::ones({3, 2}, TensorOptions(kFloat32).device(kCUDA));
+  auto expect_device_error = [](const std::function<void()>& f) {
+    try {
+      f();
+      ADD_FAILURE() << "mixed devices did not throw";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("Expected all tensors to be on the same device, but "
+                                           "found at least two devices, cpu and cuda:0!"),
+                std::string::npos)
+          << e.what();
+    }
+  };
+  expect_device_error([&] { matmul(cpu, cuda); });
+  expect_device_error([&] { linear(cpu, cuda.t()); });
+  expect_device_error([&] { native::embedding(native::ones({4, 3}), tensor_int64({1}, {1}, kCUDA)); });
+}
+
 TEST(RandomOpsCuda, SameSeedSameNumbersAsCpu) {
   LOOM_SKIP_WITHOUT_CUDA();
   const GeneratorState saved = default_generator().state();
