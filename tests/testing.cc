@@ -7,10 +7,37 @@
 #include <fmt/format.h>
 
 #include "core/device.h"
+#include "core/error.h"
 
 namespace loom::testing {
 
 bool has_cuda_device() { return loom::cuda_available(); }
+
+void expect_error_text(const std::function<void()>& fn, const std::string& text) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected loom::Error: " << text;
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), text);
+  }
+}
+
+void expect_error_containing_all(const std::function<void()>& fn,
+                                 const std::vector<std::string>& fragments) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected loom::Error containing: " << fragments.front();
+  } catch (const Error& e) {
+    std::string message = e.what();
+    for (const auto& f : fragments)
+      EXPECT_NE(message.find(f), std::string::npos)
+          << "message was: " << message << "\nexpected to contain: " << f;
+  }
+}
+
+void expect_error_containing(const std::function<void()>& fn, const std::string& fragment) {
+  expect_error_containing_all(fn, {fragment});
+}
 
 double expect_all_close(std::span<const double> actual, std::span<const double> expected,
                         double rtol, double atol, const std::string& what) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,6 +24,14 @@ double expect_all_close(std::span<const double> actual, std::span<const double> 
 double expect_all_close(std::span<const float> actual, std::span<const float> expected,
                         double rtol, double atol, const std::string& what = "");
 
+// Runs `fn` and expects a loom::Error whose message is exactly `text`.
+void expect_error_text(const std::function<void()>& fn, const std::string& text);
+// Runs `fn` and expects a loom::Error whose message contains `fragment` /
+// every string in `fragments`.
+void expect_error_containing(const std::function<void()>& fn, const std::string& fragment);
+void expect_error_containing_all(const std::function<void()>& fn,
+                                 const std::vector<std::string>& fragments);
+
 // Path of a file under the source tree, e.g. source_path("tests/data/x.h5").
 std::string source_path(const std::string& relative);
 // Path of ../shared beside the checkout, or "" when it is absent.
@@ -36,3 +45,7 @@ std::string shared_dir();
     if (!::loom::testing::has_cuda_device())                               \
       GTEST_SKIP() << "no CUDA device: this CUDA test did not run";        \
   } while (0)
+
+// Expects `statement` to throw loom::Error whose message is exactly `text`.
+#define EXPECT_ERROR_TEXT(statement, text) \
+  ::loom::testing::expect_error_text([&] { statement; }, std::string(text))

@@ -24,16 +24,6 @@ class RandomOps : public ::testing::Test {
   GeneratorState saved_;
 };
 
-void expect_error(const std::function<void()>& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected loom::Error containing: " << text;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos)
-        << "message: " << e.what() << "\nexpected to contain: " << text;
-  }
-}
-
 struct Moments {
   double mean = 0, var = 0, min = 1e300, max = -1e300;
 };
@@ -103,16 +93,16 @@ TEST_F(RandomOps, FactoryOptionsAndErrors) {
   EXPECT_TRUE(t.requires_grad());
   EXPECT_TRUE(t.is_leaf());
   EXPECT_EQ(rand({0}).numel(), 0);
-  expect_error([] { rand({3}, kInt64); }, "rand: expected a floating dtype");
-  expect_error([] { randn({3}, kBool); }, "randn: expected a floating dtype");
+  testing::expect_error_containing([] { rand({3}, kInt64); }, "rand: expected a floating dtype");
+  testing::expect_error_containing([] { randn({3}, kBool); }, "randn: expected a floating dtype");
 }
 
 // ---- dropout --------------------------------------------------------------------------------
 
 TEST_F(RandomOps, DropoutProbabilityOutOfRange) {
   Tensor x = native::ones({4});
-  expect_error([&] { dropout(x, 1.5); }, "dropout probability has to be between 0 and 1, but got 1.5");
-  expect_error([&] { dropout(x, -0.5, false); },
+  testing::expect_error_containing([&] { dropout(x, 1.5); }, "dropout probability has to be between 0 and 1, but got 1.5");
+  testing::expect_error_containing([&] { dropout(x, -0.5, false); },
                "dropout probability has to be between 0 and 1, but got -0.5");
 }
 

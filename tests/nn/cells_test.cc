@@ -29,17 +29,6 @@ namespace {
 
 using testing::expect_tensor;
 
-#define EXPECT_ERROR_TEXT(statement, text)                 \
-  do {                                                     \
-    std::string loom_msg_ = "<no exception>";              \
-    try {                                                  \
-      statement;                                           \
-    } catch (const ::loom::Error& e) {                     \
-      loom_msg_ = e.what();                                \
-    }                                                      \
-    EXPECT_EQ(loom_msg_, std::string(text)) << #statement; \
-  } while (0)
-
 constexpr std::int64_t N = 2, C = 3, H = 2;
 
 Tensor f(const Shape& shape, int a, int b, double scale, DType dtype = kFloat64) {

@@ -25,17 +25,6 @@ namespace {
 
 using testing::expect_tensor;
 
-#define EXPECT_ERROR_TEXT(statement, text)                 \
-  do {                                                     \
-    std::string loom_msg_ = "<no exception>";              \
-    try {                                                  \
-      statement;                                           \
-    } catch (const ::loom::Error& e) {                     \
-      loom_msg_ = e.what();                                \
-    }                                                      \
-    EXPECT_EQ(loom_msg_, std::string(text)) << #statement; \
-  } while (0)
-
 Tensor f(const Shape& shape, int a, int b, double scale) {
   std::vector<double> v;
   for (std::int64_t k = 0; k < shape_numel(shape); ++k)

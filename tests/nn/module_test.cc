@@ -16,18 +16,6 @@
 namespace loom::nn {
 namespace {
 
-// Expects `statement` to throw loom::Error whose message is exactly `text`.
-#define EXPECT_ERROR_TEXT(statement, text)                                       \
-  do {                                                                           \
-    std::string loom_msg_ = "<no exception>";                                    \
-    try {                                                                        \
-      statement;                                                                 \
-    } catch (const ::loom::Error& e) {                                           \
-      loom_msg_ = e.what();                                                      \
-    }                                                                            \
-    EXPECT_EQ(loom_msg_, std::string(text)) << #statement;                       \
-  } while (0)
-
 // Containers with PyTorch's printed names, for the nested test network.
 struct List : Module {
   std::string type() const override { return "ModuleList"; }

@@ -17,17 +17,6 @@ namespace {
 
 using testing::expect_tensor;
 
-#define EXPECT_ERROR_TEXT(statement, text)                 \
-  do {                                                     \
-    std::string loom_msg_ = "<no exception>";              \
-    try {                                                  \
-      statement;                                           \
-    } catch (const ::loom::Error& e) {                     \
-      loom_msg_ = e.what();                                \
-    }                                                      \
-    EXPECT_EQ(loom_msg_, std::string(text)) << #statement; \
-  } while (0)
-
 std::vector<std::int64_t> ints(const Tensor& t) { return t.to_vector<std::int64_t>(); }
 
 TEST(PackedSequence, UnsortedLengthsMatchPyTorch) {

@@ -15,17 +15,6 @@
 namespace loom::nn {
 namespace {
 
-template <typename Fn>
-void expect_error(Fn&& fn, const std::string& fragment) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected loom::Error containing: " << fragment;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
-        << "message was: " << e.what() << "\nexpected to contain: " << fragment;
-  }
-}
-
 TEST(RnnModule, ParameterNamesAndShapesMatchPyTorch) {
   // From torch 1.13: nn.LSTM(10, 20, num_layers=2, bidirectional=True, proj_size=5).named_parameters()
   std::vector<std::pair<std::string, Shape>> expected;
@@ -195,33 +184,33 @@ TEST(RnnModule, PackedMatchesRunningEachSequenceAlone) {
 }
 
 TEST(RnnErrors, BadOptions) {
-  expect_error([] { LSTM(LSTMOptions(3, 4).proj_size(4)); }, "proj_size has to be smaller than hidden_size");
-  expect_error([] { GRU(GRUOptions(3, 4).proj_size(2)); }, "proj_size argument is only supported for LSTM, not RNN or GRU");
-  expect_error([] { RNN(RNNOptions(3, 4).proj_size(2)); }, "proj_size argument is only supported for LSTM");
-  expect_error([] { LSTM(LSTMOptions(3, 4).dropout(1.5)); }, "dropout should be a number in range [0, 1]");
-  expect_error([] { LSTM(LSTMOptions(3, 4).dropout(-0.1)); }, "dropout should be a number in range [0, 1]");
-  expect_error([] { LSTM(LSTMOptions(3, 0)); }, "hidden_size must be greater than zero");
-  expect_error([] { LSTM(LSTMOptions(0, 3)); }, "input_size must be greater than zero");
-  expect_error([] { LSTM(LSTMOptions(3, 4).num_layers(0)); }, "num_layers must be greater than zero");
-  expect_error([] { RNN(RNNOptions(3, 4).nonlinearity("gelu")); },
+  testing::expect_error_containing([] { LSTM(LSTMOptions(3, 4).proj_size(4)); }, "proj_size has to be smaller than hidden_size");
+  testing::expect_error_containing([] { GRU(GRUOptions(3, 4).proj_size(2)); }, "proj_size argument is only supported for LSTM, not RNN or GRU");
+  testing::expect_error_containing([] { RNN(RNNOptions(3, 4).proj_size(2)); }, "proj_size argument is only supported for LSTM");
+  testing::expect_error_containing([] { LSTM(LSTMOptions(3, 4).dropout(1.5)); }, "dropout should be a number in range [0, 1]");
+  testing::expect_error_containing([] { LSTM(LSTMOptions(3, 4).dropout(-0.1)); }, "dropout should be a number in range [0, 1]");
+  testing::expect_error_containing([] { LSTM(LSTMOptions(3, 0)); }, "hidden_size must be greater than zero");
+  testing::expect_error_containing([] { LSTM(LSTMOptions(0, 3)); }, "input_size must be greater than zero");
+  testing::expect_error_containing([] { LSTM(LSTMOptions(3, 4).num_layers(0)); }, "num_layers must be greater than zero");
+  testing::expect_error_containing([] { RNN(RNNOptions(3, 4).nonlinearity("gelu")); },
                "Unknown nonlinearity 'gelu'. Select from 'tanh' or 'relu'.");
-  expect_error([] { LSTM(LSTMOptions(3, 4).proj_size(-1)); }, "proj_size should be a positive integer or zero");
+  testing::expect_error_containing([] { LSTM(LSTMOptions(3, 4).proj_size(-1)); }, "proj_size should be a positive integer or zero");
 }
 
 TEST(RnnErrors, BadInputsAndStates) {
   LSTM lstm(LSTMOptions(3, 4).num_layers(2));
-  expect_error([&] { lstm.forward(randn({5, 2, 7})); }, "input.size(-1) must be equal to input_size. Expected 3, got 7");
-  expect_error([&] { lstm.forward(randn({5})); }, "LSTM: Expected input to be 2D or 3D, got 1D instead");
-  expect_error([&] { lstm.forward(randn({5, 2, 3}), LSTM::State{randn({2, 5, 4}), randn({2, 2, 4})}); },
+  testing::expect_error_containing([&] { lstm.forward(randn({5, 2, 7})); }, "input.size(-1) must be equal to input_size. Expected 3, got 7");
+  testing::expect_error_containing([&] { lstm.forward(randn({5})); }, "LSTM: Expected input to be 2D or 3D, got 1D instead");
+  testing::expect_error_containing([&] { lstm.forward(randn({5, 2, 3}), LSTM::State{randn({2, 5, 4}), randn({2, 2, 4})}); },
                "Expected hidden[0] size (2, 2, 4), got [2, 5, 4]");
-  expect_error([&] { lstm.forward(randn({5, 2, 3}), LSTM::State{randn({2, 2, 4}), randn({1, 2, 4})}); },
+  testing::expect_error_containing([&] { lstm.forward(randn({5, 2, 3}), LSTM::State{randn({2, 2, 4}), randn({1, 2, 4})}); },
                "Expected hidden[1] size (2, 2, 4), got [1, 2, 4]");
-  expect_error([&] { lstm.forward(randn({5, 3}), LSTM::State{randn({2, 1, 4}), randn({2, 1, 4})}); },
+  testing::expect_error_containing([&] { lstm.forward(randn({5, 3}), LSTM::State{randn({2, 1, 4}), randn({2, 1, 4})}); },
                "For unbatched 2-D input, hidden[0] should also be 2-D but got 3-D tensor");
   GRU gru(GRUOptions(3, 4));
-  expect_error([&] { gru.forward(randn({5, 2, 3}), randn({1, 3, 4})); }, "Expected hidden size (1, 2, 4), got [1, 3, 4]");
-  expect_error([&] { gru.forward(randn({5, 2, 3}, kFloat64)); }, "dtype");
-  expect_error([&] { gru.forward(randn({5, 2, 3}), randn({1, 2, 4}, kFloat64)); }, "dtype");
+  testing::expect_error_containing([&] { gru.forward(randn({5, 2, 3}), randn({1, 3, 4})); }, "Expected hidden size (1, 2, 4), got [1, 3, 4]");
+  testing::expect_error_containing([&] { gru.forward(randn({5, 2, 3}, kFloat64)); }, "dtype");
+  testing::expect_error_containing([&] { gru.forward(randn({5, 2, 3}), randn({1, 2, 4}, kFloat64)); }, "dtype");
 }
 
 TEST(RnnDropout, SameSeedSameOutputEvalTurnsItOff) {
