@@ -1,0 +1,228 @@
+// End-to-end training parity with PyTorch 1.13: a small LSTM language model
+// (Embedding(11, 6) -> LSTM(6, 8, 2 layers) -> Linear(8, 11) -> cross_entropy
+// over every position) trained for 20 steps
+//   - with SGD (momentum, dampening, weight_decay) on independent batches, and
+//   - with Adam after clip_grad_norm_, with truncated BPTT: the detached (h, c)
+//     of one batch is the initial state of the next,
+// from the same initial weights and the same batches as PyTorch. The numbers
+// (initial weights, token batches, the loss of every step, clip_grad_norm_'s
+// total norm, the final parameters) were written by PyTorch:
+//   /usr/bin/python3 tests/fixtures/make_training_trajectory.py
+// into tests/data/training/lstm_lm_trajectory.h5 (committed: no torch needed
+// here). The same test body runs on the CPU and, where a GPU is present, on
+// CUDA, in float64 (tight) and float32 (stated tolerances below).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "autograd/functions.h"
+#include "core/tensor_io.h"
+#include "nn/embedding.h"
+#include "nn/linear.h"
+#include "nn/rnn.h"
+#include "optim/optim.h"
+#include "testing.h"
+
+namespace loom {
+namespace {
+
+// float64: loom and PyTorch compute the same formulas in a different order
+// (BLAS, reductions). Measured on the CPU after 20 steps (2026-11-25): losses
+// 6.3e-16 relative, clip norms 2.2e-16 relative, final parameters 1.1e-15
+// absolute. The tolerances leave room for other BLAS builds and for CUDA.
+constexpr double kLossRtol64 = 1e-10, kParamRtol64 = 1e-10, kParamAtol64 = 1e-12;
+// float32: rounding differences (~6e-8 relative per operation) compound over
+// 20 updates, and Adam divides by sqrt(v) of small gradients. Measured on the
+// CPU: losses 1.2e-7 relative, clip norms 2.0e-7 relative, final parameters
+// 1.8e-6 absolute (Adam run). Tolerances: 10x (losses) and ~30x (parameters).
+constexpr double kLossRtol32 = 2e-6, kParamRtol32 = 1e-4, kParamAtol32 = 5e-5;
+
+// The model of make_training_trajectory.py, with the same child names so that
+// PyTorch's state_dict keys ("lstm.weight_ih_l0", ...) map one to one.
+class LanguageModel : public nn::Module {
+ public:
+  LanguageModel(std::int64_t vocab, std::int64_t embed, std::int64_t hidden, std::int64_t layers) {
+    embedding = register_module("embedding", std::make_shared<nn::Embedding>(vocab, embed));
+    lstm = register_module("lstm",
+                           std::make_shared<nn::LSTM>(nn::LSTMOptions(embed, hidden).num_layers(layers)));
+    head = register_module("head", std::make_shared<nn::Linear>(hidden, vocab));
+  }
+  // tokens Int64 [T, N] -> (logits [T, N, V], (h_n, c_n)).
+  std::tuple<Tensor, nn::LSTM::State> forward(const Tensor& tokens,
+                                              const std::optional<nn::LSTM::State>& state) {
+    auto [out, new_state] = lstm->forward(embedding->forward(tokens), state);
+    return {head->forward(out), new_state};
+  }
+  std::string type() const override { return "LanguageModel"; }
+  std::shared_ptr<nn::Embedding> embedding;
+  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::Linear> head;
+};
+
+const std::map<std::string, Tensor>& reference() {
+  static const std::map<std::string, Tensor> file =
+      load_tensors(testing::source_path("tests/data/training/lstm_lm_trajectory.h5"));
+  return file;
+}
+
+const Tensor& stored(const std::string& key) {
+  auto it = reference().find(key);
+  if (it == reference().end()) throw std::runtime_error("reference file lacks " + key);
+  return it->second;
+}
+
+struct Trajectory {
+  std::vector<double> losses;
+  std::vector<double> grad_norms;  // adam run only
+  nn::StateDict final_state;
+};
+
+// Trains the model from init/ on run's batches ("sgd" or "adam") as the
+// generator did, on `device` in `dtype`.
+Trajectory train(const std::string& run, Device device, DType dtype) {
+  const Shape batches = stored(run + "/inputs").shape();  // [STEPS, T, N]
+  const std::int64_t steps = batches[0], T = batches[1], N = batches[2];
+  const std::int64_t V = stored("init/head.weight").size(0);
+  LanguageModel model(V, stored("init/embedding.weight").size(1), stored("init/head.weight").size(1), 2);
+  nn::StateDict init;
+  for (const auto& [key, value] : reference())
+    if (key.rfind("init/", 0) == 0) init.insert(key.substr(5), value);
+  model.load_state_dict(init);  // float64 values; to() below rounds as PyTorch's .to(float32)
+  model.to(dtype);
+  model.to(device);
+  std::vector<Tensor> params = model.parameters();
+
+  std::unique_ptr<optim::Optimizer> opt;
+  if (run == "sgd")
+    opt = std::make_unique<optim::SGD>(
+        params, optim::SGDOptions(0.5).momentum(0.9).dampening(0.1).weight_decay(1e-3));
+  else
+    opt = std::make_unique<optim::Adam>(params, optim::AdamOptions(0.02).betas({0.9, 0.98}).eps(1e-7));
+
+  Trajectory out;
+  std::optional<nn::LSTM::State> state;
+  for (std::int64_t s = 0; s < steps; ++s) {
+    Tensor x = stored(run + "/inputs").select(0, s).to(device);
+    Tensor y = stored(run + "/targets").select(0, s).to(device);
+    opt->zero_grad();
+    auto [logits, new_state] = model.forward(x, run == "adam" ? state : std::nullopt);
+    Tensor loss = cross_entropy(logits.reshape({T * N, V}), y.reshape({T * N}));
+    loss.backward();
+    if (run == "adam") {
+      out.grad_norms.push_back(optim::clip_grad_norm_(params, 0.4).item());
+      state = nn::LSTM::State{std::get<0>(new_state).detach(), std::get<1>(new_state).detach()};
+    }
+    opt->step();
+    out.losses.push_back(loss.item());
+  }
+  out.final_state = model.state_dict();
+  return out;
+}
+
+struct Worst {
+  double loss_rel = 0, norm_rel = 0, param_abs = 0;
+};
+
+double worst_relative(const std::vector<double>& a, const std::vector<double>& e) {
+  double w = 0;
+  for (std::size_t i = 0; i < a.size() && i < e.size(); ++i)
+    w = std::max(w, std::abs(a[i] - e[i]) / std::abs(e[i]));
+  return w;
+}
+
+// Compares a loom run against PyTorch's run in `tag` ("float64"/"float32").
+Worst compare(const std::string& run, const Trajectory& got, const std::string& tag) {
+  const bool f64 = tag == "float64";
+  const double loss_rtol = f64 ? kLossRtol64 : kLossRtol32;
+  Worst w;
+  std::vector<double> losses = stored(run + "/losses_" + tag).to_vector<double>();
+  EXPECT_EQ(got.losses.size(), losses.size());
+  testing::expect_all_close(got.losses, losses, loss_rtol, 0, run + " losses " + tag);
+  w.loss_rel = worst_relative(got.losses, losses);
+  if (run == "adam") {
+    std::vector<double> norms = stored(run + "/grad_norm_" + tag).to_vector<double>();
+    testing::expect_all_close(got.grad_norms, norms, loss_rtol, 0, run + " clip_grad_norm_ " + tag);
+    w.norm_rel = worst_relative(got.grad_norms, norms);
+  }
+  int compared = 0;
+  for (const auto& [key, value] : reference()) {
+    const std::string prefix = run + "/final_" + tag + "/";
+    if (key.rfind(prefix, 0) != 0) continue;
+    const std::string name = key.substr(prefix.size());
+    const Tensor* mine = got.final_state.find(name);
+    if (mine == nullptr) {
+      ADD_FAILURE() << "loom's model has no parameter " << name;
+      continue;
+    }
+    EXPECT_EQ(mine->shape(), value.shape()) << name;
+    w.param_abs = std::max(
+        w.param_abs, testing::expect_all_close(mine->to_vector<double>(), value.to_vector<double>(),
+                                               f64 ? kParamRtol64 : kParamRtol32,
+                                               f64 ? kParamAtol64 : kParamAtol32,
+                                               run + " final " + name + " " + tag));
+    ++compared;
+  }
+  EXPECT_EQ(compared, 11) << "parameters compared for " << run;
+  return w;
+}
+
+class TrainingParity : public ::testing::TestWithParam<Device> {
+ protected:
+  void SetUp() override {
+    if (GetParam().is_cuda() && !testing::has_cuda_device())
+      GTEST_SKIP() << "no CUDA device: this CUDA test did not run";
+  }
+  void check(const std::string& run, DType dtype) {
+    const std::string tag = dtype == kFloat64 ? "float64" : "float32";
+    Trajectory got = train(run, GetParam(), dtype);
+    Worst w = compare(run, got, tag);
+    // Sanity of the task itself: the model learned something in 20 steps.
+    EXPECT_LT(got.losses.back(), got.losses.front()) << run;
+    std::string line = fmt::format("{} {} {}: worst loss rel err {:.3g}, clip norm rel err {:.3g}, "
+                                   "final param abs err {:.3g} (loss {:.6f} -> {:.6f})",
+                                   run, tag, GetParam().str(), w.loss_rel, w.norm_rel, w.param_abs,
+                                   got.losses.front(), got.losses.back());
+    RecordProperty("worst", line);
+    std::printf("%s\n", line.c_str());
+  }
+};
+
+TEST_P(TrainingParity, SgdMomentumFloat64) { check("sgd", kFloat64); }
+TEST_P(TrainingParity, SgdMomentumFloat32) { check("sgd", kFloat32); }
+TEST_P(TrainingParity, AdamClipTruncatedBpttFloat64) { check("adam", kFloat64); }
+TEST_P(TrainingParity, AdamClipTruncatedBpttFloat32) { check("adam", kFloat32); }
+
+// CUDA and CPU run the same test body; the CUDA instance skips without a GPU.
+INSTANTIATE_TEST_SUITE_P(Devices, TrainingParity, ::testing::Values(kCPU, kCUDA),
+                         [](const ::testing::TestParamInfo<Device>& info) {
+                           return info.param.is_cuda() ? std::string("Cuda") : std::string("Cpu");
+                         });
+
+// The reference file is what the generator says it is (guards against a
+// regenerated file with other sizes silently changing what is tested).
+TEST(TrainingParityData, ReferenceFileLayout) {
+  EXPECT_EQ(stored("sgd/inputs").shape(), (Shape{20, 7, 5}));
+  EXPECT_EQ(stored("adam/targets").shape(), (Shape{20, 7, 5}));
+  EXPECT_EQ(stored("sgd/inputs").dtype(), kInt64);
+  EXPECT_EQ(stored("init/lstm.weight_ih_l0").shape(), (Shape{32, 6}));
+  EXPECT_EQ(stored("init/lstm.weight_hh_l1").shape(), (Shape{32, 8}));
+  EXPECT_EQ(stored("init/embedding.weight").dtype(), kFloat64);
+  EXPECT_EQ(stored("adam/losses_float32").dtype(), kFloat32);
+  // Truncated BPTT batches are consecutive windows: the first target of
+  // window s + 1 follows the last target of window s in the same stream.
+  std::vector<std::int64_t> x = stored("adam/inputs").to_vector<std::int64_t>();
+  std::vector<std::int64_t> y = stored("adam/targets").to_vector<std::int64_t>();
+  EXPECT_EQ(x[1 * 35 + 0 * 5 + 2], y[0 * 35 + 6 * 5 + 2]);
+  // Clipping is active on some steps and not on others.
+  std::vector<double> norms = stored("adam/grad_norm_float64").to_vector<double>();
+  EXPECT_TRUE(std::any_of(norms.begin(), norms.end(), [](double n) { return n > 0.4; }));
+  EXPECT_TRUE(std::any_of(norms.begin(), norms.end(), [](double n) { return n < 0.4; }));
+}
+
+}  // namespace
+}  // namespace loom
