@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""torch_bench.py: PyTorch's side of loom-bench (bench/bench.cc).
+
+Same arguments, same timed step, same JSON fields (one line on stdout):
+
+  torch_bench.py --mode lstm --T 100 --N 64 --C 1024 --H 1024 --layers 2
+                 [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64]
+                 [--step train|forward] [--lengths LO:HI] [--seed S]
+                 [--device auto|cpu|cuda] [--warmup W] [--repeats R] [--threads K]
+
+forward: output = layer(x) under torch.no_grad(); train: output = layer(x),
+loss = (output * g).sum(), loss.backward(), with g a fixed random tensor
+shaped like the output. x is (T, N, C) without gradient; h0/c0 not given.
+With --lengths the N lengths come from splitmix64(seed) exactly as in
+loom-bench, T becomes the longest, and x is packed once before timing
+(pack_padded_sequence, enforce_sorted=False). Gradients are set to None
+before each repeat, outside the timed region.
+
+On CUDA: torch.nn.LSTM/GRU/RNN use cuDNN; TF32 is off for matmul and cuDNN
+(fp32 rows are true fp32, as loom's cuBLAS handle); each step is bracketed by
+CUDA events on the current stream; peak_mem_bytes is
+torch.cuda.max_memory_allocated over the timed repeats (reset after warm-up).
+On the CPU: time.perf_counter around the step (synchronous), peak_mem_bytes
+null, threads = torch.set_num_threads(--threads) when given.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+MASK64 = (1 << 64) - 1
+
+
+def splitmix64(state):
+    """Returns (new_state, value): the draw loom-bench uses."""
+    state = (state + 0x9E3779B97F4A7C15) & MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return state, z ^ (z >> 31)
+
+
+def draw_lengths(n, lo, hi, seed):
+    """N lengths uniform in [lo, hi] (modulo draw), in batch order."""
+    state, out = seed & MASK64, []
+    for _ in range(n):
+        state, v = splitmix64(state)
+        out.append(lo + v % (hi - lo + 1))
+    return out
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def parse_lengths(text):
+    lo, sep, hi = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--lengths expects LO:HI, got '{text}'")
+    lo, hi = int(lo), int(hi)
+    if lo < 1 or lo > hi:
+        raise argparse.ArgumentTypeError(f"--lengths expects 1 <= LO <= HI, got '{text}'")
+    return lo, hi
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--mode", required=True, choices=["rnn_tanh", "rnn_relu", "lstm", "gru"])
+    p.add_argument("--T", type=int, default=0)
+    p.add_argument("--N", type=int, required=True)
+    p.add_argument("--C", type=int, required=True)
+    p.add_argument("--H", type=int, required=True)
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--bidirectional", type=int, default=0)
+    p.add_argument("--proj-size", type=int, default=0)
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--step", default="train", choices=["train", "forward"])
+    p.add_argument("--lengths", type=parse_lengths, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU); 0 keeps the default")
+    a = p.parse_args(argv)
+    if a.lengths is None and a.T < 1:
+        p.error("--T is required unless --lengths is given")
+    if min(a.N, a.C, a.H, a.layers, a.repeats) < 1 or a.warmup < 0:
+        p.error("--N, --C, --H, --layers, --repeats must be >= 1 and --warmup >= 0")
+    if a.proj_size and a.mode != "lstm":
+        p.error("--proj-size is for lstm only")
+    return a
+
+
+def main(argv):
+    a = parse_args(argv)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("torch_bench.py: --device cuda: torch.cuda.is_available() is False")
+    device = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
+                          else "cpu")
+    # fp32 means fp32: no TF32 in cuBLAS or cuDNN (loom's cuBLAS handle has TF32 off).
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    dtype = torch.float64 if a.dtype == "float64" else torch.float32
+    torch.manual_seed(a.seed)
+
+    kwargs = dict(num_layers=a.layers, bidirectional=bool(a.bidirectional))
+    if a.mode == "lstm":
+        layer = torch.nn.LSTM(a.C, a.H, proj_size=a.proj_size, **kwargs)
+    elif a.mode == "gru":
+        layer = torch.nn.GRU(a.C, a.H, **kwargs)
+    else:
+        layer = torch.nn.RNN(a.C, a.H, nonlinearity=a.mode[4:], **kwargs)
+    layer = layer.to(device=device, dtype=dtype)
+
+    T, rows, lengths = a.T, a.T * a.N, None
+    if a.lengths:
+        lengths = draw_lengths(a.N, a.lengths[0], a.lengths[1], a.seed)
+        T, rows = max(lengths), sum(lengths)
+    x = torch.randn(T, a.N, a.C, device=device, dtype=dtype)
+    packed = None
+    if lengths:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=False)
+    out_features = (2 if a.bidirectional else 1) * (a.proj_size or a.H)
+    g = torch.randn(*((rows, out_features) if lengths else (T, a.N, out_features)), device=device, dtype=dtype)
+
+    def forward():
+        out = layer(packed if packed is not None else x)[0]
+        return out.data if packed is not None else out
+
+    def step():
+        if a.step == "train":
+            (forward() * g).sum().backward()
+        else:
+            with torch.no_grad():
+                forward()
+
+    cuda = device.type == "cuda"
+    if cuda:
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def timed():
+        if cuda:
+            torch.cuda.synchronize()
+            start.record()
+            step()
+            stop.record()
+            stop.synchronize()
+            return start.elapsed_time(stop)
+        t0 = time.perf_counter()
+        step()
+        return (time.perf_counter() - t0) * 1e3
+
+    for _ in range(a.warmup):
+        layer.zero_grad(set_to_none=True)
+        timed()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(a.repeats):
+        layer.zero_grad(set_to_none=True)
+        times.append(timed())
+    peak = torch.cuda.max_memory_allocated() if cuda else None
+
+    row = {
+        "impl": "pytorch", "mode": a.mode, "T": T, "N": a.N, "C": a.C, "H": a.H, "layers": a.layers,
+        "bidirectional": bool(a.bidirectional), "proj_size": a.proj_size, "dtype": a.dtype, "step": a.step,
+        "lengths": list(a.lengths) if a.lengths else None, "rows": rows, "seed": a.seed,
+        "device": device.type, "device_name": torch.cuda.get_device_name() if cuda else cpu_name(),
+        "threads": torch.get_num_threads(), "warmup": a.warmup, "repeats": a.repeats,
+        "timer": "cuda_event" if cuda else "perf_counter",
+        "median_ms": round(statistics.median(times), 4), "min_ms": round(min(times), 4),
+        "times_ms": [round(t, 4) for t in times], "peak_mem_bytes": peak,
+        "torch_version": torch.__version__,
+        "cudnn_version": torch.backends.cudnn.version() if cuda else None,
+        "cuda_version": torch.version.cuda,
+    }
+    print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
