@@ -1,6 +1,7 @@
 # Two commands for a fresh Debian 12 machine:
 #   make demo   install what is missing, build, run the main example
 #   make test   install what is missing, build, run the whole test suite
+#   make bench  build loom-bench, run the benchmark suite against PyTorch (bench/compare.py)
 # The build tree is build/; executables land in build/bin/.
 
 BUILD_DIR ?= build
@@ -10,7 +11,7 @@ PACKAGES := cmake ninja-build g++ pkg-config libfmt-dev libhdf5-dev libgtest-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NVCC := $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test demo bench clean
 
 all: build
 
@@ -37,6 +38,12 @@ test: build
 
 demo: build
 	$(BUILD_DIR)/bin/demo
+
+# On a GPU the full suite, else a scaled-down CPU suite; BENCH_ARGS passes options
+# to bench/compare.py (e.g. BENCH_ARGS="--only lstm --rounds 1").
+bench: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target loom-bench
+	python3 bench/compare.py --loom-bench $(BUILD_DIR)/bin/loom-bench --out-dir $(BUILD_DIR)/bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

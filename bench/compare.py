@@ -204,7 +204,8 @@ def main(argv):
     print(f"# loom vs PyTorch {info['torch']} on {device} ({header['device_name']}), {header['date']}, "
           f"loom {header['loom_commit']}")
     if device == "cpu":
-        print(f"# CPU run, suite SCALED DOWN by {scale} (C, H, N, T, lengths / {scale}); threads: {threads_note}")
+        size = f"suite SCALED DOWN by {scale} (C, H, N, T, lengths / {scale})" if scale > 1 else "suite at full size"
+        print(f"# CPU run, {size}; threads: {threads_note}; peak memory: '-' (CUDA allocator statistic only)")
     else:
         print(f"# driver {header['driver']}, CUDA {info['cuda_version']}, cuDNN {info['cudnn']}, TF32 off on both sides")
     print(f"# per row: {rounds} round(s) alternating loom/PyTorch, each {warmup} warm-up + {repeats} timed "
@@ -262,7 +263,9 @@ def markdown(header, results):
     lines = [f"Measured {h['date']} on {h['device']} ({h['device_name']}); PyTorch {h['pytorch']}; "
              f"loom {h['loom_commit']}."]
     if h["device"] == "cpu":
-        lines.append(f"CPU run, suite scaled down by {h['scale']}; threads: {h['threads']}.")
+        size = f"suite scaled down by {h['scale']}" if h["scale"] > 1 else "suite at full size"
+        lines.append(f"CPU run, {size}; threads: {h['threads']}; peak memory '-': it is the CUDA "
+                     f"allocator's statistic, not measured on the CPU.")
     else:
         lines.append(f"Driver {h['driver']}, CUDA {h['cuda_version']}, cuDNN {h['cudnn_version']}; TF32 off on "
                      f"both sides.")
