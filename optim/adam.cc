@@ -12,60 +12,52 @@ namespace {
 
 // PyTorch's checks, shared by Adam and AdamW (NaN fails them, as in Python).
 void validate_adam(double lr, double eps, const Betas& betas, double weight_decay) {
-  LOOM_CHECK(0.0 <= lr, "Invalid learning rate: {}", python_float(lr));
-  LOOM_CHECK(0.0 <= eps, "Invalid epsilon value: {}", python_float(eps));
+  check_at_least_zero(lr, "learning rate");
+  check_at_least_zero(eps, "epsilon value");
   LOOM_CHECK(0.0 <= betas.first && betas.first < 1.0, "Invalid beta parameter at index 0: {}",
              python_float(betas.first));
   LOOM_CHECK(0.0 <= betas.second && betas.second < 1.0, "Invalid beta parameter at index 1: {}",
              python_float(betas.second));
-  LOOM_CHECK(0.0 <= weight_decay, "Invalid weight_decay value: {}", python_float(weight_decay));
+  check_at_least_zero(weight_decay, "weight_decay value");
 }
 
-// One step over every group: _single_tensor_adam / _single_tensor_adamw.
+// The update of one parameter (see Optimizer::for_each_update) with the
+// options of its group: _single_tensor_adam / _single_tensor_adamw.
 template <typename Options>
-void adam_step(Optimizer& opt, bool decoupled) {
-  for (ParamGroup& group : opt.param_groups()) {
-    const auto& o = group.options_as<Options>();
-    for (const Tensor& p : group.params) {
-      Tensor grad_raw = p.grad();
-      if (!grad_raw.defined()) continue;
-      Tensor grad = detail::contiguous_grad(p, grad_raw);
-      detail::ContiguousParam work(p);
-      ParamState& state = opt.state_for(p);
-      double& step = state.scalars["step"];  // 0 when new
-      Tensor& exp_avg = detail::state_buffer(state, "exp_avg", p);
-      Tensor& exp_avg_sq = detail::state_buffer(state, "exp_avg_sq", p);
-      Tensor max_exp_avg_sq;
-      if (o.amsgrad()) max_exp_avg_sq = detail::state_buffer(state, "max_exp_avg_sq", p);
-      step += 1;
-      // Host scalars in double, exactly as Python computes them.
-      const double beta1 = o.betas().first, beta2 = o.betas().second;
-      const double bias_correction1 = 1 - std::pow(beta1, step);
-      const double bias_correction2 = 1 - std::pow(beta2, step);
-      const double step_size = o.lr() / bias_correction1;
-      const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-      dispatch_floating(p.dtype(), o.optimizer_name(), [&](auto tag) {
-        using T = decltype(tag);
-        kernels::AdamHyper<T> h{};
-        h.beta1 = static_cast<T>(beta1);
-        h.beta2 = static_cast<T>(beta2);
-        h.one_minus_beta1 = static_cast<T>(1 - beta1);
-        h.one_minus_beta2 = static_cast<T>(1 - beta2);
-        h.eps = static_cast<T>(o.eps());
-        h.weight_decay = static_cast<T>(o.weight_decay());
-        h.decay_factor = static_cast<T>(1 - o.lr() * o.weight_decay());
-        h.bias_correction2_sqrt = static_cast<T>(bias_correction2_sqrt);
-        h.neg_step_size = static_cast<T>(-step_size);
-        h.decoupled_weight_decay = decoupled;
-        h.amsgrad = o.amsgrad();
-        h.maximize = o.maximize();
-        LOOM_DISPATCH_DEVICE(p.device(), adam_step, h, p.numel(), detail::ptr<T>(work.work()),
-                             detail::ptr<const T>(grad), detail::ptr<T>(exp_avg),
-                             detail::ptr<T>(exp_avg_sq), detail::ptr<T>(max_exp_avg_sq));
-      });
-      work.write_back();
-    }
-  }
+void adam_update(const ParamGroup& group, bool decoupled, const Tensor& grad, const Tensor& work,
+                 ParamState& state) {
+  const auto& o = group.options_as<Options>();
+  double& step = state.scalars["step"];  // 0 when new
+  Tensor& exp_avg = detail::state_buffer(state, "exp_avg", work);
+  Tensor& exp_avg_sq = detail::state_buffer(state, "exp_avg_sq", work);
+  Tensor max_exp_avg_sq;
+  if (o.amsgrad()) max_exp_avg_sq = detail::state_buffer(state, "max_exp_avg_sq", work);
+  step += 1;
+  // Host scalars in double, exactly as Python computes them.
+  const double beta1 = o.betas().first, beta2 = o.betas().second;
+  const double bias_correction1 = 1 - std::pow(beta1, step);
+  const double bias_correction2 = 1 - std::pow(beta2, step);
+  const double step_size = o.lr() / bias_correction1;
+  const double bias_correction2_sqrt = std::sqrt(bias_correction2);
+  dispatch_floating(work.dtype(), o.optimizer_name(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::AdamHyper<T> h{};
+    h.beta1 = static_cast<T>(beta1);
+    h.beta2 = static_cast<T>(beta2);
+    h.one_minus_beta1 = static_cast<T>(1 - beta1);
+    h.one_minus_beta2 = static_cast<T>(1 - beta2);
+    h.eps = static_cast<T>(o.eps());
+    h.weight_decay = static_cast<T>(o.weight_decay());
+    h.decay_factor = static_cast<T>(1 - o.lr() * o.weight_decay());
+    h.bias_correction2_sqrt = static_cast<T>(bias_correction2_sqrt);
+    h.neg_step_size = static_cast<T>(-step_size);
+    h.decoupled_weight_decay = decoupled;
+    h.amsgrad = o.amsgrad();
+    h.maximize = o.maximize();
+    LOOM_DISPATCH_DEVICE(work.device(), adam_step, h, work.numel(), detail::ptr<T>(work),
+                         detail::ptr<const T>(grad), detail::ptr<T>(exp_avg),
+                         detail::ptr<T>(exp_avg_sq), detail::ptr<T>(max_exp_avg_sq));
+  });
 }
 
 }  // namespace
@@ -90,7 +82,9 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
 Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
     : Optimizer(std::move(groups), defaults.clone()) {}
 void Adam::step() {
-  adam_step<AdamOptions>(*this, /*decoupled=*/false);
+  for_each_update([](const ParamGroup& group, const Tensor& grad, const Tensor& work, ParamState& state) {
+    adam_update<AdamOptions>(group, /*decoupled=*/false, grad, work, state);
+  });
 }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
@@ -98,7 +92,9 @@ AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
     : Optimizer(std::move(groups), defaults.clone()) {}
 void AdamW::step() {
-  adam_step<AdamWOptions>(*this, /*decoupled=*/true);
+  for_each_update([](const ParamGroup& group, const Tensor& grad, const Tensor& work, ParamState& state) {
+    adam_update<AdamWOptions>(group, /*decoupled=*/true, grad, work, state);
+  });
 }
 
 }  // namespace loom::optim

@@ -4,6 +4,8 @@
 #include <unordered_set>
 
 #include "core/native.h"
+#include "optim/param_update.h"
+#include "optim/python_float.h"
 
 namespace loom::optim {
 
@@ -116,6 +118,27 @@ const ParamState* Optimizer::state(const Tensor& param) const {
 }
 
 ParamState& Optimizer::state_for(const Tensor& param) { return state_[param.impl_ptr().get()]; }
+
+void Optimizer::for_each_update(const ParamUpdate& update) {
+  for (ParamGroup& group : param_groups_) {
+    for (const Tensor& p : group.params) {
+      Tensor grad_raw = p.grad();
+      if (!grad_raw.defined()) continue;
+      Tensor grad = detail::contiguous_grad(p, grad_raw);
+      detail::ContiguousParam work(p);
+      update(group, grad, work.work(), state_for(p));
+      work.write_back();
+    }
+  }
+}
+
+void check_at_least_zero(double value, const char* what) {
+  LOOM_CHECK(0.0 <= value, "Invalid {}: {}", what, python_float(value));
+}
+
+void check_not_negative(double value, const char* what) {
+  LOOM_CHECK(!(value < 0.0), "Invalid {}: {}", what, python_float(value));
+}
 
 StateDict Optimizer::state_dict() const {
   StateDict out;

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -165,6 +166,20 @@ class Optimizer {
   // Throws "optimizer got an empty parameter list" when groups is empty.
   Optimizer(std::vector<ParamGroup> groups, std::unique_ptr<OptimizerOptions> defaults);
 
+  // The update of one parameter, as a step() gives it to for_each_update():
+  //   group  the parameter's group (its options: group.options_as<...>())
+  //   grad   its gradient, contiguous, with its shape, dtype and device
+  //   work   the contiguous memory to update in place: the parameter itself,
+  //          or a contiguous copy that is stored back into it afterwards
+  //   state  its ParamState (created empty on the first update)
+  using ParamUpdate = std::function<void(const ParamGroup& group, const Tensor& grad,
+                                         const Tensor& work, ParamState& state)>;
+  // The loop every step() shares: calls `update` for each parameter of each
+  // group, in order, whose .grad is defined; parameters without one are
+  // skipped and get no state. Throws loom::Error when a gradient's shape,
+  // dtype or device differs from its parameter's.
+  void for_each_update(const ParamUpdate& update);
+
  private:
   std::vector<ParamGroup> param_groups_;
   std::unique_ptr<OptimizerOptions> defaults_;
@@ -173,5 +188,15 @@ class Optimizer {
 
 // Wraps a list of tensors as one group (helper for the optimizers' constructors).
 std::vector<ParamGroup> single_group(std::vector<Tensor> params);
+
+// PyTorch's option checks, in its words: both throw loom::Error
+// "Invalid {what}: {value}" (value as Python prints a float), e.g.
+// "Invalid learning rate: -0.1".
+//   check_at_least_zero: unless 0 <= value; NaN fails, as Python's
+//                        `if not 0.0 <= value` (Adam, AdamW, RMSprop)
+//   check_not_negative:  when value < 0; NaN passes, as Python's
+//                        `if value < 0.0` (SGD)
+void check_at_least_zero(double value, const char* what);
+void check_not_negative(double value, const char* what);
 
 }  // namespace loom::optim
