@@ -6,6 +6,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
 #include "core/allocator.h"
+#include "core/determinism.h"
 #include "core/device.h"
 #include "core/dtype.h"
 #include "core/error.h"

@@ -1,13 +1,21 @@
 #include "nn/fused_rnn.h"
 
+#include <atomic>
+
 #include "autograd/node.h"
 #include "core/native.h"
+
+#if defined(LOOM_WITH_CUDA)
+#include "kernels/cuda/context.h"
+#endif
 
 namespace loom::nn {
 
 namespace {
 
 namespace k = loom::kernels;
+
+std::atomic<bool> g_overlap{true};
 
 k::RnnLayerShape make_shape(k::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
                             bool reverse, const FusedRnnLayerInputs& in) {
@@ -43,58 +51,37 @@ Tensor empty_like_opts(const Shape& shape, const Tensor& like) {
   return empty(shape, TensorOptions(like.dtype()).device(like.device()));
 }
 
-// Backward of one layer-direction: BPTT through the saved reserve.
-struct FusedRnnLayerBackward final : Node {
+// The inputs of one layer-direction as the node's edges: x, h0, c0, w_ih,
+// w_hh, b_ih, b_hh, w_hr.
+constexpr int kInputsPerDirection = 8;
+std::vector<Tensor> input_list(const FusedRnnLayerInputs& in) {
+  return {in.x, in.h0, in.c0, in.w_ih, in.w_hh, in.b_ih, in.b_hh, in.w_hr};
+}
+
+// What one layer-direction's forward keeps for its backward.
+struct SavedDirection {
   k::RnnMode mode = k::RnnMode::Lstm;
   bool reverse = false;
   std::vector<std::int64_t> batch_sizes;
-  FusedRnnLayerInputs in;  // saved (data only)
+  FusedRnnLayerInputs in;  // contiguous, data only (saved())
   Tensor reserve;
 
-  std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
-    k::RnnLayerShape s = make_shape(mode, batch_sizes, reverse, in);
-    bool lstm = mode == k::RnnMode::Lstm;
-    // next_edges order: x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr
-    auto wants = [&](int i) { return next_edges[i].node != nullptr; };
-    Tensor dx = empty_like_opts(in.x.shape(), in.x);
-    Tensor dh0 = empty_like_opts(in.h0.shape(), in.x);
-    Tensor dc0 = lstm ? empty_like_opts({s.N, s.H}, in.x) : Tensor();
-    Tensor dw_ih = wants(3) ? empty_like_opts(in.w_ih.shape(), in.x) : Tensor();
-    Tensor dw_hh = wants(4) ? empty_like_opts(in.w_hh.shape(), in.x) : Tensor();
-    Tensor db_ih = s.has_bias && wants(5) ? empty_like_opts(in.b_ih.shape(), in.x) : Tensor();
-    Tensor db_hh = s.has_bias && wants(6) ? empty_like_opts(in.b_hh.shape(), in.x) : Tensor();
-    Tensor dw_hr = s.has_proj && wants(7) ? empty_like_opts(in.w_hr.shape(), in.x) : Tensor();
-    Tensor workspace = empty_like_opts({k::rnn_workspace_size(s)}, in.x);
-    Tensor dy = native::contiguous(g[0]), dh_n = native::contiguous(g[1]);
-    Tensor dc_n = lstm ? native::contiguous(g[2]) : Tensor();
-
-    dispatch_floating(in.x.dtype(), "fused RNN backward", [&](auto tag) {
-      using T = decltype(tag);
-      k::RnnBackwardArgs<T> a;
-      a.x = ptr<T>(in.x);
-      a.w = weights<T>(in);
-      a.reserve = ptr<T>(reserve);
-      a.dy = ptr<T>(dy);
-      a.dh_n = ptr<T>(dh_n);
-      a.dc_n = ptr<T>(dc_n);
-      a.workspace = mut<T>(workspace);
-      a.dx = mut<T>(dx);
-      a.dh0 = mut<T>(dh0);
-      a.dc0 = mut<T>(dc0);
-      a.dw_ih = mut<T>(dw_ih);
-      a.dw_hh = mut<T>(dw_hh);
-      a.db_ih = mut<T>(db_ih);
-      a.db_hh = mut<T>(db_hh);
-      a.dw_hr = mut<T>(dw_hr);
-      LOOM_DISPATCH_DEVICE(in.x.device(), rnn_layer_backward, s, a);
-    });
-    return {dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr};
-  }
-  void release_saved() override {
+  k::RnnLayerShape shape() const { return make_shape(mode, batch_sizes, reverse, in); }
+  void release() {
     in = FusedRnnLayerInputs{};
     reserve = Tensor();
   }
-  const char* name() const override { return "FusedRnnLayerBackward"; }
+};
+
+// One layer-direction's forward, prepared: contiguous inputs, the shape, and
+// every buffer the kernel writes, allocated up front (the kernel allocates
+// nothing, so it may run on a side stream).
+struct ForwardWork {
+  FusedRnnLayerInputs in;
+  k::RnnLayerShape shape;
+  FusedRnnLayerOutputs out;
+  Tensor reserve;    // undefined for inference
+  Tensor workspace;
 };
 
 void check_operand(const char* what, const Tensor& t, const Tensor& x) {
@@ -107,17 +94,19 @@ void check_operand(const char* what, const Tensor& t, const Tensor& x) {
              x.device(), what, t.device());
 }
 
-}  // namespace
-
-FusedRnnLayerOutputs fused_rnn_layer(kernels::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
-                                     bool reverse, const FusedRnnLayerInputs& raw) {
+// Validates `raw`, makes contiguous copies and allocates the outputs, the
+// reserve (when `training`) and the workspace. `batch_sizes` must outlive the
+// result (the shape points into it).
+ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
+                            bool reverse, const FusedRnnLayerInputs& raw, bool training) {
   const Tensor& x = raw.x;
   LOOM_CHECK(x.dim() == 2 && raw.h0.dim() == 2, "fused_rnn_layer: expected x [R, C] and h0 [N, P]");
   const char* names[] = {"h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"};
   const Tensor* operands[] = {&raw.h0, &raw.c0, &raw.w_ih, &raw.w_hh, &raw.b_ih, &raw.b_hh, &raw.w_hr};
   for (int i = 0; i < 7; ++i) check_operand(names[i], *operands[i], x);
 
-  FusedRnnLayerInputs in;  // contiguous copies the kernels can read
+  ForwardWork w;
+  FusedRnnLayerInputs& in = w.in;  // contiguous copies the kernels can read
   in.x = native::contiguous(raw.x);
   in.h0 = native::contiguous(raw.h0);
   in.c0 = raw.c0.defined() ? native::contiguous(raw.c0) : Tensor();
@@ -127,52 +116,247 @@ FusedRnnLayerOutputs fused_rnn_layer(kernels::RnnMode mode, const std::vector<st
   in.b_hh = raw.b_hh.defined() ? native::contiguous(raw.b_hh) : Tensor();
   in.w_hr = raw.w_hr.defined() ? native::contiguous(raw.w_hr) : Tensor();
 
-  k::RnnLayerShape s = make_shape(mode, batch_sizes, reverse, in);
+  w.shape = make_shape(mode, batch_sizes, reverse, in);
+  const k::RnnLayerShape& s = w.shape;
   k::rnn_check_shape(s);
-  bool lstm = mode == k::RnnMode::Lstm;
   std::int64_t R = s.rows();
   LOOM_CHECK(in.x.size(0) == R, "fused_rnn_layer: x has {} rows but batch_sizes add up to {}",
              in.x.size(0), R);
 
-  std::vector<Tensor> inputs = {raw.x, raw.h0, raw.c0, raw.w_ih, raw.w_hh, raw.b_ih, raw.b_hh, raw.w_hr};
-  bool training = any_requires_grad(inputs);
+  w.out.y = empty_like_opts({R, s.P}, x);
+  w.out.h_n = empty_like_opts({s.N, s.P}, x);
+  if (mode == k::RnnMode::Lstm) w.out.c_n = empty_like_opts({s.N, s.H}, x);
+  if (training) w.reserve = empty_like_opts({k::rnn_reserve_size(s)}, x);
+  w.workspace = empty_like_opts({k::rnn_workspace_size(s)}, x);
+  return w;
+}
 
-  FusedRnnLayerOutputs out;
-  out.y = empty_like_opts({R, s.P}, x);
-  out.h_n = empty_like_opts({s.N, s.P}, x);
-  if (lstm) out.c_n = empty_like_opts({s.N, s.H}, x);
-  Tensor reserve = training ? empty_like_opts({k::rnn_reserve_size(s)}, x) : Tensor();
-  Tensor workspace = empty_like_opts({k::rnn_workspace_size(s)}, x);
-
+// Queues the forward kernels of a prepared layer-direction on the current
+// stream. Allocates nothing.
+void launch_forward(const ForwardWork& w) {
+  const Tensor& x = w.in.x;
   dispatch_floating(x.dtype(), "fused RNN forward", [&](auto tag) {
     using T = decltype(tag);
     k::RnnForwardArgs<T> a;
+    a.x = ptr<T>(w.in.x);
+    a.w = weights<T>(w.in);
+    a.h0 = ptr<T>(w.in.h0);
+    a.c0 = ptr<T>(w.in.c0);
+    a.y = mut<T>(w.out.y);
+    a.h_n = mut<T>(w.out.h_n);
+    a.c_n = mut<T>(w.out.c_n);
+    a.reserve = mut<T>(w.reserve);
+    a.workspace = mut<T>(w.workspace);
+    LOOM_DISPATCH_DEVICE(x.device(), rnn_layer_forward, w.shape, a);
+  });
+}
+
+SavedDirection save(k::RnnMode mode, const std::vector<std::int64_t>& batch_sizes, bool reverse,
+                    const ForwardWork& w) {
+  SavedDirection d;
+  d.mode = mode;
+  d.reverse = reverse;
+  d.batch_sizes = batch_sizes;
+  d.in = w.in;
+  for (Tensor* t : {&d.in.x, &d.in.h0, &d.in.c0, &d.in.w_ih, &d.in.w_hh, &d.in.b_ih, &d.in.b_hh,
+                    &d.in.w_hr})
+    *t = saved(*t);
+  d.reserve = w.reserve;
+  return d;
+}
+
+// One layer-direction's backward, prepared: the incoming gradients made
+// contiguous and every gradient buffer allocated. `grads` are the gradients of
+// y, h_n and (LSTM) c_n; `wants[i]` says whether input i (input_list order)
+// needs its gradient.
+struct BackwardWork {
+  const SavedDirection* saved = nullptr;
+  k::RnnLayerShape shape;  // points into saved->batch_sizes
+  Tensor dy, dh_n, dc_n, workspace;
+  Tensor dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr;
+
+  std::vector<Tensor> gradients() const { return {dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr}; }
+};
+
+void prepare_backward(BackwardWork& b, const SavedDirection& d, const Tensor* grads,
+                      const bool* wants) {
+  const FusedRnnLayerInputs& in = d.in;
+  b.saved = &d;
+  b.shape = d.shape();
+  const k::RnnLayerShape& s = b.shape;
+  const bool lstm = d.mode == k::RnnMode::Lstm;
+  b.dx = empty_like_opts(in.x.shape(), in.x);
+  b.dh0 = empty_like_opts(in.h0.shape(), in.x);
+  b.dc0 = lstm ? empty_like_opts({s.N, s.H}, in.x) : Tensor();
+  b.dw_ih = wants[3] ? empty_like_opts(in.w_ih.shape(), in.x) : Tensor();
+  b.dw_hh = wants[4] ? empty_like_opts(in.w_hh.shape(), in.x) : Tensor();
+  b.db_ih = s.has_bias && wants[5] ? empty_like_opts(in.b_ih.shape(), in.x) : Tensor();
+  b.db_hh = s.has_bias && wants[6] ? empty_like_opts(in.b_hh.shape(), in.x) : Tensor();
+  b.dw_hr = s.has_proj && wants[7] ? empty_like_opts(in.w_hr.shape(), in.x) : Tensor();
+  b.workspace = empty_like_opts({k::rnn_workspace_size(s)}, in.x);
+  b.dy = native::contiguous(grads[0]);
+  b.dh_n = native::contiguous(grads[1]);
+  b.dc_n = lstm ? native::contiguous(grads[2]) : Tensor();
+}
+
+// Queues the backward kernels of a prepared layer-direction on the current
+// stream. Allocates nothing.
+void launch_backward(const BackwardWork& b) {
+  const FusedRnnLayerInputs& in = b.saved->in;
+  dispatch_floating(in.x.dtype(), "fused RNN backward", [&](auto tag) {
+    using T = decltype(tag);
+    k::RnnBackwardArgs<T> a;
     a.x = ptr<T>(in.x);
     a.w = weights<T>(in);
-    a.h0 = ptr<T>(in.h0);
-    a.c0 = ptr<T>(in.c0);
-    a.y = mut<T>(out.y);
-    a.h_n = mut<T>(out.h_n);
-    a.c_n = mut<T>(out.c_n);
-    a.reserve = mut<T>(reserve);
-    a.workspace = mut<T>(workspace);
-    LOOM_DISPATCH_DEVICE(x.device(), rnn_layer_forward, s, a);
+    a.reserve = ptr<T>(b.saved->reserve);
+    a.dy = ptr<T>(b.dy);
+    a.dh_n = ptr<T>(b.dh_n);
+    a.dc_n = ptr<T>(b.dc_n);
+    a.workspace = mut<T>(b.workspace);
+    a.dx = mut<T>(b.dx);
+    a.dh0 = mut<T>(b.dh0);
+    a.dc0 = mut<T>(b.dc0);
+    a.dw_ih = mut<T>(b.dw_ih);
+    a.dw_hh = mut<T>(b.dw_hh);
+    a.db_ih = mut<T>(b.db_ih);
+    a.db_hh = mut<T>(b.db_hh);
+    a.dw_hr = mut<T>(b.dw_hr);
+    LOOM_DISPATCH_DEVICE(in.x.device(), rnn_layer_backward, b.shape, a);
   });
-
-  if (auto node = make_node<FusedRnnLayerBackward>(inputs)) {
-    node->mode = mode;
-    node->reverse = reverse;
-    node->batch_sizes = batch_sizes;
-    node->in = in;
-    for (Tensor* t : {&node->in.x, &node->in.h0, &node->in.c0, &node->in.w_ih, &node->in.w_hh,
-                      &node->in.b_ih, &node->in.b_hh, &node->in.w_hr})
-      *t = saved(*t);
-    node->reserve = reserve;
-    std::vector<Tensor> outs = {out.y, out.h_n};
-    if (lstm) outs.push_back(out.c_n);
-    set_history(outs, node);  // outs share their TensorImpls with `out`
-  }
-  return out;
 }
+
+// Runs launch(0) and launch(1), the two directions' kernel sequences, which
+// must allocate nothing and write disjoint buffers. On CUDA, direction 1 goes
+// to side stream 1 while direction 0 goes to the main stream; the side stream
+// starts after everything queued on the main stream so far and the main stream
+// waits for it before anything queued later (SideStreamFork). The caller keeps
+// every buffer alive until this returns. On the CPU: one after the other.
+template <typename Launch>
+void run_directions(const Device& device, Launch&& launch) {
+#if defined(LOOM_WITH_CUDA)
+  if (device.is_cuda()) {
+    kernels::cuda::SideStreamFork fork(1);
+    {
+      kernels::cuda::StreamRoute route(1);
+      launch(1);
+    }
+    launch(0);
+    fork.join();
+    return;
+  }
+#else
+  (void)device;
+#endif
+  launch(0);
+  launch(1);
+}
+
+// Backward of one layer-direction: BPTT through the saved reserve.
+struct FusedRnnLayerBackward final : Node {
+  SavedDirection d;
+
+  std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
+    bool wants[kInputsPerDirection];
+    for (int i = 0; i < kInputsPerDirection; ++i) wants[i] = next_edges[i].node != nullptr;
+    BackwardWork b;
+    prepare_backward(b, d, g.data(), wants);
+    launch_backward(b);
+    return b.gradients();
+  }
+  void release_saved() override { d.release(); }
+  const char* name() const override { return "FusedRnnLayerBackward"; }
+};
+
+// Backward of both directions of a bidirectional layer (one node). Inputs:
+// the forward direction's 8 (input_list order), then the reverse direction's
+// 8. Outputs: y, h_n (, c_n) of the forward direction, then of the reverse.
+struct FusedBidirectionalRnnLayerBackward final : Node {
+  std::array<SavedDirection, 2> d;
+
+  std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
+    const std::size_t per_dir = g.size() / 2;
+    std::array<BackwardWork, 2> b;
+    std::array<bool, 2> active{};
+    bool wants[2][kInputsPerDirection];
+    for (int dir = 0; dir < 2; ++dir) {
+      for (int i = 0; i < kInputsPerDirection; ++i) {
+        wants[dir][i] = next_edges[dir * kInputsPerDirection + i].node != nullptr;
+        active[dir] = active[dir] || wants[dir][i];
+      }
+      if (active[dir]) prepare_backward(b[dir], d[dir], g.data() + dir * per_dir, wants[dir]);
+    }
+    run_directions(d[0].in.x.device(), [&](int dir) {
+      if (active[dir]) launch_backward(b[dir]);
+    });
+    std::vector<Tensor> out(2 * kInputsPerDirection);
+    for (int dir = 0; dir < 2; ++dir) {
+      if (!active[dir]) continue;
+      std::vector<Tensor> grads = b[dir].gradients();
+      for (int i = 0; i < kInputsPerDirection; ++i) out[dir * kInputsPerDirection + i] = grads[i];
+    }
+    return out;
+  }
+  void release_saved() override {
+    d[0].release();
+    d[1].release();
+  }
+  const char* name() const override { return "FusedBidirectionalRnnLayerBackward"; }
+};
+
+std::vector<Tensor> output_list(const FusedRnnLayerOutputs& out) {
+  std::vector<Tensor> outs = {out.y, out.h_n};
+  if (out.c_n.defined()) outs.push_back(out.c_n);
+  return outs;
+}
+
+}  // namespace
+
+FusedRnnLayerOutputs fused_rnn_layer(kernels::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
+                                     bool reverse, const FusedRnnLayerInputs& raw) {
+  std::vector<Tensor> inputs = input_list(raw);
+  ForwardWork w = prepare_forward(mode, batch_sizes, reverse, raw, any_requires_grad(inputs));
+  launch_forward(w);
+  if (auto node = make_node<FusedRnnLayerBackward>(inputs)) {
+    node->d = save(mode, batch_sizes, reverse, w);
+    std::vector<Tensor> outs = output_list(w.out);
+    set_history(outs, node);  // outs share their TensorImpls with `w.out`
+  }
+  return w.out;
+}
+
+std::array<FusedRnnLayerOutputs, 2> fused_rnn_bidirectional_layer_joint(
+    kernels::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
+    const FusedRnnLayerInputs& forward, const FusedRnnLayerInputs& reverse) {
+  std::vector<Tensor> inputs = input_list(forward);
+  for (const Tensor& t : input_list(reverse)) inputs.push_back(t);
+  const bool training = any_requires_grad(inputs);
+  std::array<ForwardWork, 2> w = {prepare_forward(mode, batch_sizes, false, forward, training),
+                                  prepare_forward(mode, batch_sizes, true, reverse, training)};
+  LOOM_CHECK(w[0].in.x.device() == w[1].in.x.device() && w[0].in.x.dtype() == w[1].in.x.dtype(),
+             "fused_rnn_bidirectional_layer: both directions need the same device and dtype, got "
+             "{} {} and {} {}",
+             w[0].in.x.device(), w[0].in.x.dtype(), w[1].in.x.device(), w[1].in.x.dtype());
+  run_directions(w[0].in.x.device(), [&](int dir) { launch_forward(w[dir]); });
+  if (auto node = make_node<FusedBidirectionalRnnLayerBackward>(inputs)) {
+    node->d = {save(mode, batch_sizes, false, w[0]), save(mode, batch_sizes, true, w[1])};
+    std::vector<Tensor> outs = output_list(w[0].out);
+    for (const Tensor& t : output_list(w[1].out)) outs.push_back(t);
+    set_history(outs, node);  // outs share their TensorImpls with `w[*].out`
+  }
+  return {w[0].out, w[1].out};
+}
+
+std::array<FusedRnnLayerOutputs, 2> fused_rnn_bidirectional_layer(
+    kernels::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
+    const FusedRnnLayerInputs& forward, const FusedRnnLayerInputs& reverse) {
+  if (rnn_direction_overlap() && forward.x.device().is_cuda())
+    return fused_rnn_bidirectional_layer_joint(mode, batch_sizes, forward, reverse);
+  FusedRnnLayerOutputs f = fused_rnn_layer(mode, batch_sizes, false, forward);
+  FusedRnnLayerOutputs r = fused_rnn_layer(mode, batch_sizes, true, reverse);
+  return {f, r};
+}
+
+void set_rnn_direction_overlap(bool enabled) { g_overlap.store(enabled); }
+bool rnn_direction_overlap() { return g_overlap.load(); }
 
 }  // namespace loom::nn

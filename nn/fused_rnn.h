@@ -1,4 +1,7 @@
-// The fused recurrent layer as ONE autograd node per layer and direction.
+// The fused recurrent layer as autograd nodes: ONE node per layer and
+// direction (fused_rnn_layer), or one node for both directions of a
+// bidirectional layer (fused_rnn_bidirectional_layer on CUDA), so that the two
+// directions can run at the same time on two CUDA streams, forward and backward.
 //
 // Forward runs kernels::rnn_layer_forward_{cpu,cuda} (one input-projection GEMM
 // for all steps, then per step a recurrent GEMM and a fused pointwise kernel)
@@ -7,6 +10,7 @@
 // nn::GRU stack these nodes into layers and directions.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "core/tensor.h"
@@ -37,5 +41,36 @@ struct FusedRnnLayerOutputs {
 // device. Differentiable in every defined input when grad mode is on.
 FusedRnnLayerOutputs fused_rnn_layer(kernels::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
                                      bool reverse, const FusedRnnLayerInputs& in);
+
+// Both directions of one bidirectional layer: element 0 is the forward
+// direction over `forward`, element 1 the reverse direction over `reverse`,
+// each exactly what fused_rnn_layer(mode, batch_sizes, false/true, ...) returns,
+// bit for bit. On CUDA with direction overlap on (the default) this is
+// fused_rnn_bidirectional_layer_joint: the two directions run concurrently.
+// Otherwise (CPU, or overlap off) it is the two fused_rnn_layer calls, one
+// autograd node each: the CPU path is unchanged.
+std::array<FusedRnnLayerOutputs, 2> fused_rnn_bidirectional_layer(
+    kernels::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
+    const FusedRnnLayerInputs& forward, const FusedRnnLayerInputs& reverse);
+
+// The joint path itself, on any device: ONE autograd node for both
+// directions. On CUDA the reverse direction's forward and backward run on
+// side stream 1 (kernels/cuda/context.h) while the forward direction runs on
+// the main stream: every buffer either direction touches is allocated before
+// the fork and released after the join, and the directions write disjoint
+// buffers, so results equal the two-node path bit for bit (the gradient of an
+// input shared by both directions, such as x, is the sum of the two
+// directions' gradients, added by the engine as with two nodes; IEEE addition
+// of two terms is commutative). On the CPU the directions run one after the
+// other. Exposed so that the joint node can be tested on any machine.
+std::array<FusedRnnLayerOutputs, 2> fused_rnn_bidirectional_layer_joint(
+    kernels::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
+    const FusedRnnLayerInputs& forward, const FusedRnnLayerInputs& reverse);
+
+// Whether fused_rnn_bidirectional_layer overlaps the two directions on CUDA
+// (process-wide, default true). Deterministic mode does not turn it off: the
+// overlap cannot change results (see fused_rnn_bidirectional_layer_joint).
+void set_rnn_direction_overlap(bool enabled);
+bool rnn_direction_overlap();
 
 }  // namespace loom::nn

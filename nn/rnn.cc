@@ -115,11 +115,11 @@ RNNBase::Result RNNBase::run_layers(const Tensor& x, const std::vector<std::int6
   std::vector<Tensor> h_n, c_n;
   Tensor layer_input = x;
   for (std::int64_t layer = 0; layer < options_.num_layers_; ++layer) {
-    std::vector<Tensor> outputs;
+    std::vector<FusedRnnLayerInputs> ins;
     for (std::int64_t dir = 0; dir < directions(); ++dir) {
       std::vector<Tensor> p = layer_parameters(layer, dir);
       std::int64_t index = layer * directions() + dir;
-      FusedRnnLayerInputs in;
+      FusedRnnLayerInputs& in = ins.emplace_back();
       in.x = layer_input;
       in.h0 = select(h0, 0, index);
       if (lstm) in.c0 = select(c0, 0, index);
@@ -127,7 +127,17 @@ RNNBase::Result RNNBase::run_layers(const Tensor& x, const std::vector<std::int6
       in.w_hh = p[1];
       if (has_bias) in.b_ih = p[2], in.b_hh = p[3];
       if (has_proj) in.w_hr = p[has_bias ? 4 : 2];
-      FusedRnnLayerOutputs out = fused_rnn_layer(mode_, batch_sizes, dir == 1, in);
+    }
+    // Both directions at once (concurrently on CUDA, see nn/fused_rnn.h).
+    std::vector<FusedRnnLayerOutputs> outs;
+    if (ins.size() == 2) {
+      for (FusedRnnLayerOutputs& out : fused_rnn_bidirectional_layer(mode_, batch_sizes, ins[0], ins[1]))
+        outs.push_back(out);
+    } else {
+      outs.push_back(fused_rnn_layer(mode_, batch_sizes, false, ins[0]));
+    }
+    std::vector<Tensor> outputs;
+    for (const FusedRnnLayerOutputs& out : outs) {
       outputs.push_back(out.y);
       h_n.push_back(out.h_n);
       if (lstm) c_n.push_back(out.c_n);
