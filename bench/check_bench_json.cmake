@@ -4,7 +4,8 @@
 # (2-layer bidirectional LSTM, packed lengths in [2, 6], training step) and
 # checks that stdout is one JSON line with every field, consistent values
 # (the echoed configuration, T and rows within the length range, min <= median,
-# one time per repeat, peak memory a number on CUDA and null on the CPU);
+# one time per repeat, peak memory a number on CUDA and null on the CPU,
+# cpu_median_ms a number on the CPU and null on CUDA);
 # then that bad usage exits 2 with the reason.
 cmake_minimum_required(VERSION 3.24)
 if(NOT BENCH)
@@ -88,15 +89,17 @@ endif()
 get_field(device device)
 get_field(timer timer)
 string(JSON peak_type TYPE "${out}" peak_mem_bytes)
+string(JSON cpu_type TYPE "${out}" cpu_median_ms)
 string(JSON name_type TYPE "${out}" device_name)
 string(JSON threads_type TYPE "${out}" threads)
 if(device STREQUAL "cuda")
-  if(NOT timer STREQUAL "cuda_event" OR NOT peak_type STREQUAL "NUMBER")
+  if(NOT timer STREQUAL "cuda_event" OR NOT peak_type STREQUAL "NUMBER" OR NOT cpu_type STREQUAL "NULL")
     message(FATAL_ERROR "on CUDA expected timer cuda_event and a peak memory number, got ${timer}, ${peak_type}")
   endif()
 elseif(device STREQUAL "cpu")
-  if(NOT timer STREQUAL "steady_clock" OR NOT peak_type STREQUAL "NULL")
-    message(FATAL_ERROR "on the CPU expected timer steady_clock and peak_mem_bytes null, got ${timer}, ${peak_type}")
+  if(NOT timer STREQUAL "steady_clock" OR NOT peak_type STREQUAL "NULL" OR NOT cpu_type STREQUAL "NUMBER")
+    message(FATAL_ERROR "on the CPU expected timer steady_clock, peak_mem_bytes null and a cpu_median_ms "
+                        "number, got ${timer}, ${peak_type}, ${cpu_type}")
   endif()
 else()
   message(FATAL_ERROR "device: expected cpu or cuda, got ${device}")

@@ -11,7 +11,9 @@ same arguments, alternating them (loom then PyTorch in even rounds, PyTorch
 then loom in odd rounds, `rounds` times), and prints a table: configuration,
 loom and PyTorch median ms (the median of the per-round medians), the speedup
 PyTorch ms / loom ms (> 1 means loom is faster), the minima, and both peak
-device memories. The rows also go to OUT_DIR/results.json and results.md.
+device memories; on the CPU also the speedup in process CPU time per step
+(cpu_median_ms), which a machine loaded by other work disturbs far less than
+wall time. The rows also go to OUT_DIR/results.json and results.md.
 
 Device: auto picks cuda when the PyTorch interpreter sees a GPU, else cpu. On
 the CPU the suite is scaled down by the suite's cpu.scale (C, H, N, T and the
@@ -109,7 +111,9 @@ def aggregate(runs):
     if not runs or any("error" in r for r in runs):
         return None
     peaks = [r["peak_mem_bytes"] for r in runs if r.get("peak_mem_bytes") is not None]
+    cpu = [r["cpu_median_ms"] for r in runs if r.get("cpu_median_ms") is not None]
     return {"median_ms": statistics.median(r["median_ms"] for r in runs),
+            "cpu_median_ms": statistics.median(cpu) if cpu else None,
             "min_ms": min(r["min_ms"] for r in runs),
             "peak_mem_bytes": max(peaks) if peaks else None}
 
@@ -212,8 +216,8 @@ def main(argv):
           f"steps; ms = median of the round medians; speedup = PyTorch ms / loom ms (> 1: loom faster)")
 
     cols = ["configuration", "loom ms", "PyTorch ms", "speedup", "loom min", "PyTorch min", "loom MiB",
-            "PyTorch MiB"]
-    widths = [52, 9, 10, 8, 9, 11, 9, 11]
+            "PyTorch MiB"] + (["cpu-time speedup"] if device == "cpu" else [])
+    widths = [52, 9, 10, 8, 9, 11, 9, 11, 16]
     print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths))), flush=True)
 
     results = []
@@ -232,13 +236,18 @@ def main(argv):
         if lo and pt and (loom_runs[0]["rows"] != torch_runs[0]["rows"] or loom_runs[0]["T"] != torch_runs[0]["T"]):
             note = "loom and PyTorch ran different workloads (rows/T differ)"
         speedup = pt["median_ms"] / lo["median_ms"] if lo and pt else None
+        cpu_speedup = (pt["cpu_median_ms"] / lo["cpu_median_ms"]
+                       if lo and pt and lo["cpu_median_ms"] and pt["cpu_median_ms"] else None)
         result = {"name": row["name"], "configuration": describe(srow), "args": args,
-                  "loom": lo, "pytorch": pt, "speedup_pytorch_over_loom": speedup, "note": note,
+                  "loom": lo, "pytorch": pt, "speedup_pytorch_over_loom": speedup,
+                  "cpu_time_speedup_pytorch_over_loom": cpu_speedup, "note": note,
                   "loom_runs": loom_runs, "pytorch_runs": torch_runs}
         results.append(result)
         cells = [result["configuration"], ms(lo and lo["median_ms"]), ms(pt and pt["median_ms"]),
                  "-" if speedup is None else f"{speedup:.2f}", ms(lo and lo["min_ms"]), ms(pt and pt["min_ms"]),
                  mib(lo and lo["peak_mem_bytes"]), mib(pt and pt["peak_mem_bytes"])]
+        if device == "cpu":
+            cells.append("-" if cpu_speedup is None else f"{cpu_speedup:.2f}")
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))),
               flush=True)
         for impl, runs in (("loom", loom_runs), ("PyTorch", torch_runs)):
@@ -272,13 +281,19 @@ def markdown(header, results):
     lines.append(f"{h['rounds']} round(s) per row alternating loom/PyTorch, each {h['warmup']} warm-up + "
                  f"{h['repeats']} timed steps; ms = median of the round medians; speedup = PyTorch ms / loom ms "
                  f"(> 1: loom faster).")
+    cpu = h["device"] == "cpu"
+    if cpu:
+        lines.append("cpu-time speedup: the same ratio over process CPU time per step (user + system, all threads).")
     lines += ["", "| configuration | loom ms | PyTorch ms | speedup | loom min ms | PyTorch min ms | loom peak MiB "
-              "| PyTorch peak MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| PyTorch peak MiB |" + (" cpu-time speedup |" if cpu else ""),
+              "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if cpu else "")]
     for r in results:
         lo, pt, s = r["loom"], r["pytorch"], r["speedup_pytorch_over_loom"]
+        cs = r["cpu_time_speedup_pytorch_over_loom"]
         lines.append(f"| {r['configuration']} | {ms(lo and lo['median_ms'])} | {ms(pt and pt['median_ms'])} | "
                      f"{'-' if s is None else f'{s:.2f}'} | {ms(lo and lo['min_ms'])} | {ms(pt and pt['min_ms'])} | "
-                     f"{mib(lo and lo['peak_mem_bytes'])} | {mib(pt and pt['peak_mem_bytes'])} |")
+                     f"{mib(lo and lo['peak_mem_bytes'])} | {mib(pt and pt['peak_mem_bytes'])} |"
+                     + (f" {'-' if cs is None else f'{cs:.2f}'} |" if cpu else ""))
     return "\n".join(lines) + "\n"
 
 

@@ -21,7 +21,9 @@ On CUDA: torch.nn.LSTM/GRU/RNN use cuDNN; TF32 is off for matmul and cuDNN
 CUDA events on the current stream; peak_mem_bytes is
 torch.cuda.max_memory_allocated over the timed repeats (reset after warm-up).
 On the CPU: time.perf_counter around the step (synchronous), peak_mem_bytes
-null, threads = torch.set_num_threads(--threads) when given.
+null, threads = torch.set_num_threads(--threads) when given, and
+cpu_median_ms the median process CPU time per step (time.process_time: user +
+system, all threads), null on CUDA.
 """
 import argparse
 import json
@@ -150,6 +152,8 @@ def main(argv):
     if cuda:
         start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
+    cpu_times = []
+
     def timed():
         if cuda:
             torch.cuda.synchronize()
@@ -158,9 +162,11 @@ def main(argv):
             stop.record()
             stop.synchronize()
             return start.elapsed_time(stop)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         step()
-        return (time.perf_counter() - t0) * 1e3
+        t1, c1 = time.perf_counter(), time.process_time()
+        cpu_times.append((c1 - c0) * 1e3)
+        return (t1 - t0) * 1e3
 
     for _ in range(a.warmup):
         layer.zero_grad(set_to_none=True)
@@ -168,6 +174,7 @@ def main(argv):
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     times = []
+    cpu_times.clear()
     for _ in range(a.repeats):
         layer.zero_grad(set_to_none=True)
         times.append(timed())
@@ -181,7 +188,8 @@ def main(argv):
         "threads": torch.get_num_threads(), "warmup": a.warmup, "repeats": a.repeats,
         "timer": "cuda_event" if cuda else "perf_counter",
         "median_ms": round(statistics.median(times), 4), "min_ms": round(min(times), 4),
-        "times_ms": [round(t, 4) for t in times], "peak_mem_bytes": peak,
+        "times_ms": [round(t, 4) for t in times],
+        "cpu_median_ms": None if cuda else round(statistics.median(cpu_times), 4), "peak_mem_bytes": peak,
         "torch_version": torch.__version__,
         "cudnn_version": torch.backends.cudnn.version() if cuda else None,
         "cuda_version": torch.version.cuda,
