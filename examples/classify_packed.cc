@@ -18,6 +18,7 @@
 //   build/bin/classify-packed --help
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -57,23 +58,24 @@ Batch make_batch(const Task& task, std::int64_t n, std::mt19937_64& rng) {
   for (std::int64_t i = 0; i < n; ++i) {
     std::vector<std::int64_t> s(static_cast<std::size_t>(length(rng)));
     for (auto& tok : s) tok = distractor(rng);
-    // How many of each marker kind: up to a third of the sequence in all,
-    // redrawn until one kind has strictly the most.
+    // How many of each marker kind: the label's kind (uniform) occurs once or
+    // twice more than the most frequent other kind; markers fill at most
+    // about a third of the sequence (only the label's kind, once, when even
+    // that does not fit).
+    std::uniform_int_distribution<std::int64_t> kind(0, task.markers - 1), extra(1, 2);
     const std::int64_t room = std::max<std::int64_t>(1, static_cast<std::int64_t>(s.size()) / 3);
-    std::uniform_int_distribution<std::int64_t> count(0, std::max<std::int64_t>(1, room / task.markers + 1));
-    std::vector<std::int64_t> counts;
-    std::int64_t winner = -1;
-    do {
-      counts.assign(static_cast<std::size_t>(task.markers), 0);
-      for (auto& c : counts) c = count(rng);
-      std::int64_t best = *std::max_element(counts.begin(), counts.end());
-      std::int64_t ties = std::count(counts.begin(), counts.end(), best);
-      std::int64_t total = 0;
-      for (auto c : counts) total += c;
-      winner = (best > 0 && ties == 1 && total <= static_cast<std::int64_t>(s.size()))
-                   ? std::max_element(counts.begin(), counts.end()) - counts.begin()
-                   : -1;
-    } while (winner < 0);
+    std::uniform_int_distribution<std::int64_t> count(0, room / task.markers);
+    const std::int64_t winner = kind(rng);
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(task.markers), 0);
+    std::int64_t most = 0, total = 0;
+    for (std::int64_t k = 0; k < task.markers; ++k)
+      if (k != winner) most = std::max(most, counts[k] = count(rng));
+    counts[winner] = most + extra(rng);
+    for (auto c : counts) total += c;
+    if (total > static_cast<std::int64_t>(s.size())) {
+      std::fill(counts.begin(), counts.end(), 0);
+      counts[winner] = 1;
+    }
     // Put them at distinct random places.
     std::vector<std::size_t> places(s.size());
     for (std::size_t p = 0; p < places.size(); ++p) places[p] = p;
@@ -152,8 +154,10 @@ int main(int argc, char** argv) {
     return cli.error("--steps, --batch, --hidden, --embed, --layers and --test-size must be at least 1");
   if (task.min_len < 1 || task.max_len < task.min_len)
     return cli.error(fmt::format("need 1 <= --min-len <= --max-len, got {} and {}", task.min_len, task.max_len));
-  if (task.markers < 2) return cli.error(fmt::format("--markers must be at least 2, got {}", task.markers));
-  if (!(lr > 0) || !(clip > 0)) return cli.error("--lr and --clip must be positive");
+  if (task.markers < 2 || task.markers > 64)
+    return cli.error(fmt::format("--markers must be in 2..64, got {}", task.markers));
+  if (!(lr > 0) || !(clip > 0) || !std::isfinite(lr) || !std::isfinite(clip))
+    return cli.error("--lr and --clip must be positive and finite");
   Device device = kCPU;
   try {
     device = device_name == "auto" ? (cuda_available() ? kCUDA : kCPU) : Device(device_name);

@@ -14,7 +14,10 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 

@@ -13,7 +13,7 @@
 // value stays" on the same targets. With noise of standard deviation sigma,
 // no forecast can beat MSE sigma^2 (printed as the noise floor).
 //
-//   build/bin/forecast                 # ~20 s on a 2-core CPU
+//   build/bin/forecast                 # ~10 s on a 2-core CPU
 //   build/bin/forecast --horizon 3 --help
 #include <algorithm>
 #include <chrono>
@@ -98,8 +98,9 @@ int main(int argc, char** argv) {
   if (!cli.parse(argc, argv)) return cli.exit_code();
   if (steps < 1 || batch < 1 || window < 1 || hidden < 1 || layers < 1 || horizon < 1)
     return cli.error("--steps, --batch, --window, --horizon, --hidden and --layers must be at least 1");
-  if (!(lr > 0)) return cli.error(fmt::format("--lr must be positive, got {}", lr));
-  if (!(noise >= 0)) return cli.error(fmt::format("--noise must be >= 0, got {}", noise));
+  if (!(lr > 0) || !std::isfinite(lr)) return cli.error(fmt::format("--lr must be positive and finite, got {}", lr));
+  if (!(noise >= 0) || !std::isfinite(noise))
+    return cli.error(fmt::format("--noise must be finite and >= 0, got {}", noise));
   const std::int64_t train_end = length * 8 / 10;
   if (train_end < window + horizon + 1 || length - train_end < window + horizon + 1)
     return cli.error(fmt::format("--length {} is too short for --window {} and --horizon {}: each of the "

@@ -174,8 +174,7 @@ Worst compare(const std::string& run, const Trajectory& got, const std::string& 
 class TrainingParity : public ::testing::TestWithParam<Device> {
  protected:
   void SetUp() override {
-    if (GetParam().is_cuda() && !testing::has_cuda_device())
-      GTEST_SKIP() << "no CUDA device: this CUDA test did not run";
+    if (GetParam().is_cuda()) LOOM_SKIP_WITHOUT_CUDA();
   }
   void check(const std::string& run, DType dtype) {
     const std::string tag = dtype == kFloat64 ? "float64" : "float32";
