@@ -157,8 +157,12 @@ void rnn_layer_backward_cpu(const RnnLayerShape& shape, const RnnBackwardArgs<T>
 #if defined(LOOM_WITH_CUDA)
 // The same two functions on the current CUDA device: every pointer in args is
 // a device pointer (shape.batch_sizes stays on the host). All work is queued
-// on kernels::cuda::stream() without host synchronisation or allocation;
-// results are ready when that stream reaches them. Deterministic.
+// on kernels::cuda::stream() -- the calling thread's current loom stream: the
+// main stream, or a side stream selected by a kernels::cuda::StreamRoute --
+// without host synchronisation or allocation; results are ready when that
+// stream reaches them. So two calls with disjoint outputs may run concurrently
+// on two streams (nn/fused_rnn.cc does this for the two directions of a
+// bidirectional layer). Deterministic: the same bits on every run.
 template <typename T>
 void rnn_layer_forward_cuda(const RnnLayerShape& shape, const RnnForwardArgs<T>& args);
 template <typename T>

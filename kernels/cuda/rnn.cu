@@ -1,7 +1,8 @@
 // CUDA recurrent layer (contract in kernels/rnn.h): the algorithm of
 // kernels/rnn_algorithm.h with cuBLAS GEMMs and one thread per (n, j) element
-// in the fused step kernels. Everything runs on loom's stream, in order, with
-// no host synchronisation and no allocation.
+// in the fused step kernels. Everything runs in order on cuda::stream() (the
+// calling thread's current loom stream, main or side), with no host
+// synchronisation and no allocation.
 #include "kernels/cuda/context.h"
 #include "kernels/gemm.h"
 #include "kernels/rnn.h"
