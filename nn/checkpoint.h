@@ -1,0 +1,98 @@
+// Checkpoints: a module's state_dict, an optimizer's and a schedule's state,
+// the step and a few named numbers, in one HDF5 file written atomically.
+//
+//   nn::save_checkpoint("run/last.h5", {model.state_dict(), adam.state_dict(),
+//                                       sched.state_dict(), step, {{"epoch", 3}}});
+//   nn::Checkpoint ck = nn::load_checkpoint("run/last.h5");
+//   nn::restore(ck, model, &adam, sched);   // all or nothing
+//   step = ck.step;
+//
+// File layout (version 1). Readable with h5py; tools/torch_hdf5.py converts
+// the model group to and from a PyTorch state_dict (.pt).
+//
+//   /                        attributes: format = "loom-checkpoint" (string),
+//                            version = 1 (int64), step (int64)
+//   /model                   group; attribute keys = the state_dict's keys in
+//                            their order, joined by "\n"
+//   /model/<key>             one dataset per tensor under PyTorch's dotted
+//                            name ("lstm.weight_ih_l0"), in its own dtype and
+//                            shape (float32, float64, int64, bool as uint8)
+//   /optimizer/tensors/<k>   the optimizer StateDict's tensors
+//                            ("param_groups.0.params" int64, "state.0.exp_avg")
+//   /optimizer/scalars/<k>   its scalars as scalar float64 datasets
+//                            ("param_groups.0.lr", "state.0.step")
+//   /scheduler/tensors/<k>, /scheduler/scalars/<k>   the schedule's, likewise
+//   /metadata/<k>            Checkpoint::metadata as scalar float64 datasets
+//
+// Values round-trip bit for bit (dtypes are kept, scalars are float64, NaN and
+// infinities included). Only /model is required: a file without /optimizer,
+// /scheduler or /metadata (such as torch_hdf5.py writes) loads them empty.
+//
+// Atomicity: save_checkpoint writes a temporary file beside the target
+// (".<name>.tmp-<pid>-<n>" in the same folder) and renames it over the target
+// only once everything is written and flushed, so the target is always either
+// the previous checkpoint or the new one, whole, even when the process is
+// killed mid-save. A process killed mid-save leaves its temporary behind:
+// loom never reads such files and does not delete them (another process may be
+// writing one); delete ".<name>.tmp-*" files whose process is gone at will.
+// A save that fails with an exception removes its temporary itself.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/device.h"
+#include "nn/module.h"
+#include "optim/lr_scheduler.h"
+#include "optim/optimizer.h"
+
+namespace loom::nn {
+
+// Everything a training run needs to resume. Empty optimizer / scheduler
+// dicts mean "not saved".
+struct Checkpoint {
+  StateDict model;                    // Module::state_dict(), in its order
+  optim::StateDict optimizer;         // Optimizer::state_dict()
+  optim::StateDict scheduler;         // LRScheduler / ReduceLROnPlateau::state_dict()
+  std::int64_t step = 0;              // e.g. optimizer steps taken
+  std::map<std::string, double> metadata;  // anything else: epoch, best loss, ...
+};
+
+// The format attribute's value and the version this loom writes and reads.
+inline constexpr const char* kCheckpointFormat = "loom-checkpoint";
+inline constexpr std::int64_t kCheckpointVersion = 1;
+
+// Writes `checkpoint` to `path` atomically (see the top of this file): on
+// success `path` holds the new checkpoint; on any failure it still holds
+// whatever it held before. Tensors may live on any device (copied to the host).
+// Throws loom::Error "cannot save checkpoint '<path>': <why>" for a missing
+// folder, an undefined tensor, a key that cannot be an HDF5 name (empty, ".",
+// containing '/', or a model key containing a newline), or a failed write.
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+
+// Reads a checkpoint written by save_checkpoint (or by tools/torch_hdf5.py),
+// with every tensor on `device` in its stored dtype and the model's keys in
+// their saved order. Throws loom::Error "cannot load checkpoint '<path>':
+// <why>" when the file is missing, is not HDF5, is truncated or damaged, is an
+// HDF5 file of another kind (no format attribute, another format, another
+// version), or its layout is broken (a key listed without its dataset, ...).
+Checkpoint load_checkpoint(const std::string& path, Device device = kCPU);
+
+// Loads the checkpoint into `module` (strict: every key must match) and, when
+// given, into `optimizer`: all or nothing. When a part refuses (missing or
+// unexpected keys, size mismatches, a different parameter-group layout:
+// Module::load_state_dict's and Optimizer::load_state_dict's messages), the
+// parts already loaded are put back as they were and the error is rethrown,
+// so nothing has changed. Throws loom::Error when `optimizer` is given but
+// the checkpoint holds no optimizer state.
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer = nullptr);
+// The same, also restoring a schedule (throws when the checkpoint holds no
+// schedule state). The optimizer is loaded after the schedule, so its lrs are
+// the saved ones.
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
+             optim::LRScheduler& scheduler);
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
+             optim::ReduceLROnPlateau& scheduler);
+
+}  // namespace loom::nn
