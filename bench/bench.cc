@@ -244,7 +244,7 @@ class StepTimer {
 #endif
 };
 
-std::string device_name(Device device) {
+std::string device_name([[maybe_unused]] Device device) {
 #ifdef LOOM_WITH_CUDA
   if (device.is_cuda()) {
     cudaDeviceProp prop{};
