@@ -1,0 +1,246 @@
+#!/usr/bin/python3
+"""Convert a PyTorch state_dict (.pt) to a loom checkpoint (.h5) and back.
+
+  torch_hdf5.py to-loom  MODEL.pt  CHECKPOINT.h5 [--key NAME]
+  torch_hdf5.py to-torch CHECKPOINT.h5 MODEL.pt
+
+to-loom reads what torch.save wrote: a state_dict (an OrderedDict of name ->
+tensor, e.g. nn.LSTM(...).state_dict()), a whole nn.Module (its state_dict is
+taken), or with --key a dict holding a state_dict under that key (e.g. a
+training checkpoint {"model": ..., "optimizer": ...}). It writes a loom
+checkpoint (nn/checkpoint.h, version 1) with the model group only and step 0:
+the same names, in the same order, dtypes and shapes, values bit for bit.
+
+to-torch reads a loom checkpoint's model group and torch.saves it as an
+OrderedDict in the saved key order, ready for module.load_state_dict().
+Optimizer, schedule and metadata groups are not converted (a note says so).
+
+Tensors may be float32, float64, int64 or bool. Needs torch and h5py
+(Debian: python3-torch, python3-h5py). Exit status 0 on success, 1 when the
+input is refused (the message says why), 2 on bad usage.
+"""
+
+import argparse
+import collections
+import os
+import sys
+
+FORMAT = "loom-checkpoint"
+VERSION = 1
+
+
+class Refused(Exception):
+    """Input that cannot be converted; the message says why."""
+
+
+def _imports():
+    try:
+        import h5py
+        import numpy
+        import torch
+    except ImportError as e:  # pragma: no cover - depends on the machine
+        raise Refused("needs torch and h5py (Debian: python3-torch python3-h5py): %s" % e)
+    return h5py, numpy, torch
+
+
+def _torch_to_numpy(torch, numpy, name, tensor):
+    """A C-order numpy copy of `tensor` in the dtype loom stores."""
+    if tensor.layout != torch.strided:
+        raise Refused("tensor '%s' has layout %s; only dense tensors can be converted" % (name, tensor.layout))
+    if tensor.is_quantized or tensor.is_complex():
+        raise Refused("tensor '%s' has dtype %s; loom checkpoints hold float32, float64, int64 and bool"
+                      % (name, tensor.dtype))
+    stored = {torch.float32: "<f4", torch.float64: "<f8", torch.int64: "<i8", torch.bool: "u1"}
+    if tensor.dtype not in stored:
+        raise Refused("tensor '%s' has dtype %s; loom checkpoints hold float32, float64, int64 and bool"
+                      % (name, tensor.dtype))
+    array = tensor.detach().cpu().contiguous().numpy()
+    # numpy.array keeps a 0-dim shape (ascontiguousarray would make it [1]).
+    return numpy.array(array, dtype=stored[tensor.dtype], order="C", copy=True)
+
+
+def _check_key(name):
+    if not isinstance(name, str):
+        raise Refused("state_dict key %r is not a string" % (name,))
+    if name in ("", ".", "..") or "/" in name or "\n" in name:
+        raise Refused("state_dict key %r cannot be a dataset name in a loom checkpoint "
+                      "(empty, '.', '..', or containing '/' or a newline)" % name)
+
+
+def _state_dict_from(obj, key, torch, path):
+    """The ordered (name, tensor) pairs held by what torch.load returned."""
+    if key is not None:
+        if not isinstance(obj, dict):
+            raise Refused("'%s' holds a %s, not a dict, so --key %s does not apply"
+                          % (path, type(obj).__name__, key))
+        if key not in obj:
+            raise Refused("'%s' has no key %r (its keys: %s)"
+                          % (path, key, ", ".join(repr(k) for k in obj.keys())))
+        obj = obj[key]
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
+    if not isinstance(obj, dict):
+        raise Refused("'%s' holds a %s, expected a state_dict (a dict of name -> tensor)"
+                      % (path, type(obj).__name__))
+    if not obj:
+        raise Refused("'%s' holds an empty dict, expected a state_dict" % path)
+    items = list(obj.items())
+    for name, value in items:
+        if not isinstance(value, torch.Tensor):
+            hint = ""
+            if isinstance(value, dict):
+                hint = " (for a dict of state_dicts, choose one with --key %s)" % name
+            kind = type(value).__name__
+            raise Refused("'%s': entry %r is not a tensor but %s %s%s"
+                          % (path, name, "an" if kind[:1] in "AEIOUaeiou" else "a", kind, hint))
+        _check_key(name)
+    return items
+
+
+def to_loom(src, dst, key=None):
+    """Converts the state_dict in `src` (.pt) to the loom checkpoint `dst`."""
+    h5py, numpy, torch = _imports()
+    if not os.path.isfile(src):
+        raise Refused("'%s': no such file" % src)
+    try:
+        obj = torch.load(src, map_location="cpu")
+    except Exception as e:  # torch raises many kinds for a foreign file
+        raise Refused("'%s' is not a file torch.load can read: %s: %s" % (src, type(e).__name__, e))
+    items = _state_dict_from(obj, key, torch, src)
+    arrays = [(name, _torch_to_numpy(torch, numpy, name, t)) for name, t in items]
+
+    # Write beside the target and rename, as loom does.
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise Refused("cannot write '%s': folder '%s' does not exist" % (dst, folder))
+    tmp = os.path.join(folder, ".%s.tmp-%d" % (os.path.basename(dst), os.getpid()))
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["version"] = numpy.int64(VERSION)
+            f.attrs["step"] = numpy.int64(0)
+            model = f.create_group("model")
+            model.attrs["keys"] = "\n".join(name for name, _ in arrays)
+            for name, array in arrays:
+                model.create_dataset(name, data=array)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return [name for name, _ in arrays]
+
+
+def _read_attr(f, name, path):
+    if name not in f.attrs:
+        return None
+    value = f.attrs[name]
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    return value
+
+
+def to_torch(src, dst):
+    """Converts the model group of the loom checkpoint `src` to a state_dict .pt."""
+    h5py, numpy, torch = _imports()
+    if not os.path.isfile(src):
+        raise Refused("'%s': no such file" % src)
+    if not h5py.is_hdf5(src):
+        raise Refused("'%s' is not an HDF5 file" % src)
+    try:
+        f = h5py.File(src, "r")
+    except OSError as e:
+        raise Refused("'%s' is truncated or damaged: %s" % (src, e))
+    with f:
+        fmt = _read_attr(f, "format", src)
+        if fmt is None:
+            raise Refused("'%s' is not a loom checkpoint: the root group has no 'format' attribute "
+                          "(expected format = \"%s\")" % (src, FORMAT))
+        if fmt != FORMAT:
+            raise Refused("'%s' is not a loom checkpoint: its format attribute is \"%s\", expected \"%s\""
+                          % (src, fmt, FORMAT))
+        version = _read_attr(f, "version", src)
+        if version is None or int(version) != VERSION:
+            raise Refused("'%s': checkpoint version %s is not supported (this tool reads version %d)"
+                          % (src, version, VERSION))
+        if "model" not in f or not isinstance(f["model"], h5py.Group):
+            raise Refused("'%s' has no group 'model'" % src)
+        model = f["model"]
+        keys_attr = _read_attr(model, "keys", src)
+        if keys_attr is None:
+            raise Refused("'%s': group 'model' has no 'keys' attribute (the state_dict's key order)" % src)
+        keys = keys_attr.split("\n") if keys_attr else []
+        stored = set(model.keys())
+        for name in keys:
+            if name not in stored or not isinstance(model[name], h5py.Dataset):
+                raise Refused("'%s': key '%s' is listed in the 'keys' attribute of group 'model', "
+                              "but there is no dataset 'model/%s'" % (src, name, name))
+        extra = sorted(stored - set(keys))
+        if extra:
+            raise Refused("'%s': dataset 'model/%s' is not listed in the 'keys' attribute of group "
+                          "'model'" % (src, extra[0]))
+        state = collections.OrderedDict()
+        for name in keys:
+            try:
+                array = model[name][()]
+            except OSError as e:
+                raise Refused("'%s': cannot read dataset 'model/%s': %s" % (src, name, e))
+            array = numpy.array(array)  # a writable copy, also of a 0-dim dataset
+            kind = array.dtype.kind, array.dtype.itemsize
+            if kind == ("u", 1) or kind == ("b", 1):
+                tensor = torch.from_numpy(array.astype(numpy.bool_))
+            elif kind in (("f", 4), ("f", 8), ("i", 8)):
+                tensor = torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=False))
+            else:
+                raise Refused("'%s': dataset 'model/%s' holds %s; loom checkpoints hold float32, "
+                              "float64, int64 and bool" % (src, name, array.dtype))
+            state[name] = tensor.clone()
+        others = [g for g in ("optimizer", "scheduler", "metadata") if g in f and len(f[g]) > 0]
+    folder = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(folder):
+        raise Refused("cannot write '%s': folder '%s' does not exist" % (dst, folder))
+    tmp = os.path.join(folder, ".%s.tmp-%d" % (os.path.basename(dst), os.getpid()))
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return list(state.keys()), others
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="torch_hdf5.py",
+        description="Convert a PyTorch state_dict (.pt, from torch.save) to a loom checkpoint "
+                    "(HDF5, model group only, step 0) and back.",
+        epilog="Exit status: 0 converted, 1 input refused (the message says why), 2 bad usage.")
+    sub = parser.add_subparsers(dest="command", metavar="{to-loom,to-torch}")
+    sub.required = True
+    p = sub.add_parser("to-loom", help="state_dict .pt -> loom checkpoint .h5",
+                       description="Convert a torch.save'd state_dict (or module) to a loom checkpoint.")
+    p.add_argument("input", help="file written by torch.save: a state_dict, a module, or a dict (see --key)")
+    p.add_argument("output", help="loom checkpoint to write (HDF5)")
+    p.add_argument("--key", help="take the state_dict stored under this key of a dict (e.g. 'model')")
+    p = sub.add_parser("to-torch", help="loom checkpoint .h5 -> state_dict .pt",
+                       description="Convert a loom checkpoint's model group to a state_dict for torch.load.")
+    p.add_argument("input", help="loom checkpoint (HDF5)")
+    p.add_argument("output", help="file to torch.save the state_dict (an OrderedDict) to")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "to-loom":
+            names = to_loom(args.input, args.output, args.key)
+            print("wrote %d tensors to %s" % (len(names), args.output))
+        else:
+            names, others = to_torch(args.input, args.output)
+            print("wrote %d tensors to %s" % (len(names), args.output))
+            if others:
+                print("note: not converted: the %s group(s) of %s (only the model's state_dict is)"
+                      % (", ".join(others), args.input))
+    except Refused as e:
+        print("torch_hdf5.py: error: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
