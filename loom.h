@@ -15,6 +15,7 @@
 #include "core/tensor.h"
 #include "core/tensor_io.h"
 #include "nn/cells.h"
+#include "nn/checkpoint.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/init.h"
