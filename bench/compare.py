@@ -283,17 +283,19 @@ def markdown(header, results):
                  f"(> 1: loom faster).")
     cpu = h["device"] == "cpu"
     if cpu:
-        lines.append("cpu-time speedup: the same ratio over process CPU time per step (user + system, all threads).")
+        lines.append("cpu ms: median process CPU time per step (user + system, all threads), median over rounds; "
+                     "cpu-time speedup = PyTorch cpu ms / loom cpu ms.")
     lines += ["", "| configuration | loom ms | PyTorch ms | speedup | loom min ms | PyTorch min ms | loom peak MiB "
-              "| PyTorch peak MiB |" + (" cpu-time speedup |" if cpu else ""),
-              "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if cpu else "")]
+              "| PyTorch peak MiB |" + (" loom cpu ms | PyTorch cpu ms | cpu-time speedup |" if cpu else ""),
+              "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if cpu else "")]
     for r in results:
         lo, pt, s = r["loom"], r["pytorch"], r["speedup_pytorch_over_loom"]
         cs = r["cpu_time_speedup_pytorch_over_loom"]
         lines.append(f"| {r['configuration']} | {ms(lo and lo['median_ms'])} | {ms(pt and pt['median_ms'])} | "
                      f"{'-' if s is None else f'{s:.2f}'} | {ms(lo and lo['min_ms'])} | {ms(pt and pt['min_ms'])} | "
                      f"{mib(lo and lo['peak_mem_bytes'])} | {mib(pt and pt['peak_mem_bytes'])} |"
-                     + (f" {'-' if cs is None else f'{cs:.2f}'} |" if cpu else ""))
+                     + (f" {ms(lo and lo['cpu_median_ms'])} | {ms(pt and pt['cpu_median_ms'])} | "
+                        f"{'-' if cs is None else f'{cs:.2f}'} |" if cpu else ""))
     return "\n".join(lines) + "\n"
 
 
