@@ -3,6 +3,13 @@
 // in the fused step kernels. Everything runs in order on cuda::stream() (the
 // calling thread's current loom stream, main or side), with no host
 // synchronisation and no allocation.
+#include <atomic>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <mutex>
+#include <vector>
+
 #include "kernels/cuda/context.h"
 #include "kernels/gemm.h"
 #include "kernels/rnn.h"
@@ -86,20 +93,157 @@ struct CudaOps {
     LOOM_CUDA_CHECK_LAUNCH();
   }
 };
+// ---- CUDA graphs (set_rnn_cuda_graphs) -----------------------------------------
+//
+// A layer call's launch sequence is a pure function of (shape, batch_sizes,
+// every pointer in its arguments, the stream and cuBLAS handle it runs on, the
+// device): nothing else is read on the host. So a graph captured from one call
+// replays exactly what another call with the same key would launch. The cache
+// maps the STRUCTURE (everything but the data pointers) to one executable graph
+// and the pointers it was made for:
+// - first call of a structure: runs directly (a warm-up, so that lazy module
+//   loading and cuBLAS's first-call set-up never happen inside a capture);
+// - later calls with the same pointers: launch the graph as it is;
+// - later calls with other pointers: capture the call afresh and update the
+//   executable graph to it (cudaGraphExecUpdate; re-instantiated if the update
+//   is refused), then launch it.
+// The stream and handle are part of the structure: a graph's GEMM nodes use
+// that handle's workspace, so it may only run in that stream's order.
+// Captures use cudaStreamCaptureModeThreadLocal; the launch sequence performs
+// no allocation, synchronisation or host copy, so it is capturable.
+std::atomic<bool> g_graphs{false};
+
+struct GraphEntry {
+  std::vector<std::uint64_t> pointers;  // the call the executable graph was made for
+  cudaGraphExec_t exec = nullptr;
+};
+
+struct GraphCache {
+  std::mutex mutex;
+  std::map<std::vector<std::uint64_t>, GraphEntry> entries;  // structure -> graph
+};
+
+GraphCache& graph_cache() {
+  static auto* cache = new GraphCache();  // never destroyed: outlives the CUDA context teardown
+  return *cache;
+}
+
+constexpr std::size_t kMaxGraphs = 256;
+
+std::uint64_t word(const void* p) {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
+}
+std::uint64_t word(index_t v) { return static_cast<std::uint64_t>(v); }
+
+std::vector<std::uint64_t> structure_of(const RnnLayerShape& s, bool backward, std::size_t elem) {
+  int device = 0;
+  LOOM_CUDA_CHECK(cudaGetDevice(&device));
+  std::vector<std::uint64_t> k = {word(index_t{device}), word(cuda::stream()), word(cuda::cublas()),
+                                  backward ? 1u : 0u,    elem,                 word(index_t(s.mode)),
+                                  word(s.N),             word(s.C),            word(s.H),
+                                  word(s.P),             s.has_bias ? 1u : 0u, s.has_proj ? 1u : 0u,
+                                  s.reverse ? 1u : 0u,   word(s.T)};
+  for (index_t t = 0; t < s.T; ++t) k.push_back(word(s.batch_sizes[t]));
+  return k;
+}
+
+// Captures what `body` queues on cuda::stream() into a new graph.
+template <typename Body>
+cudaGraph_t capture(Body& body) {
+  cudaStream_t stream = cuda::stream();
+  LOOM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  try {
+    body();
+  } catch (...) {  // end the capture so that the stream is usable again
+    cudaGraph_t partial = nullptr;
+    if (cudaStreamEndCapture(stream, &partial) == cudaSuccess && partial) cudaGraphDestroy(partial);
+    (void)cudaGetLastError();
+    throw;
+  }
+  cudaGraph_t graph = nullptr;
+  LOOM_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  return graph;
+}
+
+// Runs `body` (a layer call's launch sequence) directly or through the graph
+// cache, as described above.
+template <typename Body>
+void run_graphed(std::vector<std::uint64_t> structure, const std::vector<std::uint64_t>& pointers,
+                 Body& body) {
+  GraphCache& cache = graph_cache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  if (cache.entries.size() >= kMaxGraphs && !cache.entries.count(structure)) {
+    for (auto& [key, e] : cache.entries)  // in-flight launches complete before release
+      if (e.exec) cudaGraphExecDestroy(e.exec);
+    cache.entries.clear();
+  }
+  auto [it, inserted] = cache.entries.try_emplace(std::move(structure));
+  GraphEntry& e = it->second;
+  if (inserted) {  // warm-up
+    body();
+    return;
+  }
+  if (!e.exec || e.pointers != pointers) {
+    cudaGraph_t graph = capture(body);
+    e.pointers.clear();  // the executable graph matches no call until this completes
+    if (e.exec) {
+      cudaGraphExecUpdateResultInfo info;
+      if (cudaGraphExecUpdate(e.exec, graph, &info) != cudaSuccess) {
+        (void)cudaGetLastError();
+        cudaGraphExecDestroy(e.exec);
+        e.exec = nullptr;
+      }
+    }
+    if (!e.exec) {
+      const cudaError_t status = cudaGraphInstantiate(&e.exec, graph, 0);
+      if (status != cudaSuccess) {
+        e.exec = nullptr;
+        cudaGraphDestroy(graph);
+        cuda::fail_call("CUDA", "cudaGraphInstantiate(&e.exec, graph, 0)",
+                        cudaGetErrorString(status), __FILE__, __LINE__);
+      }
+    }
+    cudaGraphDestroy(graph);
+    e.pointers = pointers;
+  }
+  LOOM_CUDA_CHECK(cudaGraphLaunch(e.exec, cuda::stream()));
+}
+
+template <typename T>
+std::vector<std::uint64_t> pointers_of(const RnnWeights<T>& w,
+                                       std::initializer_list<const void*> more) {
+  std::vector<std::uint64_t> p = {word(w.w_ih), word(w.w_hh), word(w.b_ih), word(w.b_hh),
+                                  word(w.w_hr)};
+  for (const void* q : more) p.push_back(word(q));
+  return p;
+}
 }  // namespace
+
+void set_rnn_cuda_graphs(bool enabled) { g_graphs.store(enabled); }
+bool rnn_cuda_graphs() { return g_graphs.load(); }
 
 template <typename T>
 void rnn_layer_forward_cuda(const RnnLayerShape& shape, const RnnForwardArgs<T>& args) {
   rnn_check_forward(shape, args);
   CudaOps<T> ops;
-  rnn_detail::rnn_forward(shape, args, ops);
+  auto body = [&] { rnn_detail::rnn_forward(shape, args, ops); };
+  if (!rnn_cuda_graphs()) return body();
+  const RnnForwardArgs<T>& a = args;
+  run_graphed(structure_of(shape, false, sizeof(T)),
+              pointers_of(a.w, {a.x, a.h0, a.c0, a.y, a.h_n, a.c_n, a.reserve, a.workspace}), body);
 }
 
 template <typename T>
 void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T>& args) {
   rnn_check_backward(shape, args);
   CudaOps<T> ops;
-  rnn_detail::rnn_backward(shape, args, ops);
+  auto body = [&] { rnn_detail::rnn_backward(shape, args, ops); };
+  if (!rnn_cuda_graphs()) return body();
+  const RnnBackwardArgs<T>& a = args;
+  run_graphed(structure_of(shape, true, sizeof(T)),
+              pointers_of(a.w, {a.x, a.reserve, a.dy, a.dh_n, a.dc_n, a.workspace, a.dx, a.dh0,
+                                a.dc0, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh, a.dw_hr}),
+              body);
 }
 
 template void rnn_layer_forward_cuda<float>(const RnnLayerShape&, const RnnForwardArgs<float>&);

@@ -2,7 +2,8 @@
 // against an oracle and finite differences in rnn_cpu_test.cc): outputs and
 // every gradient, every mode, both directions, float and double, over odd
 // shapes (T, N, C, H drawn from 1, 3, 17, 129) with uniform and packed
-// batch_sizes. Also: bit-identical results run to run, and inference mode.
+// batch_sizes. Also: bit-identical results run to run, inference mode, and
+// CUDA-graph replay equal to direct launches.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -253,6 +254,52 @@ void compare(const std::vector<std::vector<T>>& got, const std::vector<std::vect
   }
 }
 
+// CUDA graphs (kernels::set_rnn_cuda_graphs): forward + backward six times over
+// two fixed sets of device buffers A and B in the order A A A B B A (warm-up,
+// capture, replay, re-capture + update, replay, re-capture + update), every
+// output poisoned with NaN before each run; each run must give the bits of
+// the direct launches.
+template <typename T>
+void check_graphs(const Problem& p, const std::string& where) {
+  const RnnLayerShape& s = p.shape;
+  const std::vector<std::vector<T>> want = run_cuda<T>(p);
+  struct Buffers {
+    std::vector<std::unique_ptr<DeviceArray<T>>> dev;  // inputs 0..10, results 11..21
+    std::unique_ptr<DeviceArray<T>> reserve, workspace;
+  };
+  auto make = [&] {
+    Buffers b;
+    for (const auto& v : host_inputs<T>(p)) b.dev.push_back(std::make_unique<DeviceArray<T>>(v));
+    for (index_t n : result_sizes(s))
+      b.dev.push_back(std::make_unique<DeviceArray<T>>(static_cast<size_t>(n)));
+    b.reserve = std::make_unique<DeviceArray<T>>(static_cast<size_t>(loom::kernels::rnn_reserve_size(s)));
+    b.workspace =
+        std::make_unique<DeviceArray<T>>(static_cast<size_t>(loom::kernels::rnn_workspace_size(s)));
+    return b;
+  };
+  Buffers a = make(), b = make();
+  loom::kernels::set_rnn_cuda_graphs(true);
+  int run = 0;
+  for (Buffers* use : {&a, &a, &a, &b, &b, &a}) {
+    for (size_t i = 11; i < use->dev.size(); ++i)
+      if (use->dev[i]->n) LOOM_CUDA_CHECK(cudaMemset(use->dev[i]->ptr, 0xFF, use->dev[i]->n * sizeof(T)));
+    LOOM_CUDA_CHECK(cudaDeviceSynchronize());
+    run_layer<T>(
+        s, [&](int i) -> T* { return use->dev[i]->ptr; }, use->reserve->ptr, use->workspace->ptr,
+        [](const RnnLayerShape& sh, const RnnForwardArgs<T>& f) {
+          loom::kernels::rnn_layer_forward_cuda(sh, f);
+        },
+        [](const RnnLayerShape& sh, const RnnBackwardArgs<T>& g) {
+          loom::kernels::rnn_layer_backward_cuda(sh, g);
+        });
+    loom::kernels::cuda::synchronize();
+    std::vector<std::vector<T>> got;
+    for (size_t i = 11; i < use->dev.size(); ++i) got.push_back(use->dev[i]->download());
+    compare(got, want, 0, 0, want.size(), where + " graph run " + std::to_string(++run));
+  }
+  loom::kernels::set_rnn_cuda_graphs(false);
+}
+
 template <typename T>
 void check_case(const Case& c, double rtol, double atol) {
   const Dims& d = kDims[c.dims];
@@ -307,6 +354,26 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, RnnCuda, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return case_name(info.param);
                          });
+
+TEST(RnnCudaGraphs, ReplayAndUpdateGiveTheBitsOfDirectLaunches) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#if defined(LOOM_WITH_CUDA)
+  struct GraphCase {
+    int dims;
+    Kind kind;
+    bool reverse;
+  };
+  // kDims[4] is T = 129 at batch 3: the small-batch, long-sequence case graphs are for.
+  for (const GraphCase& g : {GraphCase{4, Kind::Lstm, false}, GraphCase{4, Kind::Gru, true},
+                             GraphCase{2, Kind::LstmProj, true}, GraphCase{1, Kind::Tanh, false},
+                             GraphCase{3, Kind::Relu, true}}) {
+    Problem p = make_problem(kDims[g.dims], g.kind, g.reverse, true, 7u + g.dims);
+    const std::string where = case_name({g.dims, g.kind}) + (g.reverse ? " reverse" : " forward");
+    check_graphs<double>(p, where + " double");
+    check_graphs<float>(p, where + " float");
+  }
+#endif
+}
 
 // Bad arguments are rejected on the host before anything reaches the device.
 TEST(RnnCudaOptions, BadBatchSizesThrow) {
