@@ -176,7 +176,13 @@ void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T
 // cudaGraphLaunch; other pointers re-capture and update the executable graph.
 // Results are those of the direct launches (the graph holds the same kernels
 // with the same arguments). Pays off where per-step launch cost dominates
-// (small batch, long sequences) and the caller reuses its buffers.
+// (small batch, long sequences) and the caller reuses its buffers. Assumes one
+// host thread queues work on a given loom stream at a time (work another
+// thread queued on that stream during a capture would be captured too).
+// Relies on CUDA's documented semantics: cudaGraphExecUpdate applies to later
+// launches only, and destroying an executable graph in flight frees it when
+// it completes. Compiled, tested only by tests/kernels/rnn_cuda_test.cc
+// (RnnCudaGraphs), which needs a GPU.
 void set_rnn_cuda_graphs(bool enabled);
 bool rnn_cuda_graphs();
 #endif
