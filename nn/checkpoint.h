@@ -84,8 +84,9 @@ Checkpoint load_checkpoint(const std::string& path, Device device = kCPU);
 // unexpected keys, size mismatches, a different parameter-group layout:
 // Module::load_state_dict's and Optimizer::load_state_dict's messages), the
 // parts already loaded are put back as they were and the error is rethrown,
-// so nothing has changed. Throws loom::Error when `optimizer` is given but
-// the checkpoint holds no optimizer state.
+// so nothing has changed (to that end it holds a copy of the module's state
+// while it runs). Throws loom::Error when `optimizer` is given but the
+// checkpoint holds no optimizer state.
 void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer = nullptr);
 // The same, also restoring a schedule (throws when the checkpoint holds no
 // schedule state). The optimizer is loaded after the schedule, so its lrs are

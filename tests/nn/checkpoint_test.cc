@@ -603,7 +603,9 @@ TEST_F(CheckpointTest, KilledMidSaveLeavesThePreviousCheckpointWhole) {
     std::string when = fmt::format("after {} commits + {} us", trial.commits, trial.delay_us);
     Checkpoint got = load_checkpoint(target);
     check_whole(got, when);
-    if (trial.commits > 0) EXPECT_NE(got.step, a.step) << when << ": the child had replaced A";
+    if (trial.commits > 0) {
+      EXPECT_NE(got.step, a.step) << when << ": the child had replaced A";
+    }
     if (!leftovers.empty()) ++killed_mid_write;
     if (got.step != a.step) ++killed_after_commit;
     for (const std::string& name : leftovers) fs::remove(dir_ / name);
