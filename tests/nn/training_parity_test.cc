@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "autograd/functions.h"
+#include "core/hdf5_file.h"
 #include "core/tensor_io.h"
 #include "nn/embedding.h"
 #include "nn/linear.h"
@@ -64,11 +65,23 @@ class LanguageModel : public nn::Module {
   std::shared_ptr<nn::Linear> head;
 };
 
+const std::string& reference_path() {
+  static const std::string path = testing::source_path("tests/data/training/lstm_lm_trajectory.h5");
+  return path;
+}
+
 const std::map<std::string, Tensor>& reference() {
-  static const std::map<std::string, Tensor> file =
-      load_tensors(testing::source_path("tests/data/training/lstm_lm_trajectory.h5"));
+  static const std::map<std::string, Tensor> file = load_tensors(reference_path());
   return file;
 }
+
+// Root attributes of the reference file: hyperparameters (attr) and sizes (size_attr).
+const Hdf5File& reference_file() {
+  static const Hdf5File file = Hdf5File::open_read(reference_path());
+  return file;
+}
+double attr(const std::string& name) { return reference_file().attr_double("/", name); }
+std::int64_t size_attr(const std::string& name) { return reference_file().attr_int("/", name); }
 
 const Tensor& stored(const std::string& key) {
   auto it = reference().find(key);
@@ -85,10 +98,9 @@ struct Trajectory {
 // Trains the model from init/ on run's batches ("sgd" or "adam") as the
 // generator did, on `device` in `dtype`.
 Trajectory train(const std::string& run, Device device, DType dtype) {
-  const Shape batches = stored(run + "/inputs").shape();  // [STEPS, T, N]
-  const std::int64_t steps = batches[0], T = batches[1], N = batches[2];
-  const std::int64_t V = stored("init/head.weight").size(0);
-  LanguageModel model(V, stored("init/embedding.weight").size(1), stored("init/head.weight").size(1), 2);
+  const std::int64_t steps = size_attr("steps"), T = size_attr("seq_len"), N = size_attr("batch");
+  const std::int64_t V = size_attr("vocab");
+  LanguageModel model(V, size_attr("embed"), size_attr("hidden"), size_attr("num_layers"));
   nn::StateDict init;
   for (const auto& [key, value] : reference())
     if (key.rfind("init/", 0) == 0) init.insert(key.substr(5), value);
@@ -99,10 +111,14 @@ Trajectory train(const std::string& run, Device device, DType dtype) {
 
   std::unique_ptr<optim::Optimizer> opt;
   if (run == "sgd")
-    opt = std::make_unique<optim::SGD>(
-        params, optim::SGDOptions(0.5).momentum(0.9).dampening(0.1).weight_decay(1e-3));
+    opt = std::make_unique<optim::SGD>(params, optim::SGDOptions(attr("sgd_lr"))
+                                                   .momentum(attr("sgd_momentum"))
+                                                   .dampening(attr("sgd_dampening"))
+                                                   .weight_decay(attr("sgd_weight_decay")));
   else
-    opt = std::make_unique<optim::Adam>(params, optim::AdamOptions(0.02).betas({0.9, 0.98}).eps(1e-7));
+    opt = std::make_unique<optim::Adam>(params, optim::AdamOptions(attr("adam_lr"))
+                                                    .betas({attr("adam_beta1"), attr("adam_beta2")})
+                                                    .eps(attr("adam_eps")));
 
   Trajectory out;
   std::optional<nn::LSTM::State> state;
@@ -114,7 +130,7 @@ Trajectory train(const std::string& run, Device device, DType dtype) {
     Tensor loss = cross_entropy(logits.reshape({T * N, V}), y.reshape({T * N}));
     loss.backward();
     if (run == "adam") {
-      out.grad_norms.push_back(optim::clip_grad_norm_(params, 0.4).item());
+      out.grad_norms.push_back(optim::clip_grad_norm_(params, attr("adam_clip_max_norm")).item());
       state = nn::LSTM::State{std::get<0>(new_state).detach(), std::get<1>(new_state).detach()};
     }
     opt->step();
@@ -205,6 +221,11 @@ INSTANTIATE_TEST_SUITE_P(Devices, TrainingParity, ::testing::Values(kCPU, kCUDA)
 // The reference file is what the generator says it is (guards against a
 // regenerated file with other sizes silently changing what is tested).
 TEST(TrainingParityData, ReferenceFileLayout) {
+  EXPECT_EQ(size_attr("steps"), 20);
+  EXPECT_EQ(size_attr("num_layers"), 2);
+  EXPECT_GT(attr("sgd_momentum"), 0);
+  EXPECT_GT(attr("sgd_dampening"), 0);
+  EXPECT_GT(attr("sgd_weight_decay"), 0);
   EXPECT_EQ(stored("sgd/inputs").shape(), (Shape{20, 7, 5}));
   EXPECT_EQ(stored("adam/targets").shape(), (Shape{20, 7, 5}));
   EXPECT_EQ(stored("sgd/inputs").dtype(), kInt64);
@@ -218,9 +239,10 @@ TEST(TrainingParityData, ReferenceFileLayout) {
   std::vector<std::int64_t> y = stored("adam/targets").to_vector<std::int64_t>();
   EXPECT_EQ(x[1 * 35 + 0 * 5 + 2], y[0 * 35 + 6 * 5 + 2]);
   // Clipping is active on some steps and not on others.
+  const double max_norm = attr("adam_clip_max_norm");
   std::vector<double> norms = stored("adam/grad_norm_float64").to_vector<double>();
-  EXPECT_TRUE(std::any_of(norms.begin(), norms.end(), [](double n) { return n > 0.4; }));
-  EXPECT_TRUE(std::any_of(norms.begin(), norms.end(), [](double n) { return n < 0.4; }));
+  EXPECT_TRUE(std::any_of(norms.begin(), norms.end(), [&](double n) { return n > max_norm; }));
+  EXPECT_TRUE(std::any_of(norms.begin(), norms.end(), [&](double n) { return n < max_norm; }));
 }
 
 }  // namespace
