@@ -158,13 +158,9 @@ int main(int argc, char** argv) {
     return cli.error(fmt::format("--markers must be in 2..64, got {}", task.markers));
   if (!(lr > 0) || !(clip > 0) || !std::isfinite(lr) || !std::isfinite(clip))
     return cli.error("--lr and --clip must be positive and finite");
-  Device device = kCPU;
-  try {
-    device = device_name == "auto" ? (cuda_available() ? kCUDA : kCPU) : Device(device_name);
-  } catch (const Error& e) {
-    return cli.error(e.what());
-  }
-  if (device.is_cuda() && !cuda_available()) return cli.error("--device cuda: no usable CUDA device");
+  const std::optional<Device> picked = cli.device(device_name);
+  if (!picked) return 2;
+  const Device device = *picked;
 
   try {
     manual_seed(static_cast<std::uint64_t>(seed));

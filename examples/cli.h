@@ -9,11 +9,13 @@
 // prints the usage with every option's default. A bad option (unknown name,
 // missing value, a value that is not a number where one is expected) prints
 // "<program>: error: <what>" and a hint to stderr; parse() then returns false
-// and exit_code() is 2 (0 after --help).
+// and exit_code() is 2 (0 after --help). device() turns a `--device` value
+// into a loom::Device the same way for every example.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -22,6 +24,9 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "core/device.h"
+#include "core/error.h"
 
 namespace cli {
 
@@ -66,6 +71,26 @@ class Parser {
 
   // 0 after --help, 2 after a bad option.
   int exit_code() const { return exit_code_; }
+
+  // The device a --device value names: "auto" is CUDA when a usable device is
+  // present, else the CPU; "cpu", "cuda" and "cuda:N" as loom::Device parses
+  // them. For a bad name, or CUDA without a usable device, reports the error
+  // (see error()) and returns nullopt.
+  std::optional<loom::Device> device(const std::string& name) const {
+    if (name == "auto") return loom::cuda_available() ? loom::kCUDA : loom::kCPU;
+    loom::Device device;
+    try {
+      device = loom::Device(name);
+    } catch (const loom::Error& e) {
+      error(e.what());
+      return std::nullopt;
+    }
+    if (device.is_cuda() && !loom::cuda_available()) {
+      error(fmt::format("--device {}: no usable CUDA device", name));
+      return std::nullopt;
+    }
+    return device;
+  }
 
   // Reports a bad value found after parsing (e.g. a range check) as parse()
   // would; returns 2 for main to return.

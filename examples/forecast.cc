@@ -106,13 +106,9 @@ int main(int argc, char** argv) {
     return cli.error(fmt::format("--length {} is too short for --window {} and --horizon {}: each of the "
                                  "train (80%) and test (20%) parts needs more than window + horizon samples",
                                  length, window, horizon));
-  Device device = kCPU;
-  try {
-    device = device_name == "auto" ? (cuda_available() ? kCUDA : kCPU) : Device(device_name);
-  } catch (const Error& e) {
-    return cli.error(e.what());
-  }
-  if (device.is_cuda() && !cuda_available()) return cli.error("--device cuda: no usable CUDA device");
+  const std::optional<Device> picked = cli.device(device_name);
+  if (!picked) return 2;
+  const Device device = *picked;
 
   try {
     manual_seed(static_cast<std::uint64_t>(seed));

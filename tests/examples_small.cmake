@@ -53,3 +53,5 @@ loom_example_test(example_forecast_missing_value forecast 2
   "forecast: error: option '--steps' needs a value" --steps)
 loom_example_test(example_forecast_too_short forecast 2
   "--length 50 is too short for --window 64 and --horizon 1" --length 50)
+loom_example_test(example_classify_packed_bad_device classify-packed 2
+  "classify-packed: error: Expected one of cpu, cuda device type at start of device string: gpu" --device gpu)
