@@ -44,6 +44,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "autograd/functions.h"
 #include "autograd/node.h"
@@ -347,12 +348,13 @@ int run(const Config& c) {
   fmt::print(
       "{{\"impl\": \"loom\", \"mode\": \"{}\", \"T\": {}, \"N\": {}, \"C\": {}, \"H\": {}, "
       "\"layers\": {}, \"bidirectional\": {}, \"proj_size\": {}, \"dtype\": \"{}\", \"step\": \"{}\", "
-      "\"lengths\": {}, \"rows\": {}, \"seed\": {}, \"device\": \"{}\", \"device_name\": {}, "
+      "\"lengths\": {}, \"lengths_drawn\": {}, \"rows\": {}, \"seed\": {}, \"device\": \"{}\", \"device_name\": {}, "
       "\"threads\": {}, \"warmup\": {}, \"repeats\": {}, \"timer\": \"{}\", "
       "\"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{}], \"cpu_median_ms\": {}, "
       "\"peak_mem_bytes\": {}}}\n",
       c.mode, T, c.N, c.C, c.H, c.layers, c.bidirectional ? "true" : "false", c.proj_size, c.dtype,
-      c.step, c.packed() ? fmt::format("[{}, {}]", c.lengths_lo, c.lengths_hi) : "null", rows, c.seed,
+      c.step, c.packed() ? fmt::format("[{}, {}]", c.lengths_lo, c.lengths_hi) : "null",
+      c.packed() ? fmt::format("[{}]", fmt::join(lengths, ", ")) : "null", rows, c.seed,
       device.is_cuda() ? "cuda" : "cpu", json_string(device_name(device)),
       threads, c.warmup, c.repeats, timer.name(), median, min,
       times_json, cpu_median, peak ? std::to_string(*peak) : "null");

@@ -233,8 +233,8 @@ def main(argv):
                 (loom_runs if impl == "loom" else torch_runs).append(run_one(cmd, env, a.timeout))
         lo, pt = aggregate(loom_runs), aggregate(torch_runs)
         note = None
-        if lo and pt and (loom_runs[0]["rows"] != torch_runs[0]["rows"] or loom_runs[0]["T"] != torch_runs[0]["T"]):
-            note = "loom and PyTorch ran different workloads (rows/T differ)"
+        if lo and pt and any(loom_runs[0].get(k) != torch_runs[0].get(k) for k in ("T", "rows", "lengths_drawn")):
+            note = "loom and PyTorch ran different workloads (T, rows or drawn lengths differ)"
         speedup = pt["median_ms"] / lo["median_ms"] if lo and pt else None
         cpu_speedup = (pt["cpu_median_ms"] / lo["cpu_median_ms"]
                        if lo and pt and lo["cpu_median_ms"] and pt["cpu_median_ms"] else None)

@@ -183,7 +183,7 @@ def main(argv):
     row = {
         "impl": "pytorch", "mode": a.mode, "T": T, "N": a.N, "C": a.C, "H": a.H, "layers": a.layers,
         "bidirectional": bool(a.bidirectional), "proj_size": a.proj_size, "dtype": a.dtype, "step": a.step,
-        "lengths": list(a.lengths) if a.lengths else None, "rows": rows, "seed": a.seed,
+        "lengths": list(a.lengths) if a.lengths else None, "lengths_drawn": lengths, "rows": rows, "seed": a.seed,
         "device": device.type, "device_name": torch.cuda.get_device_name() if cuda else cpu_name(),
         "threads": torch.get_num_threads(), "warmup": a.warmup, "repeats": a.repeats,
         "timer": "cuda_event" if cuda else "perf_counter",
