@@ -20,8 +20,8 @@ the CPU the suite is scaled down by the suite's cpu.scale (C, H, N, T and the
 length range divided, at least 1), and both sides are pinned to the same
 thread count: OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = MKL_NUM_THREADS = K in
 both environments and torch.set_num_threads(K) (K = --threads, default 1:
-on a shared, loaded machine OpenMP/OpenBLAS threads that spin-wait for
-descheduled partners make multi-threaded timings meaningless, 10x and worse). Needs only the standard library; PyTorch runs in --torch-python
+on a shared, loaded machine PyTorch's OpenMP threads spin-wait for
+descheduled partners, which made its 2-thread steps 11x to 17x slower there). Needs only the standard library; PyTorch runs in --torch-python
 (default: the first of this interpreter, `python3` on PATH and
 /usr/bin/python3 that can import torch).
 """
