@@ -557,13 +557,19 @@ TEST_F(CheckpointTest, KilledMidSaveLeavesThePreviousCheckpointWhole) {
   };
 
   // Each trial waits until the child has begun its (commits+1)-th save (its
-  // temporaries are numbered), then `delay_us` more, and kills it.
+  // temporaries are numbered), then `fraction` of one save's duration more,
+  // and kills it: early in the first save, and at eight points spread over a
+  // later save (writing, flushing, renaming, starting the next one). A save's
+  // duration is measured on the child itself: the time between the starts of
+  // its first and its (commits+1)-th save, over commits.
   struct Trial {
     int commits;
-    int delay_us;
+    double fraction;
   };
-  const Trial trials[] = {{0, 0}, {0, 300}, {0, 3000}, {1, 0}, {1, 5000}, {2, 1000}, {2, 20000}};
+  std::vector<Trial> trials = {{0, 0.0}, {2, 0.3}};
+  for (int j = 0; j < 8; ++j) trials.push_back({1, j / 8.0});
   int killed_mid_write = 0, killed_after_commit = 0;
+  double longest_save_ms = 0;
   for (const Trial& trial : trials) {
     save_checkpoint(target, a);
     pid_t child = ::fork();
@@ -578,20 +584,31 @@ TEST_F(CheckpointTest, KilledMidSaveLeavesThePreviousCheckpointWhole) {
       ::_exit(0);
     }
     const std::string temp_prefix = fmt::format(".ck.h5.tmp-{}-", static_cast<long>(child));
-    // The lowest and highest temporary numbers of the child seen so far.
+    // The lowest and highest temporary numbers of the child seen so far, and
+    // when the lowest was first seen.
     long first = -1, last = -1;
-    auto start = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point start = Clock::now(), first_seen = start;
+    while (Clock::now() - start < std::chrono::seconds(20)) {
       for (const std::string& name : with_prefix(dir_, temp_prefix)) {
         long n = std::stol(name.substr(temp_prefix.size()));
-        if (first < 0) first = n;
+        if (first < 0) {
+          first = n;
+          first_seen = Clock::now();
+        }
         last = std::max(last, n);
       }
       if (first >= 0 && last - first >= trial.commits) break;
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
     ASSERT_GE(first, 0) << "the child never started a save";
-    std::this_thread::sleep_for(std::chrono::microseconds(trial.delay_us));
+    if (trial.commits > 0) {
+      auto one_save = (Clock::now() - first_seen) / trial.commits;
+      longest_save_ms = std::max(
+          longest_save_ms, std::chrono::duration<double, std::milli>(one_save).count());
+      std::this_thread::sleep_for(
+          std::chrono::duration_cast<Clock::duration>(one_save * trial.fraction));
+    }
     ASSERT_EQ(::kill(child, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
@@ -600,7 +617,7 @@ TEST_F(CheckpointTest, KilledMidSaveLeavesThePreviousCheckpointWhole) {
 
     // A temporary left behind means the kill landed mid-save.
     std::vector<std::string> leftovers = with_prefix(dir_, temp_prefix);
-    std::string when = fmt::format("after {} commits + {} us", trial.commits, trial.delay_us);
+    std::string when = fmt::format("after {} commits + {} of a save", trial.commits, trial.fraction);
     Checkpoint got = load_checkpoint(target);
     check_whole(got, when);
     if (trial.commits > 0) {
@@ -616,8 +633,9 @@ TEST_F(CheckpointTest, KilledMidSaveLeavesThePreviousCheckpointWhole) {
   EXPECT_GE(killed_after_commit, 1);
   RecordProperty("killed_mid_write", killed_mid_write);
   RecordProperty("killed_after_commit", killed_after_commit);
-  fmt::print("{} of {} kills landed mid-save; {} found a child's checkpoint in place\n",
-             killed_mid_write, std::size(trials), killed_after_commit);
+  fmt::print("longest save: {:.0f} ms; {} of {} kills landed mid-save; {} found a child's "
+             "checkpoint in place\n", longest_save_ms, killed_mid_write, trials.size(),
+             killed_after_commit);
 }
 
 TEST_F(CheckpointTest, CudaTensorsSaveAndLoadOnEitherDevice) {
