@@ -4,6 +4,7 @@
 //              [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64]
 //              [--step train|forward] [--lengths LO:HI] [--seed S]
 //              [--device auto|cpu|cuda] [--warmup W] [--repeats R]
+//              [--deterministic 0|1] [--cuda-graphs 0|1]
 //
 // What is timed (bench/torch_bench.py times exactly the same on PyTorch):
 //   forward   output = layer(x) under NoGradGuard (inference);
@@ -29,6 +30,10 @@
 // (user + system, all threads) per step, which a loaded machine disturbs far
 // less than wall time when one thread runs; null on CUDA.
 //
+// loom's switches, echoed in the line: --deterministic sets
+// loom::set_deterministic (default: LOOM_DETERMINISTIC); --cuda-graphs sets
+// kernels::set_rnn_cuda_graphs (CUDA builds only; default off).
+//
 // Exit status: 0 after printing the line, 2 on bad usage or a failed run
 // (message on stderr).
 #include <algorithm>
@@ -49,6 +54,7 @@
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/allocator.h"
+#include "core/determinism.h"
 #include "core/error.h"
 #include "core/generator.h"
 #include "nn/packed_sequence.h"
@@ -68,7 +74,8 @@ constexpr const char* kUsage =
     "usage: loom-bench --mode rnn_tanh|rnn_relu|lstm|gru --T T --N N --C C --H H [--layers L]\n"
     "                  [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64]\n"
     "                  [--step train|forward] [--lengths LO:HI] [--seed S]\n"
-    "                  [--device auto|cpu|cuda] [--warmup W] [--repeats R]\n";
+    "                  [--device auto|cpu|cuda] [--warmup W] [--repeats R]\n"
+    "                  [--deterministic 0|1] [--cuda-graphs 0|1]\n";
 
 struct Config {
   std::string mode = "lstm";
@@ -83,6 +90,8 @@ struct Config {
   std::string device = "auto";
   std::int64_t warmup = 3;
   std::int64_t repeats = 10;
+  int deterministic = -1;  // -1: as LOOM_DETERMINISTIC says
+  bool cuda_graphs = false;
 
   bool packed() const { return lengths_hi > 0; }
 };
@@ -130,6 +139,8 @@ Config parse_args(int argc, char** argv) {
     else if (a == "--device") c.device = value();
     else if (a == "--warmup") c.warmup = parse_int(a, value(), 0);
     else if (a == "--repeats") c.repeats = parse_int(a, value(), 1);
+    else if (a == "--deterministic") c.deterministic = parse_int(a, value(), 0) != 0;
+    else if (a == "--cuda-graphs") c.cuda_graphs = parse_int(a, value(), 0) != 0;
     else fail("unknown option {}", a);
   }
   LOOM_CHECK(c.mode == "rnn_tanh" || c.mode == "rnn_relu" || c.mode == "lstm" || c.mode == "gru",
@@ -142,6 +153,7 @@ Config parse_args(int argc, char** argv) {
   LOOM_CHECK(c.N > 0 && c.C > 0 && c.H > 0, "--N, --C and --H are required");
   LOOM_CHECK(have_T || c.packed(), "--T is required unless --lengths is given");
   LOOM_CHECK(c.proj_size == 0 || c.mode == "lstm", "--proj-size is for lstm only");
+  LOOM_CHECK(!c.cuda_graphs || cuda_compiled(), "--cuda-graphs 1 needs loom built with CUDA");
   return c;
 }
 
@@ -265,6 +277,10 @@ int run(const Config& c) {
   }
   const DType dtype = c.dtype == "float64" ? kFloat64 : kFloat32;
   const bool train = c.step == "train";
+  if (c.deterministic >= 0) set_deterministic(c.deterministic != 0);
+#ifdef LOOM_WITH_CUDA
+  kernels::set_rnn_cuda_graphs(c.cuda_graphs);
+#endif
   manual_seed(c.seed);
 
   // The layer, on the device in the benchmark's dtype.
@@ -350,13 +366,14 @@ int run(const Config& c) {
       "\"layers\": {}, \"bidirectional\": {}, \"proj_size\": {}, \"dtype\": \"{}\", \"step\": \"{}\", "
       "\"lengths\": {}, \"lengths_drawn\": {}, \"rows\": {}, \"seed\": {}, \"device\": \"{}\", \"device_name\": {}, "
       "\"threads\": {}, \"warmup\": {}, \"repeats\": {}, \"timer\": \"{}\", "
-      "\"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{}], \"cpu_median_ms\": {}, "
+      "\"deterministic\": {}, \"cuda_graphs\": {}, \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{}], \"cpu_median_ms\": {}, "
       "\"peak_mem_bytes\": {}}}\n",
       c.mode, T, c.N, c.C, c.H, c.layers, c.bidirectional ? "true" : "false", c.proj_size, c.dtype,
       c.step, c.packed() ? fmt::format("[{}, {}]", c.lengths_lo, c.lengths_hi) : "null",
       c.packed() ? fmt::format("[{}]", fmt::join(lengths, ", ")) : "null", rows, c.seed,
       device.is_cuda() ? "cuda" : "cpu", json_string(device_name(device)),
-      threads, c.warmup, c.repeats, timer.name(), median, min,
+      threads, c.warmup, c.repeats, timer.name(),
+      deterministic() ? "true" : "false", c.cuda_graphs ? "true" : "false", median, min,
       times_json, cpu_median, peak ? std::to_string(*peak) : "null");
   std::fflush(stdout);
   return 0;

@@ -4,7 +4,7 @@
   python3 bench/compare.py [--loom-bench build/bin/loom-bench] [--device auto|cpu|cuda]
                            [--torch-python PY] [--threads K] [--rounds R] [--scale S]
                            [--warmup W] [--repeats R] [--only SUBSTRING] [--suite bench/suite.json]
-                           [--out-dir build/bench]
+                           [--out-dir build/bench] [--loom-arg=--cuda-graphs=1 ...]
 
 For every row of the suite it runs loom-bench and bench/torch_bench.py with the
 same arguments, alternating them (loom then PyTorch in even rounds, PyTorch
@@ -170,6 +170,8 @@ def main(argv):
     p.add_argument("--only", default=None, help="run only rows whose name contains this")
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed for one benchmark process")
     p.add_argument("--out-dir", default=os.path.join(SOURCE, "build", "bench"))
+    p.add_argument("--loom-arg", action="append", default=[],
+                   help="extra loom-bench argument, e.g. --loom-arg=--cuda-graphs --loom-arg=1")
     a = p.parse_args(argv)
 
     if not os.access(a.loom_bench, os.X_OK):
@@ -203,7 +205,7 @@ def main(argv):
         "cuda_version": info["cuda_version"], "cudnn_version": info["cudnn"],
         "pytorch": info["torch"], "pytorch_python": py,
         "loom_commit": git_commit(), "loom_bench": os.path.abspath(a.loom_bench),
-        "threads": threads_note, "scale": scale, "rounds": rounds, "warmup": warmup, "repeats": repeats,
+        "threads": threads_note, "loom_args": a.loom_arg, "scale": scale, "rounds": rounds, "warmup": warmup, "repeats": repeats,
     }
     print(f"# loom vs PyTorch {info['torch']} on {device} ({header['device_name']}), {header['date']}, "
           f"loom {header['loom_commit']}")
@@ -212,6 +214,8 @@ def main(argv):
         print(f"# CPU run, {size}; threads: {threads_note}; peak memory: '-' (CUDA allocator statistic only)")
     else:
         print(f"# driver {header['driver']}, CUDA {info['cuda_version']}, cuDNN {info['cudnn']}, TF32 off on both sides")
+    if a.loom_arg:
+        print(f"# loom-bench also given: {' '.join(a.loom_arg)}")
     print(f"# per row: {rounds} round(s) alternating loom/PyTorch, each {warmup} warm-up + {repeats} timed "
           f"steps; ms = median of the round medians; speedup = PyTorch ms / loom ms (> 1: loom faster)")
 
@@ -226,7 +230,7 @@ def main(argv):
         args = bench_args(srow, device, warmup, repeats)
         loom_runs, torch_runs = [], []
         for r in range(rounds):
-            order = [("loom", [a.loom_bench] + args), ("pytorch", torch_cmd + args)]
+            order = [("loom", [a.loom_bench] + args + a.loom_arg), ("pytorch", torch_cmd + args)]
             if r % 2:
                 order.reverse()
             for impl, cmd in order:
@@ -278,6 +282,8 @@ def markdown(header, results):
     else:
         lines.append(f"Driver {h['driver']}, CUDA {h['cuda_version']}, cuDNN {h['cudnn_version']}; TF32 off on "
                      f"both sides.")
+    if h["loom_args"]:
+        lines.append(f"loom-bench also given: `{' '.join(h['loom_args'])}`.")
     lines.append(f"{h['rounds']} round(s) per row alternating loom/PyTorch, each {h['warmup']} warm-up + "
                  f"{h['repeats']} timed steps; ms = median of the round medians; speedup = PyTorch ms / loom ms "
                  f"(> 1: loom faster).")
