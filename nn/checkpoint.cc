@@ -186,12 +186,15 @@ void restore_all(const Checkpoint& ck, Module& module, optim::Optimizer* optimiz
              "cannot restore the optimizer: the checkpoint holds no optimizer state");
   LOOM_CHECK(!sched_load || !is_empty(ck.scheduler),
              "cannot restore the schedule: the checkpoint holds no schedule state");
-  StateDict model_backup = snapshot(module);
+  // Only a later part's refusal needs the model put back.
+  const bool later_parts = optimizer != nullptr || sched_load;
+  StateDict model_backup = later_parts ? snapshot(module) : StateDict();
   optim::StateDict sched_backup;
   if (sched_save) sched_backup = sched_save();
 
   // Each load below changes nothing when it throws.
   load_part("model", [&] { module.load_state_dict(ck.model); });
+  if (!later_parts) return;
   bool sched_loaded = false;
   try {
     if (sched_load) {
