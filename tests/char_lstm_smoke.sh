@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# char_lstm_smoke.sh CHAR_LSTM DATA WORKDIR: a few seconds of examples/char_lstm
+# with a tiny model on the first 3000 characters of DATA (so that 40 steps
+# cross an epoch boundary), checking:
+#   - a run exits 0, prints progress lines, ends with the exact final line,
+#     and writes loss.csv (a row per step) and checkpoint.h5;
+#   - a run stopped at step 20 (--stop-at) and resumed with --resume ends with
+#     the same final line and the same per-step losses as the run straight
+#     through (model, Adam, schedule, carried state and dropout RNG restored);
+#   - bad options and a mismatched --resume give an error message and a
+#     non-zero exit, not a crash; --help exits 0 and lists the options.
+set -u
+exe=$1 data=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+head -c 3000 "$data" > "$work/small.txt"
+args=(--data "$work/small.txt" --steps 40 --batch 8 --bptt 16 --embed 16 --hidden 32 --layers 2
+      --dropout 0.2 --val-every 10 --checkpoint-every 10 --log-every 10 --sample-chars 60 --seed 3)
+final_re='^final validation loss: [0-9]+\.[0-9]{3} nats/char \(unigram baseline: [0-9]+\.[0-9]{3}\)$'
+
+# 1. Straight through.
+"$exe" "${args[@]}" --out "$work/straight" > "$work/straight.log" 2>&1
+rc=$?
+cat "$work/straight.log"
+[ $rc -eq 0 ] || fail "the straight run exited $rc"
+last=$(tail -n 1 "$work/straight.log")
+[[ $last =~ $final_re ]] || fail "last line is not the final line: '$last'"
+grep -q '^step 10/40  loss ' "$work/straight.log" || fail "no progress line for step 10"
+grep -q '^step 10: validation loss ' "$work/straight.log" || fail "no validation line at step 10"
+[ -s "$work/straight/checkpoint.h5" ] || fail "no checkpoint.h5"
+[ "$(head -n 1 "$work/straight/loss.csv")" = "step,train_loss,val_loss,lr,chars_per_second,elapsed_seconds" ] ||
+  fail "loss.csv has no header"
+[ "$(tail -n +2 "$work/straight/loss.csv" | wc -l)" -eq 40 ] || fail "loss.csv does not have 40 rows"
+
+# 2. Stopped at step 20, then resumed.
+"$exe" "${args[@]}" --out "$work/resumed" --stop-at 20 > "$work/first_half.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { cat "$work/first_half.log"; fail "the run stopped at 20 exited $rc"; }
+grep -q '^stopped at step 20 of 40' "$work/first_half.log" || fail "no 'stopped at step 20' line"
+"$exe" "${args[@]}" --out "$work/resumed" --resume "$work/resumed/checkpoint.h5" > "$work/second_half.log" 2>&1
+rc=$?
+echo "--- resumed:"
+cat "$work/second_half.log"
+[ $rc -eq 0 ] || fail "the resumed run exited $rc"
+grep -q '^resumed from .* at step 20$' "$work/second_half.log" || fail "no 'resumed ... at step 20' line"
+[ "$(tail -n 1 "$work/second_half.log")" = "$last" ] ||
+  fail "resumed final line '$(tail -n 1 "$work/second_half.log")' differs from the straight run's '$last'"
+# step, train_loss, val_loss, lr of every step must match.
+if ! diff <(cut -d, -f1-4 "$work/straight/loss.csv") <(cut -d, -f1-4 "$work/resumed/loss.csv"); then
+  fail "the resumed loss curve differs from the straight one"
+fi
+
+# 3. Errors: a message and a non-zero exit.
+expect_error() {  # expected_rc fragment args...
+  local want=$1 fragment=$2
+  shift 2
+  "$exe" "$@" > "$work/err.log" 2>&1
+  local got=$?
+  [ $got -eq "$want" ] || fail "'$*' exited $got, expected $want"
+  grep -qF -- "$fragment" "$work/err.log" || { cat "$work/err.log"; fail "'$*' did not say '$fragment'"; }
+}
+expect_error 2 "option '--steps' expects an integer, got 'ten'" --steps ten
+expect_error 2 "unknown option '--bogus'" --bogus 1
+expect_error 2 "option '--lr' needs a value" --lr
+expect_error 2 "--dropout must be in [0, 1), got 1.5" --dropout 1.5
+expect_error 2 "--hidden must be at least 1, got 0" --hidden 0
+expect_error 2 "--device expects auto, cpu, cuda or cuda:N, got 'tpu'" --device tpu
+expect_error 1 "cannot open the text file '$work/missing.txt'" --data "$work/missing.txt"
+expect_error 1 "--resume: there is no checkpoint at '$work/none.h5'" "${args[@]}" --resume "$work/none.h5"
+expect_error 1 "was written by a run with other settings: --hidden 16 (checkpoint: 32)" \
+  "${args[@]}" --hidden 16 --out "$work/other" --resume "$work/straight/checkpoint.h5"
+expect_error 1 "cannot load checkpoint" "${args[@]}" --out "$work/other" --resume "$work/small.txt"
+"$exe" --help > "$work/help.log" 2>&1 || fail "--help exited non-zero"
+for option in steps batch bptt hidden layers dropout lr clip seed device data out checkpoint-every resume; do
+  grep -q -- "--$option " "$work/help.log" || fail "--help does not list --$option"
+done
+
+if [ $failures -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "char_lstm smoke test passed"
