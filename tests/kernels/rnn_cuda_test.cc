@@ -278,7 +278,10 @@ void check_graphs(const Problem& p, const std::string& where) {
     return b;
   };
   Buffers a = make(), b = make();
-  loom::kernels::set_rnn_cuda_graphs(true);
+  struct GraphsOn {  // off again however the test ends
+    GraphsOn() { loom::kernels::set_rnn_cuda_graphs(true); }
+    ~GraphsOn() { loom::kernels::set_rnn_cuda_graphs(false); }
+  } graphs_on;
   int run = 0;
   for (Buffers* use : {&a, &a, &a, &b, &b, &a}) {
     for (size_t i = 11; i < use->dev.size(); ++i)
@@ -297,7 +300,6 @@ void check_graphs(const Problem& p, const std::string& where) {
     for (size_t i = 11; i < use->dev.size(); ++i) got.push_back(use->dev[i]->download());
     compare(got, want, 0, 0, want.size(), where + " graph run " + std::to_string(++run));
   }
-  loom::kernels::set_rnn_cuda_graphs(false);
 }
 
 template <typename T>

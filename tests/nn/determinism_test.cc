@@ -166,9 +166,15 @@ TEST(DeterministicTrainingCuda, TwoRunsGiveIdenticalParameters) {
   expect_reproducible(kCUDA, kFloat64);
 }
 
+// Turns direction overlap back on (the default) however a test ends.
+struct OverlapRestore {
+  ~OverlapRestore() { nn::set_rnn_direction_overlap(true); }
+};
+
 TEST(DeterministicTrainingCuda, OverlapDoesNotChangeABitAndCudaMatchesCpu) {
   LOOM_SKIP_WITHOUT_CUDA();
   EnvironmentGuard guard;
+  OverlapRestore restore;
   nn::set_rnn_direction_overlap(true);
   TrainRun overlapped = train(kCUDA, kFloat32, 99);
   nn::set_rnn_direction_overlap(false);
@@ -377,8 +383,8 @@ TEST(BidirectionalOverlapCuda, ModuleOverlapSwitchChangesNoBit) {
     for (const Tensor& p : gru.parameters()) result.push_back(p.grad());
     return bytes_of(result);
   };
+  OverlapRestore restore;
   std::vector<Bytes> on = run(true), off = run(false);
-  nn::set_rnn_direction_overlap(true);
   ASSERT_EQ(on.size(), off.size());
   for (std::size_t i = 0; i < on.size(); ++i) EXPECT_TRUE(on[i] == off[i]) << "tensor " << i;
 }
