@@ -26,8 +26,10 @@ void* host_allocate(std::size_t bytes) {
 #if defined(LOOM_WITH_CUDA)
 // Blocks are rounded to 512 bytes and cached by size; a freed block is reused
 // by the next request of the same rounded size or a slightly larger one.
-// Everything runs on loom's single stream per device, so a block freed by the
-// host may be handed out again at once: stream order protects the reuse.
+// Everything runs on loom's main stream per device, so a block freed by the
+// host may be handed out again at once: stream order protects the reuse. Side
+// streams (kernels/cuda/context.h) only touch blocks allocated before their
+// fork and freed after their join, which keeps that true (see SideStreamFork).
 class CudaCachingAllocator {
  public:
   void* allocate(std::size_t bytes, int device) {
