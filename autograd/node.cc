@@ -23,7 +23,14 @@ std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_output
   Tensor var(variable);
   Tensor current = var.grad();
   if (!current.defined()) {
-    var.set_grad(native::clone(g));
+    // Like PyTorch, take the incoming buffer itself when nothing else can see
+    // it (this engine's buffer is its only owner and it views no other
+    // tensor's storage); otherwise store a copy, so a later in-place update
+    // of .grad (an optimizer's, accumulation) never reaches another tensor.
+    const bool sole_owner = g.impl_ptr().use_count() == 1 &&
+                            g.impl().storage.use_count() == 1 && g.is_contiguous() &&
+                            !g.requires_grad() && g.impl().grad_fn == nullptr;
+    var.set_grad(sole_owner ? g : native::clone(g));
   } else {
     var.set_grad(native::binary(native::BinaryOp::Add, current, g));
   }

@@ -185,7 +185,9 @@ void prepare_backward(BackwardWork& b, const SavedDirection& d, const Tensor* gr
   b.shape = d.shape();
   const k::RnnLayerShape& s = b.shape;
   const bool lstm = d.mode == k::RnnMode::Lstm;
-  b.dx = empty_like_opts(in.x.shape(), in.x);
+  // The input's gradient is the largest GEMM of the backward after the weight
+  // gradients; skip it when nothing upstream wants it (the first layer's input).
+  b.dx = wants[0] ? empty_like_opts(in.x.shape(), in.x) : Tensor();
   b.dh0 = empty_like_opts(in.h0.shape(), in.x);
   b.dc0 = lstm ? empty_like_opts({s.N, s.H}, in.x) : Tensor();
   b.dw_ih = wants[3] ? empty_like_opts(in.w_ih.shape(), in.x) : Tensor();
