@@ -8,6 +8,7 @@
 #include "autograd/engine.h"
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "core/native.h"
 #include "op_testing.h"
 
 namespace loom {
@@ -29,6 +30,31 @@ TEST(Engine, GradientsAccumulateAcrossBackwardCalls) {
   EXPECT_FALSE(x.grad().defined());
   (x * 3.0).sum().backward();
   expect_tensor(x.grad(), {2}, {3.0, 3.0}, 0, 0, "after reset");
+}
+
+// AccumulateGrad may take the incoming gradient buffer instead of copying it
+// (as PyTorch does), but only when nothing else sees it: two leaves given the
+// same gradient tensor, and the caller's own upstream gradient, must never end
+// up sharing storage with a .grad that an optimizer then updates in place.
+TEST(Engine, LeafGradientsNeverAliasEachOtherOrTheUpstreamGradient) {
+  Tensor a = vec({1.0, 2.0});
+  Tensor b = vec({3.0, 4.0});
+  Tensor upstream = tensor({0.5, -1.5}, kFloat64);
+  (a + b).backward(upstream);  // add's backward hands the same tensor to a and b
+  expect_tensor(a.grad(), {2}, {0.5, -1.5}, 0, 0, "a.grad");
+  expect_tensor(b.grad(), {2}, {0.5, -1.5}, 0, 0, "b.grad");
+  native::fill_(a.grad(), 7.0);  // what an in-place optimizer update would do
+  expect_tensor(b.grad(), {2}, {0.5, -1.5}, 0, 0, "b.grad after writing a.grad");
+  expect_tensor(upstream, {2}, {0.5, -1.5}, 0, 0, "upstream after writing a.grad");
+  native::fill_(b.grad(), 9.0);
+  expect_tensor(upstream, {2}, {0.5, -1.5}, 0, 0, "upstream after writing b.grad");
+
+  Tensor c = vec({1.0, -1.0});
+  Tensor g = tensor({2.0, 3.0}, kFloat64);
+  c.sum().backward();  // a fresh gradient, owned by nobody else: may be taken
+  (c * 1.0).backward(g);
+  expect_tensor(c.grad(), {2}, {3.0, 4.0}, 0, 0, "accumulated c.grad");
+  expect_tensor(g, {2}, {2.0, 3.0}, 0, 0, "caller's g untouched by accumulation");
 }
 
 TEST(Engine, SecondBackwardNeedsRetainGraph) {
