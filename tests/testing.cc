@@ -1,5 +1,8 @@
 #include "testing.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -12,6 +15,28 @@
 namespace loom::testing {
 
 bool has_cuda_device() { return loom::cuda_available(); }
+
+void TempDirTest::SetUp() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  dir_ = std::filesystem::temp_directory_path() /
+         fmt::format("loom_test_{}_{}_{}", static_cast<long>(::getpid()), info->test_suite_name(),
+                     info->name());
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+}
+
+void TempDirTest::TearDown() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::vector<std::string> TempDirTest::entries() const {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir_))
+    out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 void expect_error_text(const std::function<void()>& fn, const std::string& text) {
   try {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <span>
 #include <string>
@@ -31,6 +32,21 @@ void expect_error_text(const std::function<void()>& fn, const std::string& text)
 void expect_error_containing(const std::function<void()>& fn, const std::string& fragment);
 void expect_error_containing_all(const std::function<void()>& fn,
                                  const std::vector<std::string>& fragments);
+
+// A fixture giving each test a fresh, empty folder under the system's
+// temporary directory (named after the test and the process), removed
+// afterwards whatever the test left in it.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  // The path of `name` inside the folder.
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+  // The names of every entry in the folder, sorted (to spot leftover temporaries).
+  std::vector<std::string> entries() const;
+
+  std::filesystem::path dir_;
+};
 
 // Path of a file under the source tree, e.g. source_path("tests/data/x.h5").
 std::string source_path(const std::string& relative);

@@ -22,31 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Each test gets a fresh folder, removed afterwards.
-class Hdf5FileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           fmt::format("loom_hdf5_test_{}_{}", static_cast<long>(::getpid()), info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
-  // Every entry of the test folder (to see leftover temporaries).
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  fs::path dir_;
-};
+class Hdf5FileTest : public testing::TempDirTest {};
 
 TEST_F(Hdf5FileTest, HostArrayHelpers) {
   HostArray a = HostArray::from<double>({2, 3}, {1, 2, 3, 4, 5, 6});

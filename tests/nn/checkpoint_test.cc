@@ -66,29 +66,7 @@ struct Net : Module {
   std::shared_ptr<Linear> head;
 };
 
-// Each test gets a fresh folder, removed afterwards.
-class CheckpointTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           fmt::format("loom_checkpoint_test_{}_{}", static_cast<long>(::getpid()), info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  fs::path dir_;
-};
+class CheckpointTest : public testing::TempDirTest {};
 
 // Bytes of a host copy: equal bytes means equal bits (NaN included).
 std::vector<std::byte> bytes_of(const Tensor& t) { return to_host_array(t).bytes; }
