@@ -33,6 +33,8 @@ import time
 
 import torch
 
+from machine import cpu_name
+
 MASK64 = (1 << 64) - 1
 
 
@@ -52,17 +54,6 @@ def draw_lengths(n, lo, hi, seed):
         state, v = splitmix64(state)
         out.append(lo + v % (hi - lo + 1))
     return out
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def parse_lengths(text):
