@@ -36,8 +36,10 @@ build: configure
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 600
 
+# The main example: a character-level LSTM language model (examples/char_lstm.cc);
+# DEMO_ARGS passes options (e.g. DEMO_ARGS="--steps 100"; see char-lstm --help).
 demo: build
-	$(BUILD_DIR)/bin/demo
+	$(BUILD_DIR)/bin/char-lstm --out $(BUILD_DIR)/char_lstm $(DEMO_ARGS)
 
 # On a GPU the full suite, else a scaled-down CPU suite; BENCH_ARGS passes options
 # to bench/compare.py (e.g. BENCH_ARGS="--only lstm --rounds 1").

@@ -59,12 +59,12 @@ static const char* const kDefaultData = "examples/data/kjv_genesis_exodus.txt";
 // ---- settings --------------------------------------------------------------------
 
 struct Settings {
-  std::int64_t steps = 400;             // optimizer steps (each: batch x bptt characters)
+  std::int64_t steps = 400;              // optimizer steps (each: batch x bptt characters)
   std::int64_t batch = 32;               // parallel text streams
   std::int64_t bptt = 64;                // characters per truncated-BPTT chunk
   std::int64_t embed = 64;               // embedding size
-  std::int64_t hidden = 192;             // LSTM hidden size
-  std::int64_t layers = 2;               // stacked LSTM layers
+  std::int64_t hidden = 384;             // LSTM hidden size
+  std::int64_t layers = 1;               // stacked LSTM layers (dropout between them when > 1)
   double dropout = 0.1;                  // on the embeddings, between layers and before the read-out
   double lr = 3e-3;                      // Adam's peak learning rate (cosine decay to lr / 20)
   double clip = 1.0;                     // maximum total gradient norm
@@ -260,10 +260,10 @@ int run(const Settings& s) {
   const std::vector<std::int64_t> ids = vocab.encode(text);
   const auto n_val = static_cast<std::int64_t>(std::llround(static_cast<double>(ids.size()) * s.val_fraction));
   const std::vector<std::int64_t> train_ids(ids.begin(), ids.end() - n_val), val_ids(ids.end() - n_val, ids.end());
-  const TbpttBatches train(train_ids, s.batch, s.bptt);
   LOOM_CHECK(n_val >= 2 && static_cast<std::int64_t>(train_ids.size()) > s.batch,
-             "--val-fraction {} of {} characters leaves too little text for training or validation", s.val_fraction,
-             ids.size());
+             "{} characters split by --val-fraction {} leave too little text for {} training streams or for "
+             "validation", ids.size(), s.val_fraction, s.batch);
+  const TbpttBatches train(train_ids, s.batch, s.bptt);
   // Validation: up to 32 streams read in chunks of 256 characters, every character once.
   const TbpttBatches val(val_ids, std::clamp<std::int64_t>((n_val - 1) / 256, 1, 32), 256);
   const double baseline = examples::unigram_cross_entropy(train_ids, val_ids, vocab.size());
