@@ -52,7 +52,28 @@ if ! diff <(cut -d, -f1-4 "$work/straight/loss.csv") <(cut -d, -f1-4 "$work/resu
   fail "the resumed loss curve differs from the straight one"
 fi
 
-# 3. Errors: a message and a non-zero exit.
+# 3. Ctrl-C (SIGINT) during training: a checkpoint, exit 130, and --resume continues from it.
+"$exe" "${args[@]}" --steps 1000000 --out "$work/interrupted" > "$work/interrupted.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do  # up to a minute for step 10 to be printed
+  grep -q '^step 10/1000000 ' "$work/interrupted.log" && break
+  sleep 0.1
+done
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ] || { cat "$work/interrupted.log"; fail "the interrupted run exited $rc, expected 130"; }
+stopped=$(sed -n 's/^stopped at step \([0-9]*\) of 1000000: continue with --resume .*/\1/p' "$work/interrupted.log")
+if [ -z "$stopped" ]; then
+  fail "no 'stopped at step N' line after SIGINT"
+else
+  "$exe" "${args[@]}" --steps 1000000 --out "$work/interrupted" --resume "$work/interrupted/checkpoint.h5" \
+    --stop-at $((stopped + 3)) > "$work/interrupted_resumed.log" 2>&1 || fail "resuming after SIGINT failed"
+  grep -q "^resumed from .* at step $stopped\$" "$work/interrupted_resumed.log" ||
+    fail "resuming after SIGINT did not start at step $stopped"
+fi
+
+# 4. Errors: a message and a non-zero exit.
 expect_error() {  # expected_rc fragment args...
   local want=$1 fragment=$2
   shift 2
