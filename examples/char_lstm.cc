@@ -258,6 +258,8 @@ int run(const Settings& s) {
   const std::string text = examples::read_text_file(s.data);
   const CharVocab vocab(text);
   const std::vector<std::int64_t> ids = vocab.encode(text);
+  for (char c : s.prime)  // fail now rather than after training
+    LOOM_CHECK(vocab.contains(c), "--prime: the character {:?} does not occur in {}", c, s.data);
   const auto n_val = static_cast<std::int64_t>(std::llround(static_cast<double>(ids.size()) * s.val_fraction));
   const std::vector<std::int64_t> train_ids(ids.begin(), ids.end() - n_val), val_ids(ids.end() - n_val, ids.end());
   LOOM_CHECK(n_val >= 2 && static_cast<std::int64_t>(train_ids.size()) > s.batch,

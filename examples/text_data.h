@@ -63,6 +63,8 @@ class CharVocab {
     }
     return ids;
   }
+  // True when `c` occurs in the vocabulary.
+  bool contains(char c) const { return index_[static_cast<unsigned char>(c)] >= 0; }
   // The character with index `id` (0 <= id < size()).
   char decode(std::int64_t id) const { return chars_.at(static_cast<std::size_t>(id)); }
   // All characters in index order.

@@ -89,6 +89,7 @@ expect_error 2 "--dropout must be in [0, 1), got 1.5" --dropout 1.5
 expect_error 2 "--hidden must be at least 1, got 0" --hidden 0
 expect_error 2 "--device expects auto, cpu, cuda or cuda:N, got 'tpu'" --device tpu
 expect_error 1 "cannot open the text file '$work/missing.txt'" --data "$work/missing.txt"
+expect_error 1 "--prime: the character '#' does not occur in $work/small.txt" "${args[@]}" --prime "#" --out "$work/other"
 expect_error 1 "--resume: there is no checkpoint at '$work/none.h5'" "${args[@]}" --resume "$work/none.h5"
 expect_error 1 "was written by a run with other settings: --hidden 16 (checkpoint: 32)" \
   "${args[@]}" --hidden 16 --out "$work/other" --resume "$work/straight/checkpoint.h5"
