@@ -147,8 +147,9 @@ std::string check_settings(const Settings& s) {
     }
     if (device.is_cuda() && device.index >= cuda_device_count())
       return fmt::format("--device {}: {}", s.device,
-                         cuda_compiled() ? fmt::format("only {} CUDA device(s) present", cuda_device_count())
-                                         : std::string("loom was built without CUDA"));
+                         !cuda_compiled()            ? std::string("loom was built without CUDA")
+                         : cuda_device_count() == 0 ? std::string("no CUDA device is present")
+                                                    : fmt::format("only {} CUDA device(s) present", cuda_device_count()));
   }
   return "";
 }
