@@ -96,11 +96,13 @@ TEST(RnnModule, BatchFirstIsATranspose) {
   loom::testing::expect_all_close(ya.to_vector<double>(), yb.transpose(0, 1).to_vector<double>(), 0, 0);
 }
 
-// gradcheck of a whole module in float64 with respect to input, states and
-// every parameter.
-void gradcheck_module(RNNBase& m, bool lstm, Shape input_shape, bool with_state) {
+// gradcheck of a whole module in float64 on `device` with respect to input,
+// states and every parameter.
+void gradcheck_module(RNNBase& m, bool lstm, Shape input_shape, bool with_state,
+                      Device device = kCPU) {
   m.to(kFloat64);
-  TensorOptions o = TensorOptions(kFloat64).requires_grad();
+  m.to(device);
+  TensorOptions o = TensorOptions(kFloat64).device(device).requires_grad();
   std::int64_t D = m.options().bidirectional_ ? 2 : 1;
   std::int64_t Hout = m.options().proj_size_ > 0 ? m.options().proj_size_ : m.options().hidden_size_;
   std::int64_t N = input_shape.size() == 3 ? input_shape[m.options().batch_first_ ? 0 : 1] : -1;
@@ -147,10 +149,11 @@ TEST(RnnGradcheck, GruThreeLayersUnbatched) {
   GRU m(GRUOptions(3, 4).num_layers(3));
   gradcheck_module(m, false, {4, 3}, false);
 }
-TEST(RnnGradcheck, GruBidirectionalPacked) {
+void gradcheck_gru_bidirectional_packed(Device device) {
   GRU m(GRUOptions(2, 3).bidirectional(true));
   m.to(kFloat64);
-  TensorOptions o = TensorOptions(kFloat64).requires_grad();
+  m.to(device);
+  TensorOptions o = TensorOptions(kFloat64).device(device).requires_grad();
   std::vector<Tensor> inputs = {randn({4, 3, 2}, o), randn({2, 3, 3}, o)};
   for (Tensor& p : m.parameters()) inputs.push_back(p);
   auto f = [&](const std::vector<Tensor>& xs) -> std::vector<Tensor> {
@@ -160,6 +163,39 @@ TEST(RnnGradcheck, GruBidirectionalPacked) {
   };
   GradcheckResult r = gradcheck(f, inputs, {1e-6, 1e-7, 1e-5});
   EXPECT_TRUE(r.ok) << r.message;
+}
+TEST(RnnGradcheck, GruBidirectionalPacked) { gradcheck_gru_bidirectional_packed(kCPU); }
+
+// The same checks with the CUDA kernels (central differences of the CUDA
+// forward against the CUDA backward, float64).
+TEST(RnnGradcheckCuda, RnnTanhTwoLayersBidirectional) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  RNN m(RNNOptions(3, 4).num_layers(2).bidirectional(true));
+  gradcheck_module(m, false, {4, 2, 3}, true, kCUDA);
+}
+TEST(RnnGradcheckCuda, RnnReluNoBiasBatchFirst) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  RNN m(RNNOptions(3, 4).nonlinearity("relu").bias(false).batch_first(true));
+  gradcheck_module(m, false, {2, 4, 3}, true, kCUDA);
+}
+TEST(RnnGradcheckCuda, LstmTwoLayersBidirectional) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  LSTM m(LSTMOptions(3, 4).num_layers(2).bidirectional(true));
+  gradcheck_module(m, true, {3, 2, 3}, true, kCUDA);
+}
+TEST(RnnGradcheckCuda, LstmProjectionWithoutStates) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  LSTM m(LSTMOptions(3, 4).proj_size(2).num_layers(2));
+  gradcheck_module(m, true, {4, 2, 3}, false, kCUDA);
+}
+TEST(RnnGradcheckCuda, GruThreeLayersUnbatched) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  GRU m(GRUOptions(3, 4).num_layers(3));
+  gradcheck_module(m, false, {4, 3}, false, kCUDA);
+}
+TEST(RnnGradcheckCuda, GruBidirectionalPacked) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  gradcheck_gru_bidirectional_packed(kCUDA);
 }
 
 TEST(RnnModule, PackedMatchesRunningEachSequenceAlone) {
