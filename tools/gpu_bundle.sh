@@ -121,7 +121,9 @@ do_build() {
   # Where the programs were built: LOOM_SOURCE_DIR is compiled into loom_tests
   # and char-lstm; `remote` links this path to the checkout there.
   echo "$ROOT" > "$stage/SOURCE_DIR"
-  git -C "$ROOT" rev-parse HEAD > "$stage/COMMIT" 2> /dev/null || true
+  { git -C "$ROOT" rev-parse HEAD 2> /dev/null || echo unknown
+    [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2> /dev/null)" ] \
+      && echo "(built from a tree with uncommitted changes)"; } | paste -sd ' ' > "$stage/COMMIT"
   tar -C "$stage" -cJf "$ARCHIVE" . || die "tar failed"
   echo "gpu_bundle: staged:"
   du -sh "$stage"/* | sed 's/^/  /'
