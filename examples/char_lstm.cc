@@ -22,6 +22,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -284,6 +285,7 @@ int run(const Settings& s) {
   fmt::print("training: {} steps of {} streams x {} characters ({} steps per epoch), Adam lr {} with cosine decay, "
              "clip {}, dropout {}\n",
              s.steps, s.batch, s.bptt, train.chunks_per_epoch(), s.lr, s.clip, s.dropout);
+  std::fflush(stdout);  // show the set-up at once, also in a log (the first step may take long)
 
   // Outputs, and the state to continue from when resuming.
   namespace fs = std::filesystem;
