@@ -39,6 +39,19 @@ constexpr std::string_view dtype_name(DType t) {
   return "?";
 }
 
+// PyTorch's ScalarType name, as its error messages print it: "Float",
+// "Double", "Long", "Bool" (e.g. "expected scalar type Long but found Float";
+// CPU tensor types are "torch.<name>Tensor").
+constexpr std::string_view scalar_type_name(DType t) {
+  switch (t) {
+    case DType::Float32: return "Float";
+    case DType::Float64: return "Double";
+    case DType::Int64: return "Long";
+    case DType::Bool: return "Bool";
+  }
+  return "?";
+}
+
 // True for the types autograd differentiates.
 constexpr bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
 

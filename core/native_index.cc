@@ -9,23 +9,12 @@ namespace loom::native {
 
 namespace {
 
-// PyTorch's name of a CPU tensor type, as its argument checks print it.
-const char* tensor_type_name(DType t) {
-  switch (t) {
-    case DType::Float32: return "torch.FloatTensor";
-    case DType::Float64: return "torch.DoubleTensor";
-    case DType::Int64: return "torch.LongTensor";
-    case DType::Bool: return "torch.BoolTensor";
-  }
-  return "?";
-}
-
 void check_indices(const Tensor& indices, Device device) {
   LOOM_CHECK(indices.defined(), "embedding: expected defined indices");
   LOOM_CHECK(indices.dtype() == DType::Int64,
              "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
-             "Long; but got {} instead (while checking arguments for embedding)",
-             tensor_type_name(indices.dtype()));
+             "Long; but got torch.{}Tensor instead (while checking arguments for embedding)",
+             scalar_type_name(indices.dtype()));
   LOOM_CHECK(indices.device() == device,
              "embedding: Expected all tensors to be on the same device, but found at least two "
              "devices, {} and {}!",

@@ -14,17 +14,6 @@ namespace k = loom::kernels;
 
 namespace {
 
-// PyTorch's scalar-type names, as its dtype-mismatch messages print them.
-const char* scalar_type_name(DType t) {
-  switch (t) {
-    case DType::Float32: return "Float";
-    case DType::Float64: return "Double";
-    case DType::Int64: return "Long";
-    case DType::Bool: return "Bool";
-  }
-  return "?";
-}
-
 // Two operands of one product: defined, one dtype (floating), one device.
 void check_operands(const char* op, const Tensor& a, const Tensor& b) {
   LOOM_CHECK(a.defined() && b.defined(), "{}: expected defined tensors", op);

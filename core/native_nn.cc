@@ -23,17 +23,6 @@ SoftmaxGeometry softmax_geometry(const Shape& shape, std::int64_t dim) {
   return g;
 }
 
-// PyTorch's scalar-type names, for its "expected scalar type" message.
-const char* scalar_type_name(DType t) {
-  switch (t) {
-    case DType::Float32: return "Float";
-    case DType::Float64: return "Double";
-    case DType::Int64: return "Long";
-    case DType::Bool: return "Bool";
-  }
-  return "?";
-}
-
 }  // namespace
 
 Tensor softmax(const Tensor& x, std::int64_t dim, bool log_softmax) {

@@ -62,23 +62,12 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const std::vector<std::in
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-// PyTorch's name of a scalar type in its lengths message ("Long", "Float").
-const char* torch_type_name(DType t) {
-  switch (t) {
-    case DType::Float32: return "Float";
-    case DType::Float64: return "Double";
-    case DType::Int64: return "Long";
-    case DType::Bool: return "Bool";
-  }
-  return "?";
-}
-
 std::vector<std::int64_t> lengths_vector(const Tensor& lengths) {
   LOOM_CHECK(lengths.defined(), "pack_padded_sequence: `lengths` is an undefined tensor");
   // PyTorch first converts lengths with torch.as_tensor(lengths, dtype=torch.int64).
   LOOM_CHECK(lengths.dim() == 1 && lengths.device().is_cpu(),
              "'lengths' argument should be a 1D CPU int64 tensor, but got {}D {} {} tensor", lengths.dim(),
-             lengths.device(), torch_type_name(DType::Int64));
+             lengths.device(), scalar_type_name(DType::Int64));
   return lengths.to_vector<std::int64_t>();
 }
 
@@ -181,7 +170,7 @@ std::tuple<Tensor, Tensor> pad_packed_sequence(const PackedSequence& sequence, b
   LOOM_CHECK(data.defined() && bs.defined(), "pad_packed_sequence: the PackedSequence has undefined data or batch_sizes");
   LOOM_CHECK(bs.dim() == 1 && bs.device().is_cpu() && bs.dtype() == kInt64,
              "pad_packed_sequence: batch_sizes should be a 1D CPU int64 tensor, but got {}D {} {} tensor",
-             bs.dim(), bs.device(), torch_type_name(bs.dtype()));
+             bs.dim(), bs.device(), scalar_type_name(bs.dtype()));
   std::vector<std::int64_t> batch_sizes = bs.to_vector<std::int64_t>();
   const std::int64_t T = static_cast<std::int64_t>(batch_sizes.size());
   LOOM_CHECK(T > 0 && data.dim() >= 1, "pad_packed_sequence: the PackedSequence is empty");
