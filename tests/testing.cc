@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,27 @@
 namespace loom::testing {
 
 bool has_cuda_device() { return loom::cuda_available(); }
+
+Tensor random_tensor(const Shape& shape, unsigned seed, DType dtype) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<double> v(static_cast<std::size_t>(shape_numel(shape)));
+  for (double& x : v) x = dist(rng);
+  return tensor(v, shape, dtype);
+}
+
+Moments moments(const std::vector<double>& v) {
+  Moments m;
+  for (double x : v) {
+    m.mean += x;
+    m.min = std::min(m.min, x);
+    m.max = std::max(m.max, x);
+  }
+  m.mean /= static_cast<double>(v.size());
+  for (double x : v) m.var += (x - m.mean) * (x - m.mean);
+  m.var /= static_cast<double>(v.size() - 1);
+  return m;
+}
 
 void TempDirTest::SetUp() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
+
 namespace loom::testing {
 
 // True when a CUDA device can run kernels in this process.
@@ -24,6 +26,16 @@ double expect_all_close(std::span<const double> actual, std::span<const double> 
 // Same, for float data (converted to double first).
 double expect_all_close(std::span<const float> actual, std::span<const float> expected,
                         double rtol, double atol, const std::string& what = "");
+
+// A tensor of `dtype` holding uniform [-1, 1) values drawn in float64 from
+// std::mt19937(seed): test data independent of loom's own generator.
+Tensor random_tensor(const Shape& shape, unsigned seed, DType dtype = kFloat64);
+
+// Sample mean, unbiased variance, minimum and maximum of `v` (two or more values).
+struct Moments {
+  double mean = 0, var = 0, min = 1e300, max = -1e300;
+};
+Moments moments(const std::vector<double>& v);
 
 // Runs `fn` and expects a loom::Error whose message is exactly `text`.
 void expect_error_text(const std::function<void()>& fn, const std::string& text);

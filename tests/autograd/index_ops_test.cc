@@ -14,13 +14,7 @@
 namespace loom {
 namespace {
 
-Tensor random_tensor(const Shape& shape, unsigned seed, DType dtype = kFloat64) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  std::vector<double> v(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& x : v) x = dist(rng);
-  return tensor(v, shape, dtype);
-}
+using testing::random_tensor;
 
 TEST(EmbeddingOp, ForwardAndBackwardMatchPyTorch) {
   // w = arange(15).reshape(5, 3) * 0.5 - 2, idx = [[4, 0, 4], [2, 2, 1]],

@@ -14,14 +14,7 @@
 namespace loom {
 namespace {
 
-// Uniform [-1, 1) float64 values from std::mt19937 (independent of loom's RNG).
-Tensor random_tensor(const Shape& shape, unsigned seed, DType dtype = kFloat64) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  std::vector<double> v(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& x : v) x = dist(rng);
-  return tensor(v, shape, dtype);
-}
+using testing::random_tensor;
 
 Tensor leaf(const Shape& shape, unsigned seed) { return random_tensor(shape, seed).requires_grad_(); }
 

@@ -24,21 +24,8 @@ class RandomOps : public ::testing::Test {
   GeneratorState saved_;
 };
 
-struct Moments {
-  double mean = 0, var = 0, min = 1e300, max = -1e300;
-};
-Moments moments(const std::vector<double>& v) {
-  Moments m;
-  for (double x : v) {
-    m.mean += x;
-    m.min = std::min(m.min, x);
-    m.max = std::max(m.max, x);
-  }
-  m.mean /= static_cast<double>(v.size());
-  for (double x : v) m.var += (x - m.mean) * (x - m.mean);
-  m.var /= static_cast<double>(v.size() - 1);
-  return m;
-}
+using testing::Moments;
+using testing::moments;
 
 constexpr std::int64_t kN = 100000;
 

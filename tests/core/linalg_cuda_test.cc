@@ -18,13 +18,7 @@ namespace {
 
 const std::vector<std::int64_t> kSizes = {1, 3, 17, 129};
 
-Tensor random_tensor(const Shape& shape, unsigned seed, DType dtype) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> dist(-1.0, 1.0);
-  std::vector<double> v(static_cast<std::size_t>(shape_numel(shape)));
-  for (double& x : v) x = dist(rng);
-  return tensor(v, shape, dtype);
-}
+using testing::random_tensor;
 
 // |cuda - cpu| <= tol (1 + |cpu|), element for element.
 void expect_close(const Tensor& cuda, const Tensor& cpu, double tol, const std::string& what) {

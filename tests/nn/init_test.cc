@@ -13,21 +13,8 @@
 namespace loom::nn {
 namespace {
 
-struct Stats {
-  double mean = 0, var = 0, min = 1e300, max = -1e300;
-};
-Stats stats(const std::vector<double>& v) {
-  Stats s;
-  for (double x : v) {
-    s.mean += x;
-    s.min = std::min(s.min, x);
-    s.max = std::max(s.max, x);
-  }
-  s.mean /= static_cast<double>(v.size());
-  for (double x : v) s.var += (x - s.mean) * (x - s.mean);
-  s.var /= static_cast<double>(v.size() - 1);
-  return s;
-}
+using testing::Moments;
+using testing::moments;
 
 TEST(Init, UniformBoundsAndMoments) {
   for (DType dtype : {kFloat32, kFloat64}) {
@@ -35,7 +22,7 @@ TEST(Init, UniformBoundsAndMoments) {
     Tensor t = empty({200, 100}, dtype);
     Tensor r = init::uniform_(t, -0.5, 1.5);
     EXPECT_TRUE(r.is_same(t));
-    Stats s = stats(t.to_vector<double>());
+    Moments s = moments(t.to_vector<double>());
     EXPECT_GE(s.min, -0.5);
     EXPECT_LT(s.max, 1.5);
     EXPECT_LT(s.min, -0.49);
@@ -50,7 +37,7 @@ TEST(Init, NormalMoments) {
     manual_seed(22);
     Tensor t = empty({20000}, dtype);
     init::normal_(t, 2.0, 0.5);
-    Stats s = stats(t.to_vector<double>());
+    Moments s = moments(t.to_vector<double>());
     EXPECT_NEAR(s.mean, 2.0, 0.02);          // sd of the mean ~ 0.0035
     EXPECT_NEAR(std::sqrt(s.var), 0.5, 0.02);
     EXPECT_LT(s.min, 2.0 - 3 * 0.5);         // tails are there
