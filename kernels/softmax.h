@@ -43,6 +43,38 @@ LOOM_HD T softmax_backward_point(T g, T y, double row_sum, bool log_softmax) {
   return static_cast<T>(log_softmax ? gd - ::exp(yd) * row_sum : yd * (gd - row_sum));
 }
 
+// NaN-propagating maximum (PyTorch's softmax turns a row holding NaN into NaN).
+LOOM_HD double softmax_nan_max(double a, double b) {
+  if (a != a) return a;  // NaN (the same test on host and device)
+  if (b != b) return b;
+  return a > b ? a : b;
+}
+
+// One column (o, i): the D elements x[d * inner], walked in order. The CPU
+// reference runs it for every column; the CUDA kernel gives a column to a
+// thread when inner > 1.
+template <typename T>
+LOOM_HD void softmax_forward_column(bool log_softmax, index_t D, index_t inner,
+                                    const T* x,  // column start, stride inner
+                                    T* y) {      // column start, stride inner
+  double m = -INFINITY;
+  for (index_t d = 0; d < D; ++d) m = softmax_nan_max(m, static_cast<double>(x[d * inner]));
+  double s = 0;
+  for (index_t d = 0; d < D; ++d) s += ::exp(static_cast<double>(x[d * inner]) - m);
+  for (index_t d = 0; d < D; ++d) y[d * inner] = softmax_point(x[d * inner], m, s, log_softmax);
+}
+
+template <typename T>
+LOOM_HD void softmax_backward_column(bool log_softmax, index_t D, index_t inner,
+                                     const T* g,  // column start, stride inner
+                                     const T* y,  // column start, stride inner
+                                     T* dx) {     // column start, stride inner
+  double s = 0;
+  for (index_t d = 0; d < D; ++d) s += softmax_backward_term(g[d * inner], y[d * inner], log_softmax);
+  for (index_t d = 0; d < D; ++d)
+    dx[d * inner] = softmax_backward_point(g[d * inner], y[d * inner], s, log_softmax);
+}
+
 // ---- CPU reference -----------------------------------------------------------------
 // T: float, double. A row of D = 0 elements produces nothing.
 template <typename T>

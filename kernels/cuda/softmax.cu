@@ -17,13 +17,9 @@ namespace {
 
 constexpr int kColumnThreads = 256;
 
-// Maximum that propagates NaN, as PyTorch's softmax does.
+// softmax_nan_max as the functor CUB's block reduction takes.
 struct NanMax {
-  __device__ double operator()(double a, double b) const {
-    if (isnan(a)) return a;
-    if (isnan(b)) return b;
-    return a > b ? a : b;
-  }
+  __device__ double operator()(double a, double b) const { return softmax_nan_max(a, b); }
 };
 
 template <typename T, int Threads>
@@ -83,13 +79,8 @@ __global__ void softmax_forward_columns_kernel(bool log_softmax, index_t outer, 
                                                const T* x,  // [outer, D, inner]
                                                T* y) {      // [outer, D, inner]
   LOOM_CUDA_KERNEL_LOOP(c, outer * inner) {
-    index_t base = (c / inner) * D * inner + c % inner;
-    double m = -INFINITY;
-    for (index_t d = 0; d < D; ++d) m = NanMax()(m, static_cast<double>(x[base + d * inner]));
-    double s = 0;
-    for (index_t d = 0; d < D; ++d) s += exp(static_cast<double>(x[base + d * inner]) - m);
-    for (index_t d = 0; d < D; ++d)
-      y[base + d * inner] = softmax_point(x[base + d * inner], m, s, log_softmax);
+    const index_t base = (c / inner) * D * inner + c % inner;
+    softmax_forward_column(log_softmax, D, inner, x + base, y + base);
   }
 }
 
@@ -100,13 +91,8 @@ __global__ void softmax_backward_columns_kernel(bool log_softmax, index_t outer,
                                                 const T* y,  // [outer, D, inner]
                                                 T* dx) {     // [outer, D, inner]
   LOOM_CUDA_KERNEL_LOOP(c, outer * inner) {
-    index_t base = (c / inner) * D * inner + c % inner;
-    double s = 0;
-    for (index_t d = 0; d < D; ++d)
-      s += softmax_backward_term(g[base + d * inner], y[base + d * inner], log_softmax);
-    for (index_t d = 0; d < D; ++d)
-      dx[base + d * inner] =
-          softmax_backward_point(g[base + d * inner], y[base + d * inner], s, log_softmax);
+    const index_t base = (c / inner) * D * inner + c % inner;
+    softmax_backward_column(log_softmax, D, inner, g + base, y + base, dx + base);
   }
 }
 
