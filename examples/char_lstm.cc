@@ -271,6 +271,7 @@ int run(const Settings& s) {
   // Validation: up to 32 streams read in chunks of 256 characters, every character once.
   const TbpttBatches val(val_ids, std::clamp<std::int64_t>((n_val - 1) / 256, 1, 32), 256);
   const double baseline = examples::unigram_cross_entropy(train_ids, val_ids, vocab.size());
+  const double data_hash = examples::fnv1a32(text);  // stored in checkpoints, checked on --resume
   fmt::print("char_lstm: {} ({} characters, {} distinct): {} for training, {} for validation\n", s.data, ids.size(),
              vocab.size(), train_ids.size(), val_ids.size());
 
@@ -305,7 +306,7 @@ int run(const Settings& s) {
         differences.push_back(fmt::format("--{} {} (checkpoint: {})", key, value,
                                           it == ckpt.metadata.end() ? std::string("none") : fmt::format("{}", it->second)));
     }
-    if (!ckpt.metadata.count("data_hash") || ckpt.metadata.at("data_hash") != examples::fnv1a32(text))
+    if (!ckpt.metadata.count("data_hash") || ckpt.metadata.at("data_hash") != data_hash)
       differences.push_back(fmt::format("--data {} (a different text)", s.data));
     LOOM_CHECK(differences.empty(), "--resume: '{}' was written by a run with other settings: {}", s.resume,
                fmt::join(differences, ", "));
@@ -328,7 +329,7 @@ int run(const Settings& s) {
     ckpt.scheduler = schedule.state_dict();
     ckpt.step = step;
     ckpt.metadata = s.trajectory();
-    ckpt.metadata["data_hash"] = examples::fnv1a32(text);
+    ckpt.metadata["data_hash"] = data_hash;
     ckpt.metadata["elapsed_seconds"] = elapsed;
     ckpt.metadata["smooth_loss"] = smooth_loss;
     const GeneratorState rng = default_generator().state();
