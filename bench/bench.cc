@@ -359,14 +359,12 @@ int run(const Config& c) {
   std::string threads = "null";
   if (threads_env && *threads_env) threads = std::to_string(std::atoi(threads_env));
 
-  std::string times_json;
-  for (double t : times) times_json += fmt::format("{}{:.4f}", times_json.empty() ? "" : ", ", t);
   fmt::print(
       "{{\"impl\": \"loom\", \"mode\": \"{}\", \"T\": {}, \"N\": {}, \"C\": {}, \"H\": {}, "
       "\"layers\": {}, \"bidirectional\": {}, \"proj_size\": {}, \"dtype\": \"{}\", \"step\": \"{}\", "
       "\"lengths\": {}, \"lengths_drawn\": {}, \"rows\": {}, \"seed\": {}, \"device\": \"{}\", \"device_name\": {}, "
       "\"threads\": {}, \"warmup\": {}, \"repeats\": {}, \"timer\": \"{}\", "
-      "\"deterministic\": {}, \"cuda_graphs\": {}, \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{}], \"cpu_median_ms\": {}, "
+      "\"deterministic\": {}, \"cuda_graphs\": {}, \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
       "\"peak_mem_bytes\": {}}}\n",
       c.mode, T, c.N, c.C, c.H, c.layers, c.bidirectional ? "true" : "false", c.proj_size, c.dtype,
       c.step, c.packed() ? fmt::format("[{}, {}]", c.lengths_lo, c.lengths_hi) : "null",
@@ -374,7 +372,7 @@ int run(const Config& c) {
       device.is_cuda() ? "cuda" : "cpu", json_string(device_name(device)),
       threads, c.warmup, c.repeats, timer.name(),
       deterministic() ? "true" : "false", c.cuda_graphs ? "true" : "false", median, min,
-      times_json, cpu_median, peak ? std::to_string(*peak) : "null");
+      fmt::join(times, ", "), cpu_median, peak ? std::to_string(*peak) : "null");
   std::fflush(stdout);
   return 0;
 }
