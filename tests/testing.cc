@@ -119,6 +119,31 @@ double expect_all_close(std::span<const float> actual, std::span<const float> ex
   return expect_all_close(std::span<const double>(a), std::span<const double>(e), rtol, atol, what);
 }
 
+double relative_l2_error(std::span<const double> actual, std::span<const double> reference) {
+  if (actual.size() != reference.size()) return std::numeric_limits<double>::infinity();
+  double diff2 = 0, ref2 = 0;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const double d = actual[i] - reference[i];
+    diff2 += d * d;
+    ref2 += reference[i] * reference[i];
+  }
+  if (std::isnan(diff2) || std::isnan(ref2)) return std::numeric_limits<double>::quiet_NaN();
+  if (diff2 == 0) return 0;
+  return ref2 == 0 ? std::numeric_limits<double>::infinity() : std::sqrt(diff2 / ref2);
+}
+
+Float32Errors expect_float32_as_accurate_as_cpu(std::span<const double> device32,
+                                                std::span<const double> cpu32,
+                                                std::span<const double> ref64, double growth,
+                                                double floor, const std::string& what) {
+  Float32Errors e{relative_l2_error(device32, ref64), relative_l2_error(cpu32, ref64)};
+  EXPECT_TRUE(e.device <= growth * e.cpu + floor) << fmt::format(
+      "{}: float32 error against float64 is {:.3g} on the device but {:.3g} on the CPU reference "
+      "(allowed: {} x CPU + {})",
+      what, e.device, e.cpu, growth, floor);
+  return e;
+}
+
 std::string source_path(const std::string& relative) {
   return std::string(LOOM_SOURCE_DIR) + "/" + relative;
 }

@@ -27,6 +27,26 @@ double expect_all_close(std::span<const double> actual, std::span<const double> 
 double expect_all_close(std::span<const float> actual, std::span<const float> expected,
                         double rtol, double atol, const std::string& what = "");
 
+// Normwise relative error ||actual - reference||_2 / ||reference||_2, in
+// double: 0 when both are zero, infinity when only the reference is zero or
+// the sizes differ, NaN when either holds a NaN.
+double relative_l2_error(std::span<const double> actual, std::span<const double> reference);
+
+// Judges one float32 result of a device against float64 (issue 9's rule for
+// float32 CUDA-vs-CPU comparisons): `ref64` is the CPU in float64 on the same
+// float32-rounded inputs, `cpu32` the CPU reference in float32. Both float32
+// results are measured against ref64; the device passes when its normwise
+// error is at most `growth` times the CPU's plus `floor`, i.e. when it is as
+// accurate as the CPU reference up to a fixed factor, however badly
+// conditioned the case is. Returns {device error, CPU error}.
+struct Float32Errors {
+  double device = 0, cpu = 0;
+};
+Float32Errors expect_float32_as_accurate_as_cpu(std::span<const double> device32,
+                                                std::span<const double> cpu32,
+                                                std::span<const double> ref64, double growth,
+                                                double floor, const std::string& what);
+
 // A tensor of `dtype` holding uniform [-1, 1) values drawn in float64 from
 // std::mt19937(seed): test data independent of loom's own generator.
 Tensor random_tensor(const Shape& shape, unsigned seed, DType dtype = kFloat64);

@@ -302,6 +302,37 @@ void check_graphs(const Problem& p, const std::string& where) {
   }
 }
 
+// p with every input rounded to float (the values a float run sees), in double.
+Problem rounded_to_float(const Problem& p) {
+  Problem r = p;
+  r.shape.batch_sizes = r.batch_sizes.data();  // the copy's own steps
+  for (std::vector<double>* v : {&r.x, &r.w_ih, &r.w_hh, &r.b_ih, &r.b_hh, &r.w_hr, &r.h0, &r.c0,
+                                 &r.dy, &r.dh_n, &r.dc_n})
+    for (double& e : *v) e = static_cast<double>(static_cast<float>(e));
+  return r;
+}
+
+// float: CUDA and the CPU reference, both in float32, are each measured
+// against the CPU in float64 on the same rounded inputs, and CUDA must be as
+// accurate as the CPU up to a small factor (testing::expect_float32_as_accurate_as_cpu;
+// issue 9: a fixed float32-vs-float32 tolerance fails on badly conditioned
+// cases and says nothing about which side is wrong). double: elementwise.
+template <typename T>
+void compare_with_cpu(const Problem& p, const std::vector<std::vector<T>>& got,
+                      const std::vector<std::vector<T>>& want, double rtol, double atol,
+                      const std::string& where) {
+  if constexpr (sizeof(T) == 8) {
+    compare(got, want, rtol, atol, want.size(), where);
+  } else {
+    const std::vector<std::vector<double>> ref64 = run_cpu<double>(rounded_to_float(p));
+    for (size_t i = 0; i < want.size(); ++i)
+      loom::testing::expect_float32_as_accurate_as_cpu(
+          std::vector<double>(got[i].begin(), got[i].end()),
+          std::vector<double>(want[i].begin(), want[i].end()), ref64[i], 4, 16 * 5.96e-8,
+          where + " " + kResultNames[i]);
+  }
+}
+
 template <typename T>
 void check_case(const Case& c, double rtol, double atol) {
   const Dims& d = kDims[c.dims];
@@ -315,7 +346,7 @@ void check_case(const Case& c, double rtol, double atol) {
     Problem p =
         make_problem(d, c.kind, reverse, bias, 99u + c.dims * 31u + static_cast<unsigned>(c.kind));
     std::vector<std::vector<T>> want = run_cpu<T>(p), got = run_cuda<T>(p);
-    compare(got, want, rtol, atol, want.size(), where);
+    compare_with_cpu(p, got, want, rtol, atol, where);
     // Deterministic: a second run gives the same bits.
     std::vector<std::vector<T>> again = run_cuda<T>(p);
     compare(again, got, 0, 0, got.size(), where + " rerun");
@@ -340,7 +371,7 @@ TEST_P(RnnCuda, MatchesCpuDouble) {
 TEST_P(RnnCuda, MatchesCpuFloat) {
   LOOM_SKIP_WITHOUT_CUDA();
 #if defined(LOOM_WITH_CUDA)
-  check_case<float>(GetParam(), 1e-3, 1e-4);
+  check_case<float>(GetParam(), 0, 0);  // float: judged against float64 (compare_with_cpu)
 #endif
 }
 

@@ -9,6 +9,8 @@
 //   the CPU reference to tolerance.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -271,7 +273,8 @@ std::vector<Tensor> run_layer(const Layer& layer, const LayerCase& c,
   manual_seed(grad_seed);
   Tensor loss;
   for (const Tensor& o : outs) {
-    Tensor v = randn(o.shape(), TensorOptions(o.dtype())).to(device);
+    // Drawn in float32 whatever the dtype, so a float64 run can take the same values.
+    Tensor v = randn(o.shape(), TensorOptions(kFloat32)).to(o.dtype()).to(device);
     Tensor term = sum(mul(o, v));
     loss = loss.defined() ? add(loss, term) : term;
   }
@@ -280,6 +283,13 @@ std::vector<Tensor> run_layer(const Layer& layer, const LayerCase& c,
   for (const Tensor& o : outs) result.push_back(o.detach().cpu());
   for (const Tensor& l : dev_leaves) result.push_back(l.grad().cpu());
   return result;
+}
+
+// The same layer inputs converted (exactly) to float64, as fresh leaves.
+std::array<nn::FusedRnnLayerInputs, 2> as_float64(const std::array<nn::FusedRnnLayerInputs, 2>& in) {
+  std::vector<Tensor> v;
+  for (const Tensor& t : leaves(in)) v.push_back(t.detach().to(kFloat64).requires_grad_());
+  return with_leaves(in, v);
 }
 
 std::array<nn::FusedRnnLayerOutputs, 2> two_nodes(RnnMode mode, const std::vector<std::int64_t>& bs,
@@ -340,27 +350,77 @@ TEST(BidirectionalJointNode, CpuDispatchKeepsOneNodePerDirection) {
   EXPECT_EQ(joint[0].y.grad_fn(), joint[1].h_n.grad_fn());
 }
 
-TEST(BidirectionalOverlapCuda, OverlappedEqualsSerialBitForBitAndCpuToTolerance) {
-  LOOM_SKIP_WITHOUT_CUDA();
+// The cases of the CUDA overlap test: layer_cases() plus two wide ones with
+// C = H = 129. Their weights are randn (std 1, not PyTorch's 1/sqrt(H)), so
+// the gates are saturated and backpropagation through time amplifies
+// rounding errors: a float32 result there is judged against float64, not
+// against another float32 result (issue 9, the first GPU run's one failure).
+std::vector<LayerCase> overlap_cases() {
   std::vector<LayerCase> cases = layer_cases();
   cases.push_back({RnnMode::Lstm, 129, 129, 129, std::vector<std::int64_t>(17, 3)});
   cases.push_back({RnnMode::Gru, 17, 129, 129, {17, 17, 9, 3, 1}});
+  return cases;
+}
+
+std::string case_label(const LayerCase& c, std::size_t tensor) {
+  return "mode " + std::to_string(static_cast<int>(c.mode)) + " C " + std::to_string(c.C) +
+         " H " + std::to_string(c.H) + " tensor " + std::to_string(tensor);
+}
+
+// A float32 result's allowed error against float64, relative to the CPU
+// reference's own float32 error (see expect_float32_as_accurate_as_cpu): two
+// correct float32 implementations differ only in summation order, which
+// changes the error by a small factor, never by orders of magnitude; a wrong
+// index or a missing term does. The floor is 16 float32 ulps, normwise.
+constexpr double kFloat32Growth = 4, kFloat32Floor = 16 * 5.96e-8;
+
+// The CPU half of the verdict, runnable without a GPU: the CPU float32
+// result against float64 on the same rounded inputs. On the well-conditioned
+// cases it is float32-accurate; the C = H = 129 cases lose several digits to
+// the conditioning alone, which is what the first GPU run saw as "CUDA and
+// CPU differ by ~1%". Prints each tensor's normwise error.
+TEST(BidirectionalFloat32Accuracy, CpuFloat32AgainstFloat64) {
+  for (const LayerCase& c : overlap_cases()) {
+    manual_seed(13);
+    auto in = make_layer(c, kFloat32);
+    std::vector<Tensor> cpu32 = run_layer(two_nodes, c, in, kCPU, 17);
+    std::vector<Tensor> ref64 = run_layer(two_nodes, c, as_float64(in), kCPU, 17);
+    ASSERT_EQ(cpu32.size(), ref64.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < cpu32.size(); ++i) {
+      const double e = testing::relative_l2_error(cpu32[i].to_vector<double>(), ref64[i].to_vector<double>());
+      std::printf("%s: CPU float32 vs float64, normwise relative error %.3g\n", case_label(c, i).c_str(), e);
+      worst = std::max(worst, e);
+    }
+    if (c.H <= 17) EXPECT_LT(worst, 1e-5) << "well-conditioned case " << case_label(c, 0);
+  }
+}
+
+TEST(BidirectionalOverlapCuda, OverlappedEqualsSerialBitForBitAndAsAccurateAsCpu) {
+  LOOM_SKIP_WITHOUT_CUDA();
   for (DType dtype : {kFloat32, kFloat64}) {
-    for (const LayerCase& c : cases) {
+    for (const LayerCase& c : overlap_cases()) {
       manual_seed(13);
       auto in = make_layer(c, dtype);
       std::vector<Tensor> joint = run_layer(nn::fused_rnn_bidirectional_layer_joint, c, in, kCUDA, 17);
       std::vector<Tensor> split = run_layer(two_nodes, c, in, kCUDA, 17);
       std::vector<Tensor> cpu = run_layer(two_nodes, c, in, kCPU, 17);
+      std::vector<Tensor> ref64;
+      if (dtype == kFloat32) ref64 = run_layer(two_nodes, c, as_float64(in), kCPU, 17);
       ASSERT_EQ(joint.size(), cpu.size());
-      // float32: the tolerances of tests/kernels/rnn_cuda_test.cc's float cases.
-      const double rtol = dtype == kFloat64 ? 1e-10 : 1e-3, atol = dtype == kFloat64 ? 1e-10 : 1e-4;
       for (std::size_t i = 0; i < joint.size(); ++i) {
-        const std::string what = "mode " + std::to_string(static_cast<int>(c.mode)) + " H " +
-                                 std::to_string(c.H) + " tensor " + std::to_string(i);
+        const std::string what = case_label(c, i);
         EXPECT_TRUE(bytes_of(joint[i]) == bytes_of(split[i])) << what << " overlapped != serial";
-        testing::expect_all_close(joint[i].to_vector<double>(), cpu[i].to_vector<double>(), rtol,
-                                  atol, what + " vs CPU");
+        if (dtype == kFloat64) {
+          testing::expect_all_close(joint[i].to_vector<double>(), cpu[i].to_vector<double>(), 1e-10,
+                                    1e-10, what + " vs CPU");
+          continue;
+        }
+        testing::Float32Errors e = testing::expect_float32_as_accurate_as_cpu(
+            joint[i].to_vector<double>(), cpu[i].to_vector<double>(), ref64[i].to_vector<double>(),
+            kFloat32Growth, kFloat32Floor, what);
+        std::printf("%s: float32 vs float64, normwise relative error: CUDA %.3g, CPU %.3g\n",
+                    what.c_str(), e.device, e.cpu);
       }
     }
   }
