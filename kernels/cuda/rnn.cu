@@ -98,10 +98,10 @@ struct CudaOps {
 //
 // A layer call's launch sequence is a pure function of (shape, batch_sizes,
 // every pointer in its arguments, the stream and cuBLAS handle it runs on, the
-// device, the float32 matmul precision): nothing else is read on the host. So a graph captured from one call
-// replays exactly what another call with the same key would launch. The cache
-// maps the STRUCTURE (everything but the data pointers) to one executable graph
-// and the pointers it was made for:
+// device, the float32 matmul precision): nothing else is read on the host. So
+// a graph captured from one call replays exactly what another call with the
+// same key would launch. The cache maps the STRUCTURE (everything but the data
+// pointers) to one executable graph and the pointers it was made for:
 // - first call of a structure: runs directly (a warm-up, so that lazy module
 //   loading and cuBLAS's first-call set-up never happen inside a capture);
 // - later calls with the same pointers: launch the graph as it is;
