@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/generator.h"
 #include "core/hdf5_file.h"
+#include "core/matmul_precision.h"
 #include "core/tensor.h"
 #include "core/tensor_io.h"
 #include "nn/cells.h"

@@ -5,6 +5,7 @@
 //              [--step train|forward] [--lengths LO:HI] [--seed S]
 //              [--device auto|cpu|cuda] [--warmup W] [--repeats R]
 //              [--deterministic 0|1] [--cuda-graphs 0|1]
+//              [--matmul-precision highest|high|medium]
 //
 // What is timed (bench/torch_bench.py times exactly the same on PyTorch):
 //   forward   output = layer(x) under NoGradGuard (inference);
@@ -32,7 +33,10 @@
 //
 // loom's switches, echoed in the line: --deterministic sets
 // loom::set_deterministic (default: LOOM_DETERMINISTIC); --cuda-graphs sets
-// kernels::set_rnn_cuda_graphs (CUDA builds only; default off).
+// kernels::set_rnn_cuda_graphs (CUDA builds only; default off);
+// --matmul-precision sets loom::set_float32_matmul_precision ("high": TF32
+// in every float32 cuBLAS GEMM; default: LOOM_FLOAT32_MATMUL_PRECISION, else
+// "highest"; no effect on the CPU), echoed as "matmul_precision".
 //
 // Exit status: 0 after printing the line, 2 on bad usage or a failed run
 // (message on stderr).
@@ -57,6 +61,7 @@
 #include "core/determinism.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "core/matmul_precision.h"
 #include "nn/packed_sequence.h"
 #include "nn/rnn.h"
 
@@ -75,7 +80,8 @@ constexpr const char* kUsage =
     "                  [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64]\n"
     "                  [--step train|forward] [--lengths LO:HI] [--seed S]\n"
     "                  [--device auto|cpu|cuda] [--warmup W] [--repeats R]\n"
-    "                  [--deterministic 0|1] [--cuda-graphs 0|1]\n";
+    "                  [--deterministic 0|1] [--cuda-graphs 0|1]\n"
+    "                  [--matmul-precision highest|high|medium]\n";
 
 struct Config {
   std::string mode = "lstm";
@@ -92,6 +98,7 @@ struct Config {
   std::int64_t repeats = 10;
   int deterministic = -1;  // -1: as LOOM_DETERMINISTIC says
   bool cuda_graphs = false;
+  std::string matmul_precision;  // "": as LOOM_FLOAT32_MATMUL_PRECISION says
 
   bool packed() const { return lengths_hi > 0; }
 };
@@ -141,6 +148,7 @@ Config parse_args(int argc, char** argv) {
     else if (a == "--repeats") c.repeats = parse_int(a, value(), 1);
     else if (a == "--deterministic") c.deterministic = parse_int(a, value(), 0) != 0;
     else if (a == "--cuda-graphs") c.cuda_graphs = parse_int(a, value(), 0) != 0;
+    else if (a == "--matmul-precision") c.matmul_precision = value();
     else fail("unknown option {}", a);
   }
   LOOM_CHECK(c.mode == "rnn_tanh" || c.mode == "rnn_relu" || c.mode == "lstm" || c.mode == "gru",
@@ -154,6 +162,9 @@ Config parse_args(int argc, char** argv) {
   LOOM_CHECK(have_T || c.packed(), "--T is required unless --lengths is given");
   LOOM_CHECK(c.proj_size == 0 || c.mode == "lstm", "--proj-size is for lstm only");
   LOOM_CHECK(!c.cuda_graphs || cuda_compiled(), "--cuda-graphs 1 needs loom built with CUDA");
+  LOOM_CHECK(c.matmul_precision.empty() || c.matmul_precision == "highest" ||
+                 c.matmul_precision == "high" || c.matmul_precision == "medium",
+             "--matmul-precision must be highest, high or medium, got {}", c.matmul_precision);
   return c;
 }
 
@@ -278,6 +289,7 @@ int run(const Config& c) {
   const DType dtype = c.dtype == "float64" ? kFloat64 : kFloat32;
   const bool train = c.step == "train";
   if (c.deterministic >= 0) set_deterministic(c.deterministic != 0);
+  if (!c.matmul_precision.empty()) set_float32_matmul_precision(c.matmul_precision);
 #ifdef LOOM_WITH_CUDA
   kernels::set_rnn_cuda_graphs(c.cuda_graphs);
 #endif
@@ -364,14 +376,15 @@ int run(const Config& c) {
       "\"layers\": {}, \"bidirectional\": {}, \"proj_size\": {}, \"dtype\": \"{}\", \"step\": \"{}\", "
       "\"lengths\": {}, \"lengths_drawn\": {}, \"rows\": {}, \"seed\": {}, \"device\": \"{}\", \"device_name\": {}, "
       "\"threads\": {}, \"warmup\": {}, \"repeats\": {}, \"timer\": \"{}\", "
-      "\"deterministic\": {}, \"cuda_graphs\": {}, \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
+      "\"deterministic\": {}, \"cuda_graphs\": {}, \"matmul_precision\": \"{}\", \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
       "\"peak_mem_bytes\": {}}}\n",
       c.mode, T, c.N, c.C, c.H, c.layers, c.bidirectional ? "true" : "false", c.proj_size, c.dtype,
       c.step, c.packed() ? fmt::format("[{}, {}]", c.lengths_lo, c.lengths_hi) : "null",
       c.packed() ? fmt::format("[{}]", fmt::join(lengths, ", ")) : "null", rows, c.seed,
       device.is_cuda() ? "cuda" : "cpu", json_string(device_name(device)),
       threads, c.warmup, c.repeats, timer.name(),
-      deterministic() ? "true" : "false", c.cuda_graphs ? "true" : "false", median, min,
+      deterministic() ? "true" : "false", c.cuda_graphs ? "true" : "false",
+      get_float32_matmul_precision(), median, min,
       fmt::join(times, ", "), cpu_median, peak ? std::to_string(*peak) : "null");
   std::fflush(stdout);
   return 0;

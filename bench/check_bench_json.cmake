@@ -12,6 +12,7 @@ if(NOT BENCH)
   message(FATAL_ERROR "pass -DBENCH=path/to/loom-bench")
 endif()
 
+unset(ENV{LOOM_FLOAT32_MATMUL_PRECISION})  # the default, "highest", is checked below
 execute_process(
   COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --layers 2 --bidirectional 1 --lengths 2:6
           --seed 7 --step train --warmup 1 --repeats 3
@@ -56,6 +57,7 @@ expect_field(seed 7)
 expect_field(warmup 1)
 expect_field(repeats 3)
 expect_field(cuda_graphs OFF)
+expect_field(matmul_precision highest)
 string(JSON det_type TYPE "${out}" deterministic)
 if(NOT det_type STREQUAL "BOOLEAN")
   message(FATAL_ERROR "deterministic: expected a boolean, got ${det_type}")
@@ -144,4 +146,17 @@ execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --lengths 6:2
 if(NOT rc EQUAL 2 OR NOT err MATCHES "--lengths expects LO <= HI, got 6:2")
   message(FATAL_ERROR "bad --lengths: expected exit 2 and the reason, got ${rc}: ${err}")
 endif()
+execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --T 2 --matmul-precision tf32
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "--matmul-precision must be highest, high or medium, got tf32")
+  message(FATAL_ERROR "bad --matmul-precision: expected exit 2 and the reason, got ${rc}: ${err}")
+endif()
+# The setting is echoed (on the CPU it changes no computation).
+execute_process(COMMAND ${BENCH} --mode gru --N 2 --C 3 --H 4 --T 2 --warmup 0 --repeats 1
+                        --matmul-precision high
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "loom-bench --matmul-precision high exited ${rc}: ${err}")
+endif()
+expect_field(matmul_precision high)
 message(STATUS "loom-bench smoke test passed")

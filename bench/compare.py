@@ -5,6 +5,7 @@
                            [--torch-python PY] [--threads K] [--rounds R] [--scale S]
                            [--warmup W] [--repeats R] [--only SUBSTRING] [--suite bench/suite.json]
                            [--out-dir build/bench] [--loom-arg=--cuda-graphs=1 ...]
+                           [--precision fp32|tf32]
 
 For every row of the suite it runs loom-bench and bench/torch_bench.py with the
 same arguments, alternating them (loom then PyTorch in even rounds, PyTorch
@@ -24,6 +25,16 @@ on a shared, loaded machine PyTorch's OpenMP threads spin-wait for
 descheduled partners, which made its 2-thread steps 11x to 17x slower there). Needs only the standard library; PyTorch runs in --torch-python
 (default: the first of this interpreter, `python3` on PATH and
 /usr/bin/python3 that can import torch).
+
+Precision (--precision, both sides alike; float64 rows stay float64):
+  fp32 (default)  TF32 off: loom-bench --matmul-precision highest, torch_bench.py
+                  --matmul-precision highest (allow_tf32 False for matmul and cuDNN);
+  tf32            TF32 on: loom-bench --matmul-precision high (every float32 cuBLAS
+                  GEMM), torch_bench.py --matmul-precision high (allow_tf32 True for
+                  matmul and cuDNN: PyTorch's default for cuDNN RNNs).
+Each side's JSON line echoes what it ran with; a row where either side did not
+run in the asked precision gets the note "ran in different precisions". The
+CPU has no TF32: there tf32 changes nothing on either side (said in the header).
 """
 import argparse
 import datetime
@@ -70,8 +81,12 @@ def scaled(row, scale):
     return out
 
 
-def describe(row):
-    """'LSTM C=H=1024 N=64 T=100 L=2 train fp32' and the like."""
+# --precision -> the --matmul-precision both benchmarks are given.
+MATMUL_PRECISION = {"fp32": "highest", "tf32": "high"}
+
+
+def describe(row, precision="fp32"):
+    """'LSTM C=H=1024 N=64 T=100 L=2 train fp32' (or tf32; fp64 rows stay fp64) and the like."""
     mode = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN-tanh", "rnn_relu": "RNN-relu"}[row["mode"]]
     if row.get("bidirectional"):
         mode += " bi"
@@ -79,7 +94,7 @@ def describe(row):
     if row.get("proj_size"):
         size += f" P={row['proj_size']}"
     t = f"len~U[{row['lengths'][0]},{row['lengths'][1]}]" if row.get("lengths") else f"T={row['T']}"
-    dtype = "fp64" if row.get("dtype") == "float64" else "fp32"
+    dtype = "fp64" if row.get("dtype") == "float64" else precision
     return f"{mode} {size} N={row['N']} {t} L={row.get('layers', 1)} {row.get('step', 'train')} {dtype}"
 
 
@@ -161,6 +176,8 @@ def main(argv):
     p.add_argument("--only", default=None, help="run only rows whose name contains this")
     p.add_argument("--timeout", type=int, default=900, help="seconds allowed for one benchmark process")
     p.add_argument("--out-dir", default=os.path.join(SOURCE, "build", "bench"))
+    p.add_argument("--precision", default="fp32", choices=sorted(MATMUL_PRECISION),
+                   help="fp32: TF32 off on both sides (default); tf32: TF32 on both sides")
     p.add_argument("--loom-arg", action="append", default=[],
                    help="extra loom-bench argument, e.g. --loom-arg=--cuda-graphs --loom-arg=1")
     a = p.parse_args(argv)
@@ -186,7 +203,16 @@ def main(argv):
             env[k] = str(a.threads)
         threads_note = (f"{a.threads} (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS={a.threads} "
                         f"for both, torch.set_num_threads({a.threads}))")
-    torch_cmd = [py, os.path.join(HERE, "torch_bench.py")] + (["--threads", str(a.threads)] if device == "cpu" else [])
+    matmul_precision = MATMUL_PRECISION[a.precision]
+    precision_args = ["--matmul-precision", matmul_precision]
+    torch_cmd = ([py, os.path.join(HERE, "torch_bench.py")] + (["--threads", str(a.threads)] if device == "cpu" else [])
+                 + precision_args)
+    tf32_words = {"fp32": "TF32 off on both sides (loom --matmul-precision highest; PyTorch allow_tf32 False "
+                          "for matmul and cuDNN)",
+                  "tf32": "TF32 ON on both sides (loom --matmul-precision high; PyTorch allow_tf32 True for "
+                          "matmul and cuDNN)"}[a.precision]
+    if device == "cpu" and a.precision == "tf32":
+        tf32_words += "; the CPU has no TF32, so this changes nothing here"
 
     header = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -196,7 +222,8 @@ def main(argv):
         "cuda_version": info["cuda_version"], "cudnn_version": info["cudnn"],
         "pytorch": info["torch"], "pytorch_python": py,
         "loom_commit": git_commit(), "loom_bench": os.path.abspath(a.loom_bench),
-        "threads": threads_note, "loom_args": a.loom_arg, "scale": scale, "rounds": rounds, "warmup": warmup, "repeats": repeats,
+        "threads": threads_note, "loom_args": a.loom_arg, "precision": a.precision, "tf32": tf32_words,
+        "scale": scale, "rounds": rounds, "warmup": warmup, "repeats": repeats,
     }
     print(f"# loom vs PyTorch {info['torch']} on {device} ({header['device_name']}), {header['date']}, "
           f"loom {header['loom_commit']}")
@@ -204,7 +231,8 @@ def main(argv):
         size = f"suite SCALED DOWN by {scale} (C, H, N, T, lengths / {scale})" if scale > 1 else "suite at full size"
         print(f"# CPU run, {size}; threads: {threads_note}; peak memory: '-' (CUDA allocator statistic only)")
     else:
-        print(f"# driver {header['driver']}, CUDA {info['cuda_version']}, cuDNN {info['cudnn']}, TF32 off on both sides")
+        print(f"# driver {header['driver']}, CUDA {info['cuda_version']}, cuDNN {info['cudnn']}")
+    print(f"# precision {a.precision}: {tf32_words}")
     if a.loom_arg:
         print(f"# loom-bench also given: {' '.join(a.loom_arg)}")
     print(f"# per row: {rounds} round(s) alternating loom/PyTorch, each {warmup} warm-up + {repeats} timed "
@@ -221,7 +249,7 @@ def main(argv):
         args = bench_args(srow, device, warmup, repeats)
         loom_runs, torch_runs = [], []
         for r in range(rounds):
-            order = [("loom", [a.loom_bench] + args + a.loom_arg), ("pytorch", torch_cmd + args)]
+            order = [("loom", [a.loom_bench] + args + precision_args + a.loom_arg), ("pytorch", torch_cmd + args)]
             if r % 2:
                 order.reverse()
             for impl, cmd in order:
@@ -230,10 +258,18 @@ def main(argv):
         note = None
         if lo and pt and any(loom_runs[0].get(k) != torch_runs[0].get(k) for k in ("T", "rows", "lengths_drawn")):
             note = "loom and PyTorch ran different workloads (T, rows or drawn lengths differ)"
+        tf32 = a.precision == "tf32"
+        wrong = [r for r in loom_runs if "error" not in r and r.get("matmul_precision") != matmul_precision]
+        wrong += [r for r in torch_runs if "error" not in r and
+                  (r.get("allow_tf32_matmul") != tf32 or r.get("allow_tf32_cudnn") != tf32)]
+        if wrong:
+            note = ((note + "; ") if note else "") + (f"loom and PyTorch ran in different precisions (asked "
+                                                      f"{a.precision}; see loom_runs/pytorch_runs)")
         speedup = pt["median_ms"] / lo["median_ms"] if lo and pt else None
         cpu_speedup = (pt["cpu_median_ms"] / lo["cpu_median_ms"]
                        if lo and pt and lo["cpu_median_ms"] and pt["cpu_median_ms"] else None)
-        result = {"name": row["name"], "configuration": describe(srow), "args": args,
+        result = {"name": row["name"], "configuration": describe(srow, a.precision), "args": args,
+                  "precision": a.precision,
                   "loom": lo, "pytorch": pt, "speedup_pytorch_over_loom": speedup,
                   "cpu_time_speedup_pytorch_over_loom": cpu_speedup, "note": note,
                   "loom_runs": loom_runs, "pytorch_runs": torch_runs}
@@ -271,8 +307,8 @@ def markdown(header, results):
         lines.append(f"CPU run, {size}; threads: {h['threads']}; peak memory '-': it is the CUDA "
                      f"allocator's statistic, not measured on the CPU.")
     else:
-        lines.append(f"Driver {h['driver']}, CUDA {h['cuda_version']}, cuDNN {h['cudnn_version']}; TF32 off on "
-                     f"both sides.")
+        lines.append(f"Driver {h['driver']}, CUDA {h['cuda_version']}, cuDNN {h['cudnn_version']}.")
+    lines.append(f"Precision {h['precision']}: {h['tf32']}.")
     if h["loom_args"]:
         lines.append(f"loom-bench also given: `{' '.join(h['loom_args'])}`.")
     lines.append(f"{h['rounds']} round(s) per row alternating loom/PyTorch, each {h['warmup']} warm-up + "

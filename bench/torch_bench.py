@@ -7,6 +7,7 @@ Same arguments, same timed step, same JSON fields (one line on stdout):
                  [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64]
                  [--step train|forward] [--lengths LO:HI] [--seed S]
                  [--device auto|cpu|cuda] [--warmup W] [--repeats R] [--threads K]
+                 [--matmul-precision highest|high]
 
 forward: output = layer(x) under torch.no_grad(); train: output = layer(x),
 loss = (output * g).sum(), loss.backward(), with g a fixed random tensor
@@ -16,8 +17,14 @@ loom-bench, T becomes the longest, and x is packed once before timing
 (pack_padded_sequence, enforce_sorted=False). Gradients are set to None
 before each repeat, outside the timed region.
 
-On CUDA: torch.nn.LSTM/GRU/RNN use cuDNN; TF32 is off for matmul and cuDNN
-(fp32 rows are true fp32, as loom's cuBLAS handle); each step is bracketed by
+On CUDA: torch.nn.LSTM/GRU/RNN use cuDNN. --matmul-precision highest (the
+default) turns TF32 off for matmul and cuDNN (fp32 rows are true fp32, as
+loom's default "highest"); high turns it on for both
+(torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 =
+True: cuDNN's own default, what a PyTorch user gets for RNNs unless they turn
+it off), as loom-bench --matmul-precision high. Both flags are reported in the
+JSON line (allow_tf32_matmul, allow_tf32_cudnn) with matmul_precision. The CPU
+ignores them. Each step is bracketed by
 CUDA events on the current stream; peak_mem_bytes is
 torch.cuda.max_memory_allocated over the timed repeats (reset after warm-up).
 On the CPU: time.perf_counter around the step (synchronous), peak_mem_bytes
@@ -84,6 +91,8 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU); 0 keeps the default")
+    p.add_argument("--matmul-precision", default="highest", choices=["highest", "high"],
+                   help="high: TF32 for cuBLAS matmuls and cuDNN (allow_tf32); highest: TF32 off (default)")
     a = p.parse_args(argv)
     if a.lengths is None and a.T < 1:
         p.error("--T is required unless --lengths is given")
@@ -100,9 +109,11 @@ def main(argv):
         sys.exit("torch_bench.py: --device cuda: torch.cuda.is_available() is False")
     device = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
                           else "cpu")
-    # fp32 means fp32: no TF32 in cuBLAS or cuDNN (loom's cuBLAS handle has TF32 off).
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    # highest: fp32 means fp32, no TF32 in cuBLAS or cuDNN (as loom's default);
+    # high: TF32 in both (as loom's set_float32_matmul_precision("high")).
+    tf32 = a.matmul_precision == "high"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     dtype = torch.float64 if a.dtype == "float64" else torch.float32
@@ -184,6 +195,9 @@ def main(argv):
         "torch_version": torch.__version__,
         "cudnn_version": torch.backends.cudnn.version() if cuda else None,
         "cuda_version": torch.version.cuda,
+        "matmul_precision": a.matmul_precision,
+        "allow_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "allow_tf32_cudnn": torch.backends.cudnn.allow_tf32,
     }
     print(json.dumps(row), flush=True)
 

@@ -9,11 +9,11 @@
 //   block reductions, CUB radix sort before the embedding-gradient sums);
 //   there is no atomicAdd anywhere in kernels/cuda;
 // - every cuBLAS handle (one per loom stream) has its own loom-owned workspace
-//   of a fixed size (cublasSetWorkspace), CUBLAS_DEFAULT_MATH (no TF32) and
-//   CUBLAS_ATOMICS_NOT_ALLOWED. The cuBLAS guide ("Results reproducibility")
-//   promises bit-identical results run to run on the same GPU model under
-//   exactly these conditions, even with several concurrent streams; this is
-//   what CUBLAS_WORKSPACE_CONFIG=:4096:8 arranges in PyTorch;
+//   of a fixed size (cublasSetWorkspace) and CUBLAS_ATOMICS_NOT_ALLOWED: the
+//   cuBLAS guide ("Results reproducibility") promises bit-identical results
+//   on the same GPU model under exactly these conditions, even with several
+//   streams (PyTorch's CUBLAS_WORKSPACE_CONFIG=:4096:8), TF32 GEMMs included
+//   (set_float32_matmul_precision("high"): same setting, same bits);
 // - random numbers come from Philox keyed by (seed, offset): the same seed
 //   gives the same dropout masks;
 // - the two directions of a bidirectional layer may run on two CUDA streams

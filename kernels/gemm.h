@@ -23,7 +23,7 @@ void gemm_batched_cpu(bool trans_a, bool trans_b, index_t batch, index_t M, inde
 
 #if defined(LOOM_WITH_CUDA)
 // The same products on the current CUDA device through cuBLAS, on loom's stream
-// (kernels/cuda/context.h). Pointers are device pointers. TF32 is off.
+// (kernels/cuda/context.h). Device pointers. float32 TF32: gemm_precision.h.
 template <typename T>
 void gemm_cuda(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha,
                const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc);

@@ -170,10 +170,10 @@ void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T
 
 // Whether the two functions above replay CUDA graphs instead of launching
 // their kernels one by one (process-wide; default false). When on, a call
-// whose shape, batch_sizes, stream and cuBLAS handle were seen before is
-// captured into a graph (the first call of a shape runs directly, as a
-// warm-up) and later calls with the same pointers replay it with one
-// cudaGraphLaunch; other pointers re-capture and update the executable graph.
+// whose shape, batch_sizes, stream, cuBLAS handle and float32 matmul precision
+// were seen before is captured into a graph (the first call of a shape runs
+// directly, as a warm-up) and later calls with the same pointers replay it with
+// one cudaGraphLaunch; other pointers re-capture and update the executable graph.
 // Results are those of the direct launches (the graph holds the same kernels
 // with the same arguments). Pays off where per-step launch cost dominates
 // (small batch, long sequences) and the caller reuses its buffers. Assumes one

@@ -17,15 +17,18 @@
 #   (no argument: build, then verify)
 #
 # There (inside a `run` command, with build-gpu/loom-gpu.tar.xz carried):
-#   bash tools/gpu_bundle.sh remote STEP...   STEP: tests (all of loom_tests),
+#   bash tools/gpu_bundle.sh remote STEP...   STEP: tests (all of loom_tests;
+#                                tests=FILTER: only that gtest filter),
 #                                rnn (loom-rnn-check --device cuda, float64 and
 #                                float32), memcheck, racecheck (compute-sanitizer
 #                                with tests/sanitize.cmake's filter, or
-#                                memcheck=FILTER), bench, bench-graphs
-#                                (bench/compare.py --device cuda, the second with
-#                                --cuda-graphs 1). Each step has a time limit and
-#                                logs to $OUT/<step>.log; the run exits non-zero
-#                                when any step failed.
+#                                memcheck=FILTER), bench, bench-graphs, bench-tf32
+#                                (bench/compare.py --device cuda; the second with
+#                                --cuda-graphs 1, the third with --precision tf32:
+#                                TF32 on both sides; LOOM_BENCH_ARGS, e.g.
+#                                "--rounds 1", is added to all three). Each step
+#                                has a time limit and logs to $OUT/<step>.log;
+#                                the run exits non-zero when any step failed.
 #
 # The GPU machine has nvcc, cuBLAS, compute-sanitizer and python3 with torch
 # and h5py, but no HDF5, fmt, OpenBLAS or GoogleTest and no network. So:
@@ -288,7 +291,7 @@ step_rnn() {
 }
 
 do_remote() {
-  [ $# -gt 0 ] || die "remote: name the steps (tests rnn memcheck racecheck bench bench-graphs)"
+  [ $# -gt 0 ] || die "remote: name the steps (tests rnn memcheck racecheck bench bench-graphs bench-tf32)"
   remote_setup
   {
     echo "bundle of commit $(cat "$BUILD/COMMIT" 2> /dev/null), built in $(cat "$BUILD/SOURCE_DIR")"
@@ -302,6 +305,10 @@ do_remote() {
       tests)
         run_step tests "${LOOM_TESTS_LIMIT:-300}" "$BUILD/bin/loom_tests" --gtest_output=xml:"$OUT/loom_tests.xml"
         echo "CUDA tests that skipped: $(grep -c 'no CUDA device' "$OUT/tests.log")" | tee -a "$OUT/tests.log" ;;
+      tests=*)
+        run_step tests "${LOOM_TESTS_LIMIT:-300}" "$BUILD/bin/loom_tests" --gtest_filter="${step#*=}" \
+          --gtest_output=xml:"$OUT/loom_tests.xml"
+        echo "CUDA tests that skipped: $(grep -c 'no CUDA device' "$OUT/tests.log")" | tee -a "$OUT/tests.log" ;;
       rnn) run_step rnn "${LOOM_RNN_LIMIT:-240}" bash "$ROOT/tools/gpu_bundle.sh" _rnn ;;
       memcheck|racecheck)
         run_step "$step" "${LOOM_SANITIZER_LIMIT:-540}" bash "$ROOT/tools/gpu_bundle.sh" _sanitize "$step" "$SANITIZER_FILTER" ;;
@@ -309,11 +316,15 @@ do_remote() {
         run_step "${step%%=*}" "${LOOM_SANITIZER_LIMIT:-540}" bash "$ROOT/tools/gpu_bundle.sh" _sanitize "${step%%=*}" "${step#*=}" ;;
       bench)
         run_step bench "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
-          --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench" ;;
+          --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench" ${LOOM_BENCH_ARGS:-} ;;
       bench-graphs)
         run_step bench-graphs "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
           --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-graphs" \
-          --loom-arg=--cuda-graphs --loom-arg=1 ;;
+          --loom-arg=--cuda-graphs --loom-arg=1 ${LOOM_BENCH_ARGS:-} ;;
+      bench-tf32)
+        run_step bench-tf32 "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
+          --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-tf32" --precision tf32 \
+          ${LOOM_BENCH_ARGS:-} ;;
       *) die "remote: unknown step $step" ;;
     esac
   done

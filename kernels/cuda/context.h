@@ -23,8 +23,9 @@ inline constexpr int kSideStreams = 1;
 // main stream, or the side stream a live StreamRoute selected.
 cudaStream_t stream();
 // The cuBLAS handle bound to stream(): workspace fixed per handle
-// (deterministic), pointer mode host, CUBLAS_DEFAULT_MATH (TF32 off) and
-// CUBLAS_ATOMICS_NOT_ALLOWED.
+// (deterministic), pointer mode host, CUBLAS_ATOMICS_NOT_ALLOWED, and
+// CUBLAS_DEFAULT_MATH at creation; gemm.cu sets the math mode before each
+// GEMM (TF32 or not: kernels/cuda/gemm_math.h).
 cublasHandle_t cublas();
 // loom's main stream on the current device, whatever route is active.
 cudaStream_t main_stream();

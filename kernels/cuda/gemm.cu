@@ -2,7 +2,10 @@
 //
 // cuBLAS is column-major. A row-major C[M,N] is a column-major C^T[N,M], and
 // C^T = op(B)^T op(A)^T, so we ask cuBLAS for (B, A) with the sizes swapped.
+// Every call first sets the handle's math mode (TF32 or not):
+// kernels/cuda/gemm_math.h.
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/gemm_math.h"
 #include "kernels/gemm.h"
 
 namespace loom::kernels {
@@ -53,6 +56,7 @@ void gemm_cuda(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T al
     LOOM_CUDA_CHECK_LAUNCH();
     return;
   }
+  cuda::use_gemm_math<T>(cuda::cublas());
   LOOM_CUBLAS_CHECK(call(trans_a, trans_b, M, N, K, &alpha, A, lda, B, ldb, &beta, C, ldc));
 }
 
@@ -66,6 +70,7 @@ void gemm_batched_cuda(bool trans_a, bool trans_b, index_t batch, index_t M, ind
                                                      beta, C + b * stride_c, ldc);
     return;
   }
+  cuda::use_gemm_math<T>(cuda::cublas());
   LOOM_CUBLAS_CHECK(call_batched(trans_a, trans_b, batch, M, N, K, &alpha, A, lda, stride_a, B, ldb,
                                  stride_b, &beta, C, ldc, stride_c));
 }

@@ -12,6 +12,7 @@
 
 #include "kernels/cuda/context.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_precision.h"
 #include "kernels/rnn.h"
 #include "kernels/rnn_algorithm.h"
 
@@ -97,10 +98,10 @@ struct CudaOps {
 //
 // A layer call's launch sequence is a pure function of (shape, batch_sizes,
 // every pointer in its arguments, the stream and cuBLAS handle it runs on, the
-// device): nothing else is read on the host. So a graph captured from one call
-// replays exactly what another call with the same key would launch. The cache
-// maps the STRUCTURE (everything but the data pointers) to one executable graph
-// and the pointers it was made for:
+// device, the float32 matmul precision): nothing else is read on the host. So
+// a graph captured from one call replays exactly what another call with the
+// same key would launch. The cache maps the STRUCTURE (everything but the data
+// pointers) to one executable graph and the pointers it was made for:
 // - first call of a structure: runs directly (a warm-up, so that lazy module
 //   loading and cuBLAS's first-call set-up never happen inside a capture);
 // - later calls with the same pointers: launch the graph as it is;
@@ -138,7 +139,10 @@ std::uint64_t word(index_t v) { return static_cast<std::uint64_t>(v); }
 std::vector<std::uint64_t> structure_of(const RnnLayerShape& s, bool backward, std::size_t elem) {
   int device = 0;
   LOOM_CUDA_CHECK(cudaGetDevice(&device));
-  std::vector<std::uint64_t> k = {word(index_t{device}), word(cuda::stream()), word(cuda::cublas()),
+  // The GEMMs' math mode (TF32 or not) is fixed into a captured graph, so the
+  // float32 matmul precision is part of the structure.
+  const std::uint64_t tf32 = float32_gemm_uses_tf32() ? 1u : 0u;
+  std::vector<std::uint64_t> k = {tf32, word(index_t{device}), word(cuda::stream()), word(cuda::cublas()),
                                   backward ? 1u : 0u,    elem,                 word(index_t(s.mode)),
                                   word(s.N),             word(s.C),            word(s.H),
                                   word(s.P),             s.has_bias ? 1u : 0u, s.has_proj ? 1u : 0u,
