@@ -1,6 +1,7 @@
 // The whole public API of loom in one include.
 #pragma once
 
+#include "autograd/anomaly_mode.h"
 #include "autograd/engine.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"

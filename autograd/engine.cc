@@ -5,13 +5,15 @@
 // Running nodes from the highest sequence number down therefore reaches each
 // node only after every consumer has contributed to its gradient. Per node we
 // sum the incoming gradients, check their shapes against what the node
-// recorded, call apply(), and route each result along the node's edges.
+// recorded, call apply(), in anomaly mode check that no result holds NaN/inf
+// (autograd/anomaly_mode.h), and route each result along the node's edges.
 #include "autograd/engine.h"
 
 #include <map>
 #include <queue>
 #include <unordered_map>
 
+#include "autograd/anomaly_mode.h"
 #include "autograd/node.h"
 #include "core/native.h"
 
@@ -73,6 +75,7 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
   }
 
   NoGradGuard no_grad;
+  const bool detect_anomaly = is_anomaly_enabled();  // read once: free when off
   while (!ready.empty()) {
     Node* node = ready.top();
     ready.pop();
@@ -113,6 +116,7 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
     LOOM_CHECK(outputs.size() == node->next_edges.size() || dynamic_cast<AccumulateGrad*>(node),
                "Function {} returned {} gradients, expected {}", node->name(), outputs.size(),
                node->next_edges.size());
+    if (detect_anomaly) check_gradients_finite(*node, outputs);
     for (std::size_t i = 0; i < outputs.size(); ++i) {
       if (!outputs[i].defined() || !node->next_edges[i].node) continue;
       check_grad(outputs[i], node->input_meta[i], *node, i);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "autograd/anomaly_mode.h"
 #include "core/native.h"
 
 namespace loom {
@@ -11,7 +12,9 @@ std::atomic<std::uint64_t> g_next_sequence_nr{0};
 thread_local bool g_grad_enabled = true;
 }  // namespace
 
-Node::Node() : sequence_nr(g_next_sequence_nr.fetch_add(1)) {}
+Node::Node() : sequence_nr(g_next_sequence_nr.fetch_add(1)) {
+  if (autograd::is_anomaly_enabled()) anomaly = autograd::capture_anomaly_metadata();
+}
 
 AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> v) : variable(std::move(v)) {
   input_meta.push_back({variable->shape, variable->dtype, variable->storage->device()});

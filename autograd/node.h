@@ -26,6 +26,9 @@
 namespace loom {
 
 class Node;
+namespace autograd {
+struct AnomalyMetadata;
+}
 
 // Where a gradient goes: input `input_nr` of `node` (null: nowhere).
 struct Edge {
@@ -61,6 +64,9 @@ class Node {
   bool released = false;              // saved tensors freed by an earlier backward
   // Non-leaf outputs whose .grad is kept (retain_grad): output index -> tensor.
   std::vector<std::pair<std::uint32_t, std::weak_ptr<TensorImpl>>> retained;
+  // Where the node was created: set only while anomaly mode is on
+  // (autograd/anomaly_mode.h), else null.
+  std::shared_ptr<const autograd::AnomalyMetadata> anomaly;
 };
 
 // Accumulates the incoming gradient into a leaf's .grad.

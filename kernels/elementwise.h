@@ -34,7 +34,7 @@ struct OffsetCalc {
 
 enum class UnaryOp : int {
   Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Abs, Sign, Square, Reciprocal,
-  Step,        // x > 0 ? 1 : 0   (relu's derivative)
+  Step,        // x <= 0 ? 0 : 1   (relu's derivative from its output; NaN -> 1 as PyTorch)
   AddScalar,   // x + alpha
   MulScalar,   // x * alpha
   PowScalar,   // x ^ alpha
@@ -54,13 +54,13 @@ LOOM_HD T unary_apply(UnaryOp op, T x, T alpha) {
     case UnaryOp::Log: return log(x);
     case UnaryOp::Tanh: return tanh(x);
     case UnaryOp::Sigmoid: return T(1) / (T(1) + exp(-x));
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::Relu: return x <= T(0) ? T(0) : x;  // NaN stays NaN, as torch.relu
     case UnaryOp::Sqrt: return sqrt(x);
     case UnaryOp::Abs: return x < T(0) ? -x : x;
     case UnaryOp::Sign: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
     case UnaryOp::Square: return x * x;
     case UnaryOp::Reciprocal: return T(1) / x;
-    case UnaryOp::Step: return x > T(0) ? T(1) : T(0);
+    case UnaryOp::Step: return x <= T(0) ? T(0) : T(1);  // NaN: 1, as threshold_backward
     case UnaryOp::AddScalar: return x + alpha;
     case UnaryOp::MulScalar: return x * alpha;
     case UnaryOp::PowScalar: return pow(x, alpha);

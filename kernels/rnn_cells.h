@@ -31,10 +31,12 @@ LOOM_HD T rnn_tanh_forward(T a) { return std::tanh(a); }
 template <typename T>  // da, from the output h
 LOOM_HD T rnn_tanh_backward(T h, T dh) { return dh * (T(1) - h * h); }
 
+// PyTorch's NaN rules: relu(NaN) = NaN, and its backward (threshold_backward:
+// h <= 0 ? 0 : dh) passes dh through where h is NaN.
 template <typename T>
-LOOM_HD T rnn_relu_forward(T a) { return a > T(0) ? a : T(0); }
+LOOM_HD T rnn_relu_forward(T a) { return a <= T(0) ? T(0) : a; }
 template <typename T>  // da, 0 at the kink as in PyTorch
-LOOM_HD T rnn_relu_backward(T h, T dh) { return h > T(0) ? dh : T(0); }
+LOOM_HD T rnn_relu_backward(T h, T dh) { return h <= T(0) ? T(0) : dh; }
 
 // ---- LSTM --------------------------------------------------------------------
 template <typename T>

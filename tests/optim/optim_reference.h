@@ -109,8 +109,10 @@ inline std::vector<double> numbers(const std::vector<std::string>& words, std::s
   return out;
 }
 
-inline Reference load() {
-  const std::string path = source_path("tests/data/optim/optim_reference.txt");
+// `relative`: under the source tree; another file in the same format (e.g.
+// tests/data/nonfinite/optim_nonfinite.txt) may be read too.
+inline Reference load(const std::string& relative = "tests/data/optim/optim_reference.txt") {
+  const std::string path = source_path(relative);
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path);
   Reference ref;
