@@ -22,6 +22,8 @@
 
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -95,6 +97,23 @@ double expect_within(const std::vector<double>& actual, const std::vector<double
                      << ": got " << actual[at] << ", float64 " << expected[at] << ", bound "
                      << bound[at];
   return worst;
+}
+
+// TF32 rounding of float32 values (round to nearest, ties to even, at bit 13),
+// to emulate on the CPU what a TF32 GEMM does to its factors. Finite values only.
+float tf32_round(float x) {
+  std::uint32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  b = (b + 0xFFFu + ((b >> 13) & 1u)) & ~0x1FFFu;
+  std::memcpy(&x, &b, sizeof b);
+  return x;
+}
+
+// Rounds a contiguous float32 CPU tensor's elements to TF32 in place.
+void round_to_tf32(const Tensor& t) {
+  ASSERT_TRUE(t.is_contiguous() && !t.is_cuda() && t.dtype() == kFloat32);
+  float* p = static_cast<float*>(t.data_ptr());
+  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = tf32_round(p[i]);
 }
 
 // ---- (a) a 512 x 512 x 512 float32 matmul -----------------------------------------
@@ -174,15 +193,28 @@ const char* const kGradNames[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"
 // One LSTM layer (C = H = 512) on x [1, N, C] from (h0, c0), weights drawn from
 // seed 5 in float32 (so the float64 reference holds exactly the same values),
 // forward, then loss = sum(out) backward.
-LstmResult run_lstm(Device device, DType dtype) {
+// With emulate_tf32 (CPU float32 only), the GEMM factors of the forward
+// (W_ih, W_hh, x, h0) are first rounded to TF32: the forward then computes
+// what a TF32 GEMM would (its backward does not: dz is not rounded).
+LstmResult run_lstm(Device device, DType dtype, bool emulate_tf32 = false) {
   manual_seed(5);
   nn::LSTM lstm(kC, kH);
   lstm.to(dtype);
   lstm.to(device);
-  auto input = [&](const Shape& shape, unsigned seed) {
-    return testing::random_tensor(shape, seed, kFloat32).to(dtype).to(device).requires_grad_();
+  if (emulate_tf32)
+    for (int q = 0; q < 2; ++q) {
+      round_to_tf32(lstm.layer_parameters(0, 0)[q]);
+      std::size_t not_rounded = 0;  // read back from the layer: it holds the rounded values
+      for (float w : lstm.layer_parameters(0, 0)[q].to_vector<float>()) not_rounded += w != tf32_round(w);
+      EXPECT_EQ(not_rounded, 0u);
+    }
+  auto input = [&](const Shape& shape, unsigned seed, bool gemm_factor) {
+    Tensor t = testing::random_tensor(shape, seed, kFloat32);
+    if (emulate_tf32 && gemm_factor) round_to_tf32(t);
+    return t.to(dtype).to(device).requires_grad_();
   };
-  Tensor x = input({1, kN, kC}, 21), h0 = input({1, kN, kH}, 22), c0 = input({1, kN, kH}, 23);
+  Tensor x = input({1, kN, kC}, 21, true), h0 = input({1, kN, kH}, 22, true),
+         c0 = input({1, kN, kH}, 23, false);
   auto [out, state] = lstm.forward(x, nn::LSTM::State{h0, c0});
   sum(out).backward();
   LstmResult r{out, std::get<0>(state), std::get<1>(state), {}};
@@ -331,6 +363,40 @@ TEST(MatmulPrecisionBounds, CpuFloat32WithinTheDerivedFloat32Bounds) {
   for (std::size_t i = 0; i < bound.size(); ++i) bound[i] = dot_bound(0, 512) * c.size[i];
   const double worst = expect_within(host(matmul(c.a, c.b)), c.exact, bound, "cpu matmul");
   std::printf("[ measured ] 512^3 matmul on cpu: worst error / float32 bound %.3g\n", worst);
+}
+
+// The TF32 bounds and the "TF32 engaged" criterion checked against TF32
+// emulated on the CPU (factors rounded to TF32, then a float32 product): the
+// emulated product must stay within TF32's bound and must break float32's
+// (so the CUDA test's criterion is met by real TF32 rounding, and the bound
+// is not violated by it); the emulated LSTM forward must stay within the
+// forward's TF32 bound.
+TEST(MatmulPrecisionBounds, CpuEmulatedTf32WithinTheTf32BoundsAndBeyondFloat32s) {
+  MatmulCase c = matmul_case(kCPU);
+  round_to_tf32(c.a);
+  round_to_tf32(c.b);
+  const std::vector<double> y = host(matmul(c.a, c.b));
+  std::vector<double> bound(c.size.size());
+  for (std::size_t i = 0; i < bound.size(); ++i) bound[i] = dot_bound(kTf32Input, 512) * c.size[i];
+  const double worst = expect_within(y, c.exact, bound, "emulated TF32 matmul");
+  double worst_in_float32_bound = 0;
+  for (std::size_t i = 0; i < y.size(); ++i)
+    worst_in_float32_bound =
+        std::max(worst_in_float32_bound, std::abs(y[i] - c.exact[i]) / (dot_bound(0, 512) * c.size[i]));
+  std::printf("[ measured ] 512^3 matmul, TF32 emulated on cpu: worst error / TF32 bound %.3g; "
+              "worst error / float32 bound %.3g\n", worst, worst_in_float32_bound);
+  EXPECT_GT(worst_in_float32_bound, 1.0);
+
+  const LstmResult ref = run_lstm(kCPU, kFloat64), r = run_lstm(kCPU, kFloat32, true);
+  const LstmBounds tf32 = lstm_bounds("high"), full = lstm_bounds("highest");
+  double w = expect_within(host(r.out), host(ref.out), tf32.h1, "emulated TF32 LSTM output");
+  w = std::max(w, expect_within(host(r.c_n), host(ref.c_n), tf32.c1, "emulated TF32 LSTM c_n"));
+  double beyond = 0;  // the same error in units of the float32 bound
+  const std::vector<double> out = host(r.out), expected = host(ref.out);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    beyond = std::max(beyond, std::abs(out[i] - expected[i]) / full.h1[i]);
+  std::printf("[ measured ] LSTM forward, TF32 emulated on cpu: worst error / TF32 bound %.3g; "
+              "output's worst error / float32 bound %.3g\n", w, beyond);
 }
 
 // ---- (b) and (c): determinism under "high", and switching back ----------------------
