@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <type_traits>
 #include <utility>
+
+#include "core/crc32.h"
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>
@@ -20,6 +23,12 @@
 namespace loom {
 
 static_assert(std::is_same_v<hid_t, std::int64_t>, "Hdf5File stores hid_t as int64_t");
+// The 'crc32' attribute is over the stored little-endian bytes, which are the
+// host's bytes only on a little-endian host.
+static_assert(std::endian::native == std::endian::little, "loom's HDF5 I/O assumes a little-endian host");
+
+// The dataset attribute holding the CRC-32 of the stored values (see hdf5_file.h).
+constexpr const char* kCrcAttribute = "crc32";
 
 namespace {
 
@@ -571,6 +580,23 @@ HostArray Hdf5File::read(const std::string& path) const {
     fail_if_checksum_error(path_, "dataset " + describe(p));
     fail("HDF5 file '{}': cannot read dataset {}{}", path_, describe(p), detail_suffix());
   }
+  // The 'crc32' attribute, where loom wrote one: the values must be the bytes
+  // it was computed over (the stored type is the host type, so no conversion
+  // changed them).
+  htri_t has_crc = H5Aexists(d.dataset.get(), kCrcAttribute);
+  if (has_crc < 0) fail_if_checksum_error(path_, "the attributes of dataset " + describe(p));
+  if (has_crc > 0 && !d.is_enum_bool && H5Tequal(d.type.get(), file_type(d.dtype)) > 0) {
+    Handle attr(H5Aopen(d.dataset.get(), kCrcAttribute, H5P_DEFAULT), H5Aclose);
+    std::int64_t recorded = -1;
+    if (!attr.ok() || H5Aread(attr.get(), H5T_NATIVE_INT64, &recorded) < 0)
+      fail("HDF5 file '{}': cannot read the checksum of dataset {}{}", path_, describe(p),
+           detail_suffix());
+    const std::uint32_t actual = crc32(a.bytes);
+    if (recorded != static_cast<std::int64_t>(actual))
+      fail("HDF5 file '{}': checksum mismatch in dataset {}: the file is damaged (the values' "
+           "CRC-32 is {:#010x}, its 'crc32' attribute says {:#x})",
+           path_, describe(p), actual, recorded);
+  }
   if (d.dtype == DType::Bool)
     for (std::byte& b : a.bytes) b = b != std::byte{0} ? std::byte{1} : std::byte{0};
   return a;
@@ -594,7 +620,8 @@ bool Hdf5File::checksummed(const std::string& path) const {
     std::size_t nvalues = 0;
     unsigned filter_config = 0;
     return H5Pget_filter_by_id2(dcpl.get(), H5Z_FILTER_FLETCHER32, &flags, &nvalues, nullptr, 0,
-                                nullptr, &filter_config) >= 0;
+                                nullptr, &filter_config) >= 0 &&
+           H5Aexists(d.dataset.get(), kCrcAttribute) > 0;
   }
   if (layout == H5D_COMPACT) return metadata_checksummed();
   return false;
@@ -667,10 +694,21 @@ void Hdf5File::write(const std::string& path, const HostArray& array) {
             H5Dclose);
   if (!ds.ok())
     fail("HDF5 file '{}': cannot create dataset {}{}", path_, describe(p), detail_suffix());
-  if (array.numel() > 0 &&
-      H5Dwrite(ds.get(), native_type(array.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT,
-               array.bytes.data()) < 0)
-    fail("HDF5 file '{}': cannot write dataset {}{}", path_, describe(p), detail_suffix());
+  if (array.numel() > 0) {
+    if (H5Dwrite(ds.get(), native_type(array.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                 array.bytes.data()) < 0)
+      fail("HDF5 file '{}': cannot write dataset {}{}", path_, describe(p), detail_suffix());
+    // The CRC-32 of the stored bytes (the file types are the little-endian
+    // host types), in the dataset's checksummed object header.
+    const std::int64_t crc = crc32(array.bytes);
+    Handle aspace(H5Screate(H5S_SCALAR), H5Sclose);
+    Handle attr(H5Acreate2(ds.get(), kCrcAttribute, H5T_STD_I64LE, aspace.get(), H5P_DEFAULT,
+                           H5P_DEFAULT),
+                H5Aclose);
+    if (!attr.ok() || H5Awrite(attr.get(), H5T_NATIVE_INT64, &crc) < 0)
+      fail("HDF5 file '{}': cannot write the checksum of dataset {}{}", path_, describe(p),
+           detail_suffix());
+  }
 }
 
 void Hdf5File::create_group(const std::string& path) {

@@ -23,6 +23,12 @@
 //   - a dataset with at least one element and one dimension is chunked
 //     (chunks of up to about 4 MiB: a tensor that size is one chunk) with the
 //     Fletcher32 checksum filter on every chunk;
+//   - every dataset with elements also carries an int64 attribute 'crc32':
+//     the CRC-32 (core/crc32.h, = zlib.crc32) of its stored little-endian
+//     bytes, kept in its checksummed object header. It closes Fletcher32's
+//     blind spots: a chunk zeroed whole, checksum included, passes Fletcher32
+//     (its sum of zeros is 0), and so does a 16-bit word turned from 0x0000
+//     into 0xFFFF or back (its sums are modulo 65535);
 //   - a scalar (rank-0) dataset, which HDF5 cannot chunk, is stored with
 //     compact layout: its value lives inside its own object header and so is
 //     covered by the header's checksum;
@@ -30,13 +36,13 @@
 // A checksum failure while reading throws loom::Error
 //   HDF5 file 'x.h5': checksum mismatch in dataset 'grad/input': the file is
 //   damaged (HDF5: data error detected by Fletcher32 checksum)
-// (or "... in the object header of ..." for metadata). Not covered: the
-// global heap holding variable-length strings (attribute texts such as a
-// checkpoint's key lists), which HDF5 does not checksum, and Fletcher32's
-// blind spot: a 16-bit word 0x0000 turned into 0xFFFF or back (its sums are
-// modulo 65535) goes unnoticed. Files from elsewhere (h5py's defaults) carry
-// no checksums and are read as they are; checksummed() tells which datasets
-// are protected.
+// (or "... in the object header of ..." for metadata, or "... (the values'
+// CRC-32 is ..., its 'crc32' attribute says ...)"). read() verifies 'crc32'
+// wherever it is present and the stored type is the one read into. Not
+// covered: the global heap holding variable-length strings (attribute texts
+// such as a checkpoint's key lists), which HDF5 does not checksum. Files from
+// elsewhere (h5py's defaults) carry no checksums and are read as they are;
+// checksummed() tells which datasets are protected.
 //
 // Every failure throws loom::Error naming the file and the object, e.g.
 //   HDF5 file 'case.h5': no dataset 'grad/input'
@@ -160,9 +166,10 @@ class Hdf5File {
   HostArray read(const std::string& path) const;
 
   // True when damage to the values of dataset `path` would be detected on
-  // reading: they are in Fletcher32-checked chunks, or the dataset has no
-  // elements, or its values are stored compactly inside an object header that
-  // carries a checksum (metadata_checksummed()). Throws like read().
+  // reading: they are in Fletcher32-checked chunks and the dataset has its
+  // 'crc32' attribute, or the dataset has no elements, or its values are
+  // stored compactly inside an object header that carries a checksum
+  // (metadata_checksummed()). Throws like read().
   bool checksummed(const std::string& path) const;
 
   // True when the file's metadata carries checksums: superblock version 2 or

@@ -254,6 +254,10 @@ def other_dtypes_and_keys(conv, work):
         check(f["model/z.weight"].fletcher32 and f["model/mask"].fletcher32 and f["model/a.bias"].fletcher32,
               "Fletcher32 on every dataset with elements")
         check(f["model/steps"].id.get_create_plist().get_layout() == h5py.h5d.COMPACT, "compact scalar")
+        import zlib
+        check(all(f["model/" + k].attrs["crc32"] == zlib.crc32(np.asarray(f["model/" + k][()]).tobytes())
+                  for k in ("z.weight", "steps", "mask", "a.bias")), "crc32 attributes")
+        check("crc32" not in f["model/empty"].attrs, "no crc32 on an empty dataset")
         check(f["model"].attrs["keys"] == "z.weight\nsteps\nmask\nempty\na.bias", "keys attribute")
         check(f["model/steps"].dtype == np.int64 and f["model/steps"].shape == (), "int64 scalar")
         check(f["model/mask"].dtype == np.uint8, "bool stored as uint8")

@@ -100,6 +100,15 @@ TEST_F(Hdf5ChecksumTest, EveryDatasetIsWrittenWithAChecksum) {
   EXPECT_EQ(raw_layout(file("k.h5"), "w").chunk, (std::vector<hsize_t>{4, 64}));  // one chunk
   EXPECT_EQ(raw_layout(file("k.h5"), "big").chunk, (std::vector<hsize_t>{1, 524288}));  // 4 MiB
   EXPECT_EQ(testing::data_extents(file("k.h5"), "big").size(), 6u);
+  // The CRC-32 of the stored bytes, as zlib computes it (see crc32_test.cc).
+  for (const char* name : {"w", "g/f32", "i", "mask", "s", "big"}) {
+    Hdf5File f = Hdf5File::open_read(file("k.h5"));
+    ASSERT_TRUE(f.has_attr(name, "crc32")) << name;
+  }
+  EXPECT_FALSE(Hdf5File::open_read(file("k.h5")).has_attr("empty", "crc32"));
+  EXPECT_EQ(Hdf5File::open_read(file("k.h5")).attr_int("g/f32", "crc32"),
+            // zlib.crc32(numpy.array([1.5, -2.25, 3.0], '<f4').tobytes())
+            0x9e842318);
   EXPECT_EQ(raw_layout(file("k.h5"), "s").layout, H5D_COMPACT);
   EXPECT_FALSE(raw_layout(file("k.h5"), "s").fletcher32);
   EXPECT_TRUE(testing::data_extents(file("k.h5"), "empty").empty());
@@ -171,6 +180,15 @@ TEST_F(Hdf5ChecksumTest, DamageInsideDataIsRefused) {
   // The stored checksum itself.
   expect_damage_refused(file("k.h5"), file("sum.h5"), "w",
                         [&](const std::string& p) { testing::flip_bit(p, w.offset + w.size - 2, 0); });
+  // The whole chunk zeroed, its Fletcher32 sum included: Fletcher32 of zeros
+  // is 0, so only the 'crc32' attribute tells.
+  expect_damage_refused(file("k.h5"), file("whole.h5"), "w", [&](const std::string& p) {
+    testing::overwrite_bytes(p, w.offset, std::vector<unsigned char>(w.size, 0));
+  });
+  {
+    Hdf5File f = Hdf5File::open_read(file("whole.h5"));
+    testing::expect_error_containing([&] { f.read("w"); }, "(the values' CRC-32 is 0x");
+  }
   // One bit in the fifth chunk of a large dataset.
   const testing::Extent big4 = testing::data_extents(file("k.h5"), "big").at(4);
   expect_damage_refused(file("k.h5"), file("big.h5"), "big",
