@@ -18,8 +18,10 @@
 //   - the file is in the HDF5 1.10 format (H5Pset_libver_bounds V110, V110):
 //     superblock version 3 and version-2 object headers, so every piece of
 //     metadata (superblock, object headers with their attributes and links,
-//     the chunk index, dense link/attribute storage) carries HDF5's own
-//     checksum, verified whenever HDF5 reads it. h5py (HDF5 >= 1.10) reads it;
+//     the chunk index) carries HDF5's own checksum, verified whenever HDF5
+//     reads it. Every group keeps its links (up to 65535) compact, inside its
+//     object header, rather than in a fractal heap (HDF5 1.10.8 crashes on
+//     some damaged dense link storage). h5py (HDF5 >= 1.10) reads it;
 //   - a dataset with at least one element and one dimension is chunked
 //     (chunks of up to about 4 MiB: a tensor that size is one chunk) with the
 //     Fletcher32 checksum filter on every chunk;

@@ -125,6 +125,25 @@ TEST_F(Hdf5ChecksumTest, EveryDatasetIsWrittenWithAChecksum) {
   EXPECT_EQ(f.shape("empty"), (std::vector<std::int64_t>{0, 5}));
 }
 
+TEST_F(Hdf5ChecksumTest, GroupsKeepTheirLinksInTheirObjectHeaders) {
+  {
+    Hdf5File f = Hdf5File::create_atomic(file("many.h5"));
+    for (int i = 0; i < 40; ++i) f.write("g/sub/x" + std::to_string(i), ramp({2}));
+    f.commit();
+  }
+  hid_t h = H5Fopen(file("many.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  for (const char* group : {"/", "g", "g/sub"}) {
+    hid_t g = H5Gopen2(h, group, H5P_DEFAULT);
+    H5G_info_t info;
+    ASSERT_GE(H5Gget_info(g, &info), 0);
+    EXPECT_EQ(info.storage_type, H5G_STORAGE_TYPE_COMPACT) << group;
+    if (std::string(group) == "g/sub") EXPECT_EQ(info.nlinks, 40u);
+    H5Gclose(g);
+  }
+  H5Fclose(h);
+  EXPECT_EQ(Hdf5File::open_read(file("many.h5")).list("g/sub").size(), 40u);
+}
+
 TEST_F(Hdf5ChecksumTest, FilesWithoutChecksumsStillRead) {
   // What h5py writes by default: the earliest file format, contiguous data.
   {
