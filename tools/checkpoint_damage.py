@@ -29,7 +29,7 @@ kinds. Each damaged copy is resumed (`--resume`, 60 s limit) and classed:
 
 Prints one line per copy and a summary; exits 1 when more than
 --expect-silent copies loaded silently, or any crashed or was refused without
-naming the file. Needs h5py and numpy.
+naming the file. Needs h5py and numpy (exits 77, skipped, without them).
 """
 
 import argparse
@@ -39,8 +39,12 @@ import shutil
 import subprocess
 import sys
 
-import h5py
-import numpy as np
+try:
+    import h5py
+    import numpy as np
+except ImportError as e:
+    print("skipped: %s needs h5py and numpy (%s)" % (sys.executable, e))
+    sys.exit(77)
 
 KINDS = ["flip-data", "zero-data", "overwrite-data", "flip-any", "zero-any", "overwrite-any",
          "delete-step", "delete-entry"]
