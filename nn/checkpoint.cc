@@ -99,7 +99,7 @@ struct Reader {
     if (checksums())
       LOOM_CHECK(file.checksummed(path),
                  "dataset '{}' carries no checksum (a version-{} checkpoint protects every "
-                 "dataset: Fletcher32 on chunked data, compact scalars)",
+                 "dataset: Fletcher32 and a crc32 attribute on chunked data, compact scalars)",
                  path, version);
     return file.read(path);
   }

@@ -33,11 +33,13 @@
 //
 // Damage is detected, not loaded (version 2). The file is written through
 // core/hdf5_file.h, so all its metadata carries HDF5's checksums (HDF5 1.10
-// format: superblock v3, version-2 object headers) and every dataset is
-// protected: a tensor with elements is chunked with the Fletcher32 filter; a
-// scalar (every optimizer / schedule / metadata scalar, a 0-dim tensor) has
-// compact layout, its value inside its checksummed object header; an empty
-// tensor has no data. Reading a version-2 file refuses a dataset without
+// format: superblock v3, version-2 object headers, links kept in the groups'
+// headers) and every dataset is protected: a tensor with elements is chunked
+// with the Fletcher32 filter and carries a 'crc32' attribute (the CRC-32 of
+// its bytes, which also catches a chunk zeroed whole); a scalar (every
+// optimizer / schedule / metadata scalar, a 0-dim tensor) has compact layout,
+// its value inside its checksummed object header; an empty tensor has no
+// data. Reading a version-2 file refuses a dataset without
 // such protection, a checksum mismatch ("checksum mismatch in dataset
 // 'model/w'"), and an entry listed in a 'keys' attribute whose dataset is
 // gone ("optimizer state entry 'state.0.step' is missing"), each with the

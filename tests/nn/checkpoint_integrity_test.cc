@@ -15,7 +15,9 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -238,8 +240,8 @@ TEST_F(CheckpointIntegrityTest, Version2DatasetWithoutChecksumIsRefused) {
   }
   EXPECT_ERROR_TEXT(load_checkpoint(p),
                     "cannot load checkpoint '" + p + "': dataset 'model/weight_hh_l0' carries no "
-                    "checksum (a version-2 checkpoint protects every dataset: Fletcher32 on chunked "
-                    "data, compact scalars)");
+                    "checksum (a version-2 checkpoint protects every dataset: Fletcher32 and a crc32 "
+                    "attribute on chunked data, compact scalars)");
 }
 
 // A module holding what tests/data/checkpoint_v1/adam_steplr_v1.h5 holds.
