@@ -25,6 +25,15 @@ TEST(Crc32, MatchesTheStandardCheckValueAndZlib) {
   EXPECT_EQ(crc32(bytes_of("loom")), 0xc2597137u);
 }
 
+TEST(Crc32, LongAndUnalignedInputsMatchZlib) {
+  // /usr/bin/python3 -c 'import zlib; b = bytes((i * 31 + 7) % 256 for i in range(1001));
+  //                      print(hex(zlib.crc32(b)), hex(zlib.crc32(b[3:])))'
+  std::vector<std::byte> b(1001);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::byte>((i * 31 + 7) % 256);
+  EXPECT_EQ(crc32(b), 0xa58cdd0du);
+  EXPECT_EQ(crc32(std::span<const std::byte>(b).subspan(3)), 0x8b30c392u);
+}
+
 TEST(Crc32, PiecesGiveTheWholesCrc) {
   std::vector<std::byte> all = bytes_of("the quick brown fox jumps over the lazy dog");
   std::span<const std::byte> s(all);
