@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <type_traits>
 #include <utility>
+
+#include "core/crc32.h"
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>
@@ -19,6 +23,12 @@
 namespace loom {
 
 static_assert(std::is_same_v<hid_t, std::int64_t>, "Hdf5File stores hid_t as int64_t");
+// The 'crc32' attribute is over the stored little-endian bytes, which are the
+// host's bytes only on a little-endian host.
+static_assert(std::endian::native == std::endian::little, "loom's HDF5 I/O assumes a little-endian host");
+
+// The dataset attribute holding the CRC-32 of the stored values (see hdf5_file.h).
+constexpr const char* kCrcAttribute = "crc32";
 
 namespace {
 
@@ -64,6 +74,33 @@ std::string hdf5_detail() {
 std::string detail_suffix() {
   std::string d = hdf5_detail();
   return d.empty() ? std::string() : " (HDF5: " + d + ")";
+}
+
+// True when HDF5's error stack holds a checksum failure: the Fletcher32
+// filter's on a chunk of data ("data error detected by Fletcher32 checksum")
+// or a metadata checksum's ("incorrect metadata checksum ..."). The stack is
+// left as it is.
+bool stack_has_checksum_error() {
+  bool found = false;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_DOWNWARD,
+      [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        if (e->desc != nullptr && (std::strstr(e->desc, "checksum") != nullptr ||
+                                   std::strstr(e->desc, "Fletcher32") != nullptr))
+          *static_cast<bool*>(data) = true;
+        return 0;
+      },
+      &found);
+  return found;
+}
+
+// Throws "HDF5 file '<file>': checksum mismatch in <what>: the file is
+// damaged (HDF5: ...)" when the error stack holds a checksum failure; returns
+// (stack untouched) otherwise.
+void fail_if_checksum_error(const std::string& file_path, const std::string& what) {
+  if (stack_has_checksum_error())
+    fail("HDF5 file '{}': checksum mismatch in {}: the file is damaged{}", file_path, what,
+         detail_suffix());
 }
 
 // An owned HDF5 identifier, closed by the matching H5*close.
@@ -154,6 +191,32 @@ hid_t file_type(DType t) {
     case DType::Bool: return H5T_STD_U8LE;
   }
   return -1;
+}
+
+// A group creation property list that keeps up to 65535 links in the group's
+// object header (compact storage, covered by its checksum) instead of moving
+// them to a fractal heap past 8: HDF5 1.10.8 crashes (a double free in
+// H5G__link_release_table) on some damaged dense link storage. An invalid
+// handle when HDF5 refuses.
+Handle compact_links_gcpl() {
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  if (gcpl.ok() && H5Pset_link_phase_change(gcpl.get(), 65535, 65535) < 0) gcpl.reset();
+  return gcpl;
+}
+
+// The chunk shape for a dataset of `dims` (every dimension > 0) whose
+// elements take `element_bytes`: whole trailing dimensions as long as they
+// fit in about kChunkBytes, then part of the next one, and 1 for the rest.
+// A dataset up to kChunkBytes is one chunk (one Fletcher32 checksum).
+constexpr std::size_t kChunkBytes = std::size_t{4} << 20;
+std::vector<hsize_t> chunk_shape(const std::vector<hsize_t>& dims, std::size_t element_bytes) {
+  std::vector<hsize_t> chunk(dims.size(), 1);
+  hsize_t room = std::max<hsize_t>(1, kChunkBytes / std::max<std::size_t>(element_bytes, 1));
+  for (std::size_t d = dims.size(); d-- > 0;) {
+    chunk[d] = std::min(dims[d], room);
+    room = std::max<hsize_t>(1, room / chunk[d]);
+  }
+  return chunk;
 }
 
 // Syncs a file or folder to disk; best effort (errors are ignored: the data
@@ -292,7 +355,17 @@ Hdf5File Hdf5File::create_atomic(const std::string& path) {
                                         counter.fetch_add(1)))
                          .string();
   QuietErrors quiet;
-  hid_t id = H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+  // The HDF5 1.10 file format: superblock version 3 and version-2 object
+  // headers, every piece of metadata with a checksum (see hdf5_file.h).
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!fapl.ok() || H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110) < 0)
+    fail("cannot create HDF5 file '{}': cannot select the HDF5 1.10 file format{}", path,
+         detail_suffix());
+  // The root group keeps its links compact too (see compact_links_gcpl()).
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (!fcpl.ok() || H5Pset_link_phase_change(fcpl.get(), 65535, 65535) < 0)
+    fail("cannot create HDF5 file '{}': cannot set up its root group{}", path, detail_suffix());
+  hid_t id = H5Fcreate(temp.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get());
   if (id < 0)
     fail("cannot create HDF5 file '{}': cannot create the temporary '{}'{}", path, temp,
          detail_suffix());
@@ -351,13 +424,18 @@ bool Hdf5File::has(const std::string& path) const {
   while (true) {
     std::size_t slash = p.find('/', pos);
     std::string prefix = p.substr(0, slash);
-    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    htri_t exists = H5Lexists(id_, prefix.c_str(), H5P_DEFAULT);
+    if (exists < 0) fail_if_checksum_error(path_, "the links to " + describe(prefix));
+    if (exists <= 0) return false;
     if (slash == std::string::npos) break;
     pos = slash + 1;
   }
   // The link may dangle (soft link); an object must open.
   hid_t obj = H5Oopen(id_, p.c_str(), H5P_DEFAULT);
-  if (obj < 0) return false;
+  if (obj < 0) {
+    fail_if_checksum_error(path_, "the object header of " + describe(p));
+    return false;
+  }
   H5Oclose(obj);
   return true;
 }
@@ -391,16 +469,24 @@ std::vector<std::string> Hdf5File::list(const std::string& group) const {
   if (!has(g)) fail("HDF5 file '{}': no group {}", path_, describe(g));
   QuietErrors quiet;
   Handle gid(H5Gopen2(id_, h5name(g).c_str(), H5P_DEFAULT), H5Gclose);
-  if (!gid.ok()) fail("HDF5 file '{}': {} is not a group", path_, describe(g));
+  if (!gid.ok()) {
+    fail_if_checksum_error(path_, "the object header of group " + describe(g));
+    fail("HDF5 file '{}': {} is not a group", path_, describe(g));
+  }
   H5G_info_t info;
-  if (H5Gget_info(gid.get(), &info) < 0)
+  if (H5Gget_info(gid.get(), &info) < 0) {
+    fail_if_checksum_error(path_, "the links of group " + describe(g));
     fail("HDF5 file '{}': cannot list group {}{}", path_, describe(g), detail_suffix());
+  }
   std::vector<std::string> names;
   names.reserve(info.nlinks);
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     ssize_t n = H5Lget_name_by_idx(gid.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
                                    H5P_DEFAULT);
-    if (n < 0) fail("HDF5 file '{}': cannot list group {}{}", path_, describe(g), detail_suffix());
+    if (n < 0) {
+      fail_if_checksum_error(path_, "the links of group " + describe(g));
+      fail("HDF5 file '{}': cannot list group {}{}", path_, describe(g), detail_suffix());
+    }
     std::string name(static_cast<std::size_t>(n) + 1, '\0');
     H5Lget_name_by_idx(gid.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
                        H5P_DEFAULT);
@@ -427,6 +513,7 @@ OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::st
   OpenDataset d;
   d.dataset = Handle(H5Dopen2(file, h5name(path).c_str(), H5P_DEFAULT), H5Dclose);
   if (!d.dataset.ok()) {
+    fail_if_checksum_error(file_path, "the object header of dataset " + describe(path));
     H5Eclear2(H5E_DEFAULT);
     H5I_type_t kind = object_kind(file, path);
     if (kind == H5I_GROUP) fail("HDF5 file '{}': {} is a group, not a dataset", file_path,
@@ -504,11 +591,64 @@ HostArray Hdf5File::read(const std::string& path) const {
     mem = Handle(H5Tget_native_type(d.type.get(), H5T_DIR_ASCEND), H5Tclose);
     memtype = mem.get();
   }
-  if (H5Dread(d.dataset.get(), memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()) < 0)
+  if (H5Dread(d.dataset.get(), memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()) < 0) {
+    fail_if_checksum_error(path_, "dataset " + describe(p));
     fail("HDF5 file '{}': cannot read dataset {}{}", path_, describe(p), detail_suffix());
+  }
+  // The 'crc32' attribute, where loom wrote one: the values must be the bytes
+  // it was computed over (the stored type is the host type, so no conversion
+  // changed them).
+  htri_t has_crc = H5Aexists(d.dataset.get(), kCrcAttribute);
+  if (has_crc < 0) fail_if_checksum_error(path_, "the attributes of dataset " + describe(p));
+  if (has_crc > 0 && !d.is_enum_bool && H5Tequal(d.type.get(), file_type(d.dtype)) > 0) {
+    Handle attr(H5Aopen(d.dataset.get(), kCrcAttribute, H5P_DEFAULT), H5Aclose);
+    std::int64_t recorded = -1;
+    if (!attr.ok() || H5Aread(attr.get(), H5T_NATIVE_INT64, &recorded) < 0)
+      fail("HDF5 file '{}': cannot read the checksum of dataset {}{}", path_, describe(p),
+           detail_suffix());
+    const std::uint32_t actual = crc32(a.bytes);
+    if (recorded != static_cast<std::int64_t>(actual))
+      fail("HDF5 file '{}': checksum mismatch in dataset {}: the file is damaged (the values' "
+           "CRC-32 is {:#010x}, its 'crc32' attribute says {:#x})",
+           path_, describe(p), actual, recorded);
+  }
   if (d.dtype == DType::Bool)
     for (std::byte& b : a.bytes) b = b != std::byte{0} ? std::byte{1} : std::byte{0};
   return a;
+}
+
+bool Hdf5File::checksummed(const std::string& path) const {
+  require_open("checksummed");
+  std::string p = normalize(path);
+  QuietErrors quiet;
+  OpenDataset d = open_dataset(id_, path_, p);
+  std::int64_t n = 1;
+  for (std::int64_t s : d.shape) n *= s;
+  if (n == 0) return true;
+  Handle dcpl(H5Dget_create_plist(d.dataset.get()), H5Pclose);
+  if (!dcpl.ok())
+    fail("HDF5 file '{}': cannot read the layout of dataset {}{}", path_, describe(p),
+         detail_suffix());
+  H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_CHUNKED) {
+    unsigned flags = 0;
+    std::size_t nvalues = 0;
+    unsigned filter_config = 0;
+    return H5Pget_filter_by_id2(dcpl.get(), H5Z_FILTER_FLETCHER32, &flags, &nvalues, nullptr, 0,
+                                nullptr, &filter_config) >= 0 &&
+           H5Aexists(d.dataset.get(), kCrcAttribute) > 0;
+  }
+  if (layout == H5D_COMPACT) return metadata_checksummed();
+  return false;
+}
+
+bool Hdf5File::metadata_checksummed() const {
+  require_open("metadata_checksummed");
+  QuietErrors quiet;
+  H5F_info2_t info;
+  if (H5Fget_info2(id_, &info) < 0)
+    fail("HDF5 file '{}': cannot read its superblock version{}", path_, detail_suffix());
+  return info.super.version >= 2;
 }
 
 HostArray Hdf5File::read_as(const std::string& path, DType want) const {
@@ -535,6 +675,8 @@ void Hdf5File::write(const std::string& path, const HostArray& array) {
   }
   if (has(p)) fail("HDF5 file '{}': cannot write dataset {}: it already exists", path_,
                    describe(p));
+  // The groups above it, made here so that they keep their links compact.
+  if (std::size_t slash = p.rfind('/'); slash != std::string::npos) create_group(p.substr(0, slash));
   QuietErrors quiet;
   Handle space;
   if (array.shape.empty()) {
@@ -545,17 +687,45 @@ void Hdf5File::write(const std::string& path, const HostArray& array) {
                    H5Sclose);
   }
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  if (!space.ok() || !lcpl.ok() || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0)
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (!space.ok() || !lcpl.ok() || !dcpl.ok() ||
+      H5Pset_create_intermediate_group(lcpl.get(), 1) < 0)
     fail("HDF5 file '{}': cannot write dataset {}{}", path_, describe(p), detail_suffix());
+  // Checksums (see hdf5_file.h): data in Fletcher32-checked chunks; a scalar
+  // (which HDF5 cannot chunk) inside its checksummed object header; an empty
+  // array has no data to protect (its shape is in the header).
+  herr_t layout_rc = 0;
+  if (array.shape.empty()) {
+    layout_rc = H5Pset_layout(dcpl.get(), H5D_COMPACT);
+  } else if (array.numel() > 0) {
+    std::vector<hsize_t> dims(array.shape.begin(), array.shape.end());
+    std::vector<hsize_t> chunk = chunk_shape(dims, element_size(array.dtype));
+    layout_rc = H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    if (layout_rc >= 0) layout_rc = H5Pset_fletcher32(dcpl.get());
+  }
+  if (layout_rc < 0)
+    fail("HDF5 file '{}': cannot set up the checksummed layout of dataset {}{}", path_,
+         describe(p), detail_suffix());
   Handle ds(H5Dcreate2(id_, p.c_str(), file_type(array.dtype), space.get(), lcpl.get(),
-                       H5P_DEFAULT, H5P_DEFAULT),
+                       dcpl.get(), H5P_DEFAULT),
             H5Dclose);
   if (!ds.ok())
     fail("HDF5 file '{}': cannot create dataset {}{}", path_, describe(p), detail_suffix());
-  if (array.numel() > 0 &&
-      H5Dwrite(ds.get(), native_type(array.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT,
-               array.bytes.data()) < 0)
-    fail("HDF5 file '{}': cannot write dataset {}{}", path_, describe(p), detail_suffix());
+  if (array.numel() > 0) {
+    if (H5Dwrite(ds.get(), native_type(array.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                 array.bytes.data()) < 0)
+      fail("HDF5 file '{}': cannot write dataset {}{}", path_, describe(p), detail_suffix());
+    // The CRC-32 of the stored bytes (the file types are the little-endian
+    // host types), in the dataset's checksummed object header.
+    const std::int64_t crc = crc32(array.bytes);
+    Handle aspace(H5Screate(H5S_SCALAR), H5Sclose);
+    Handle attr(H5Acreate2(ds.get(), kCrcAttribute, H5T_STD_I64LE, aspace.get(), H5P_DEFAULT,
+                           H5P_DEFAULT),
+                H5Aclose);
+    if (!attr.ok() || H5Awrite(attr.get(), H5T_NATIVE_INT64, &crc) < 0)
+      fail("HDF5 file '{}': cannot write the checksum of dataset {}{}", path_, describe(p),
+           detail_suffix());
+  }
 }
 
 void Hdf5File::create_group(const std::string& path) {
@@ -565,11 +735,14 @@ void Hdf5File::create_group(const std::string& path) {
     if (is_group(p)) return;
     fail("HDF5 file '{}': cannot create group {}: a dataset is there", path_, describe(p));
   }
+  // Each missing level in turn, every group keeping all its links compact,
+  // inside its checksummed object header (see hdf5_file.h).
+  if (std::size_t slash = p.rfind('/'); slash != std::string::npos) create_group(p.substr(0, slash));
   QuietErrors quiet;
-  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  if (!lcpl.ok() || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0)
+  Handle gcpl = compact_links_gcpl();
+  if (!gcpl.ok())
     fail("HDF5 file '{}': cannot create group {}{}", path_, describe(p), detail_suffix());
-  Handle g(H5Gcreate2(id_, p.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle g(H5Gcreate2(id_, p.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
   if (!g.ok()) fail("HDF5 file '{}': cannot create group {}{}", path_, describe(p),
                     detail_suffix());
 }
@@ -581,6 +754,7 @@ namespace {
 Handle open_object(hid_t file, const std::string& file_path, const std::string& normalized) {
   Handle obj(H5Oopen(file, h5name(normalized).c_str(), H5P_DEFAULT), H5Oclose);
   if (!obj.ok()) {
+    fail_if_checksum_error(file_path, "the object header of " + describe(normalized));
     H5Eclear2(H5E_DEFAULT);
     fail("HDF5 file '{}': no object {}", file_path, describe(normalized));
   }
@@ -603,6 +777,7 @@ OpenAttr open_attr(hid_t file, const std::string& file_path, const std::string& 
                    const std::string& name) {
   Handle obj = open_object(file, file_path, object);
   htri_t exists = H5Aexists(obj.get(), name.c_str());
+  if (exists < 0) fail_if_checksum_error(file_path, "the attributes of " + describe(object));
   if (exists <= 0) fail("HDF5 file '{}': {} has no attribute '{}'", file_path, describe(object),
                         name);
   OpenAttr a;
@@ -642,7 +817,9 @@ bool Hdf5File::has_attr(const std::string& object, const std::string& name) cons
   if (!has(o)) return false;
   QuietErrors quiet;
   Handle obj = open_object(id_, path_, o);
-  return H5Aexists(obj.get(), name.c_str()) > 0;
+  htri_t exists = H5Aexists(obj.get(), name.c_str());
+  if (exists < 0) fail_if_checksum_error(path_, "the attributes of " + describe(o));
+  return exists > 0;
 }
 
 std::vector<std::string> Hdf5File::attr_names(const std::string& object) const {

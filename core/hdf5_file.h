@@ -13,6 +13,39 @@
 // h5py writes for a Python str), integers as int64, reals as float64.
 // Files written here read back in h5py, and h5py's files read here.
 //
+// Checksums. Damage to a file written here is detected when it is read, not
+// loaded as values:
+//   - the file is in the HDF5 1.10 format (H5Pset_libver_bounds V110, V110):
+//     superblock version 3 and version-2 object headers, so every piece of
+//     metadata (superblock, object headers with their attributes and links,
+//     the chunk index) carries HDF5's own checksum, verified whenever HDF5
+//     reads it. Every group keeps its links (up to 65535) compact, inside its
+//     object header, rather than in a fractal heap (HDF5 1.10.8 crashes on
+//     some damaged dense link storage). h5py (HDF5 >= 1.10) reads it;
+//   - a dataset with at least one element and one dimension is chunked
+//     (chunks of up to about 4 MiB: a tensor that size is one chunk) with the
+//     Fletcher32 checksum filter on every chunk;
+//   - every dataset with elements also carries an int64 attribute 'crc32':
+//     the CRC-32 (core/crc32.h, = zlib.crc32) of its stored little-endian
+//     bytes, kept in its checksummed object header. It closes Fletcher32's
+//     blind spots: a chunk zeroed whole, checksum included, passes Fletcher32
+//     (its sum of zeros is 0), and so does a 16-bit word turned from 0x0000
+//     into 0xFFFF or back (its sums are modulo 65535);
+//   - a scalar (rank-0) dataset, which HDF5 cannot chunk, is stored with
+//     compact layout: its value lives inside its own object header and so is
+//     covered by the header's checksum;
+//   - a dataset with no elements has no data; its shape is in the header.
+// A checksum failure while reading throws loom::Error
+//   HDF5 file 'x.h5': checksum mismatch in dataset 'grad/input': the file is
+//   damaged (HDF5: data error detected by Fletcher32 checksum)
+// (or "... in the object header of ..." for metadata, or "... (the values'
+// CRC-32 is ..., its 'crc32' attribute says ...)"). read() verifies 'crc32'
+// wherever it is present and the stored type is the one read into. Not
+// covered: the global heap holding variable-length strings (attribute texts
+// such as a checkpoint's key lists), which HDF5 does not checksum. Files from
+// elsewhere (h5py's defaults) carry no checksums and are read as they are;
+// checksummed() tells which datasets are protected.
+//
 // Every failure throws loom::Error naming the file and the object, e.g.
 //   HDF5 file 'case.h5': no dataset 'grad/input'
 // HDF5's own error printing is silenced while loom calls into it. Not
@@ -133,6 +166,17 @@ class Hdf5File {
   // Throws loom::Error when `path` does not exist, is a group, or holds a
   // type outside these classes (strings, compounds, uint64, ...).
   HostArray read(const std::string& path) const;
+
+  // True when damage to the values of dataset `path` would be detected on
+  // reading: they are in Fletcher32-checked chunks and the dataset has its
+  // 'crc32' attribute, or the dataset has no elements, or its values are
+  // stored compactly inside an object header that carries a checksum
+  // (metadata_checksummed()). Throws like read().
+  bool checksummed(const std::string& path) const;
+
+  // True when the file's metadata carries checksums: superblock version 2 or
+  // later (files in the HDF5 1.8 format or newer, as create_atomic writes).
+  bool metadata_checksummed() const;
 
   // Like read(), converted to `dtype`: float32 <-> float64 conversions are
   // done on request; any other mismatch throws loom::Error naming both types.

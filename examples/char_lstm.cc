@@ -243,8 +243,16 @@ void put_u64(std::map<std::string, double>& m, const std::string& key, std::uint
   m[key + ".hi"] = static_cast<double>(v >> 32);
   m[key + ".lo"] = static_cast<double>(v & 0xffffffffu);
 }
-std::uint64_t get_u64(const std::map<std::string, double>& m, const std::string& key) {
-  return (static_cast<std::uint64_t>(m.at(key + ".hi")) << 32) | static_cast<std::uint64_t>(m.at(key + ".lo"));
+// The metadata entry `key` of the checkpoint at `path`; a loom::Error naming
+// both when it is missing.
+double metadata_at(const std::map<std::string, double>& m, const std::string& key, const std::string& path) {
+  auto it = m.find(key);
+  LOOM_CHECK(it != m.end(), "--resume: checkpoint '{}' has no metadata entry '{}'", path, key);
+  return it->second;
+}
+std::uint64_t get_u64(const std::map<std::string, double>& m, const std::string& key, const std::string& path) {
+  return (static_cast<std::uint64_t>(metadata_at(m, key + ".hi", path)) << 32) |
+         static_cast<std::uint64_t>(metadata_at(m, key + ".lo", path));
 }
 
 // Set by SIGINT (Ctrl-C): training stops after the current step.
@@ -314,10 +322,11 @@ int run(const Settings& s) {
     ckpt.model.erase(kCarryH);
     ckpt.model.erase(kCarryC);
     nn::restore(ckpt, model, &adam, schedule);  // all or nothing
-    default_generator().set_state(get_u64(ckpt.metadata, "rng_seed"), get_u64(ckpt.metadata, "rng_offset"));
+    default_generator().set_state(get_u64(ckpt.metadata, "rng_seed", s.resume),
+                                  get_u64(ckpt.metadata, "rng_offset", s.resume));
     step = ckpt.step;
-    elapsed_before = ckpt.metadata.at("elapsed_seconds");
-    smooth_loss = ckpt.metadata.at("smooth_loss");
+    elapsed_before = metadata_at(ckpt.metadata, "elapsed_seconds", s.resume);
+    smooth_loss = metadata_at(ckpt.metadata, "smooth_loss", s.resume);
     fmt::print("resumed from {} at step {}\n", s.resume, step);
   }
   auto save = [&](double elapsed) {

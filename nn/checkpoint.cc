@@ -1,7 +1,10 @@
 // Checkpoints in HDF5 (see checkpoint.h for the layout).
 #include "nn/checkpoint.h"
 
+#include <cstdio>
+#include <filesystem>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -44,18 +47,27 @@ void write_tensor(Hdf5File& file, const std::string& group, const std::string& k
   file.write(group + "/" + key, to_host_array(value));
 }
 
-// An optim::StateDict as <group>/tensors/* and <group>/scalars/*.
+// The keys of a map joined by "\n": a group's 'keys' attribute.
+template <typename Map>
+std::string joined_keys(const Map& map) {
+  std::string keys;
+  for (const auto& [key, value] : map) {
+    if (!keys.empty()) keys += '\n';
+    keys += key;
+  }
+  return keys;
+}
+
+// An optim::StateDict as <group>/tensors/* and <group>/scalars/*, each
+// subgroup listing its entries in its 'keys' attribute.
 void write_optim(Hdf5File& file, const std::string& group, const optim::StateDict& dict) {
   file.create_group(group + "/tensors");
   file.create_group(group + "/scalars");
-  for (const auto& [key, value] : dict.tensors) {
-    check_key(group, key, true);
-    write_tensor(file, group + "/tensors", key, value);
-  }
-  for (const auto& [key, value] : dict.scalars) {
-    check_key(group, key, true);
+  file.set_attr_string(group + "/tensors", "keys", joined_keys(dict.tensors));
+  file.set_attr_string(group + "/scalars", "keys", joined_keys(dict.scalars));
+  for (const auto& [key, value] : dict.tensors) write_tensor(file, group + "/tensors", key, value);
+  for (const auto& [key, value] : dict.scalars)
     file.write(group + "/scalars/" + key, scalar_array(value));
-  }
 }
 
 // ---- reading -----------------------------------------------------------------------------
@@ -73,18 +85,66 @@ std::vector<std::string> split_lines(const std::string& text) {
   return out;
 }
 
-Tensor read_tensor(const Hdf5File& file, const std::string& path, Device device) {
-  HostArray array = file.read(path);
-  return from_host_array(array, TensorOptions(array.dtype).device(device));
-}
+// One checkpoint being read: the file, its format version and the device.
+// Version 2 files must protect every dataset with a checksum (see
+// checkpoint.h) and list every group's entries in its 'keys' attribute.
+struct Reader {
+  const Hdf5File& file;
+  std::int64_t version;
+  Device device;
 
-double read_scalar(const Hdf5File& file, const std::string& path) {
-  HostArray array = file.read(path);
-  LOOM_CHECK(array.dtype == DType::Float64 && array.shape.empty(),
-             "'{}' should be a float64 scalar, found {} {}", path, array.dtype,
-             shape_string(array.shape));
-  return array.as<double>()[0];
-}
+  bool checksums() const { return version >= 2; }
+
+  HostArray read(const std::string& path) const {
+    if (checksums())
+      LOOM_CHECK(file.checksummed(path),
+                 "dataset '{}' carries no checksum (a version-{} checkpoint protects every "
+                 "dataset: Fletcher32 and a crc32 attribute on chunked data, compact scalars)",
+                 path, version);
+    return file.read(path);
+  }
+
+  Tensor tensor(const std::string& path) const {
+    HostArray array = read(path);
+    return from_host_array(array, TensorOptions(array.dtype).device(device));
+  }
+
+  double scalar(const std::string& path) const {
+    HostArray array = read(path);
+    LOOM_CHECK(array.dtype == DType::Float64 && array.shape.empty(),
+               "'{}' should be a float64 scalar, found {} {}", path, array.dtype,
+               shape_string(array.shape));
+    return array.as<double>()[0];
+  }
+
+  // The names of the datasets in `group`. Version 2: exactly those its 'keys'
+  // attribute lists; a listed one that is missing is "<what> '<key>' is
+  // missing". Version 1: every child, which must be a dataset.
+  std::vector<std::string> entries(const std::string& group, const std::string& what) const {
+    std::vector<std::string> stored = file.list(group);
+    if (!checksums()) {
+      for (const std::string& name : stored)
+        LOOM_CHECK(file.is_dataset(group + "/" + name), "'{}/{}' is not a dataset", group, name);
+      return stored;
+    }
+    LOOM_CHECK(file.has_attr(group, "keys"),
+               "group '{}' has no 'keys' attribute (the list of its entries)", group);
+    std::vector<std::string> keys = split_lines(file.attr_string(group, "keys"));
+    std::set<std::string> listed;
+    for (const std::string& key : keys) {
+      LOOM_CHECK(listed.insert(key).second,
+                 "key '{}' appears twice in the 'keys' attribute of group '{}'", key, group);
+      LOOM_CHECK(file.is_dataset(group + "/" + key),
+                 "{} '{}' is missing: group '{}' lists it in its 'keys' attribute, but there is "
+                 "no dataset '{}/{}'",
+                 what, key, group, group, key);
+    }
+    for (const std::string& name : stored)
+      LOOM_CHECK(listed.count(name),
+                 "'{}/{}' is not listed in the 'keys' attribute of group '{}'", group, name, group);
+    return keys;
+  }
+};
 
 // Throws unless every child of `group` is one of `allowed` (one layout level).
 void check_children(const Hdf5File& file, const std::string& group,
@@ -94,33 +154,33 @@ void check_children(const Hdf5File& file, const std::string& group,
                group == "/" ? "" : group + "/", child, fmt::join(allowed, ", "));
 }
 
-// Every child of `group` must be a dataset; returns their names.
-std::vector<std::string> datasets_in(const Hdf5File& file, const std::string& group) {
-  std::vector<std::string> names = file.list(group);
-  for (const std::string& name : names)
-    LOOM_CHECK(file.is_dataset(group + "/" + name), "'{}/{}' is not a dataset", group, name);
-  return names;
-}
-
-optim::StateDict read_optim(const Hdf5File& file, const std::string& group, Device device) {
+// `group` ("optimizer", "scheduler") as an optim::StateDict; `what` names its
+// entries in messages ("optimizer state entry").
+optim::StateDict read_optim(const Reader& r, const std::string& group, const std::string& what) {
+  const Hdf5File& file = r.file;
   optim::StateDict dict;
   if (!file.has(group)) return dict;
   LOOM_CHECK(file.is_group(group), "'{}' is not a group", group);
   check_children(file, group, {"scalars", "tensors"});
-  if (file.has(group + "/tensors")) {
-    LOOM_CHECK(file.is_group(group + "/tensors"), "'{}/tensors' is not a group", group);
-    for (const std::string& key : datasets_in(file, group + "/tensors"))
-      dict.tensors[key] = read_tensor(file, group + "/tensors/" + key, device);
-  }
-  if (file.has(group + "/scalars")) {
-    LOOM_CHECK(file.is_group(group + "/scalars"), "'{}/scalars' is not a group", group);
-    for (const std::string& key : datasets_in(file, group + "/scalars"))
-      dict.scalars[key] = read_scalar(file, group + "/scalars/" + key);
+  for (const char* sub : {"tensors", "scalars"}) {
+    const std::string path = group + "/" + sub;
+    if (!file.has(path)) {
+      LOOM_CHECK(!r.checksums(), "no group '{}' (a version-{} checkpoint has both '{}/tensors' "
+                 "and '{}/scalars')", path, r.version, group, group);
+      continue;
+    }
+    LOOM_CHECK(file.is_group(path), "'{}' is not a group", path);
+    const bool tensors = std::string_view(sub) == "tensors";
+    for (const std::string& key : r.entries(path, what)) {
+      if (tensors) dict.tensors[key] = r.tensor(path + "/" + key);
+      else dict.scalars[key] = r.scalar(path + "/" + key);
+    }
   }
   return dict;
 }
 
-void check_format(const Hdf5File& file) {
+// Checks the root's attributes; returns the format version (1 or 2).
+std::int64_t check_format(const Hdf5File& file) {
   if (!file.has_attr("/", "format"))
     fail("not a loom checkpoint: the root group has no 'format' attribute (expected format = "
          "\"{}\")",
@@ -131,18 +191,44 @@ void check_format(const Hdf5File& file) {
          kCheckpointFormat);
   LOOM_CHECK(file.has_attr("/", "version"), "the root group has no 'version' attribute");
   std::int64_t version = file.attr_int("/", "version");
-  LOOM_CHECK(version == kCheckpointVersion,
-             "checkpoint version {} is not supported (this loom reads version {})", version,
-             kCheckpointVersion);
+  LOOM_CHECK(version == kCheckpointVersion || version == kCheckpointVersionWithoutChecksums,
+             "checkpoint version {} is not supported (this loom reads versions {} and {})",
+             version, kCheckpointVersionWithoutChecksums, kCheckpointVersion);
+  if (version >= 2)
+    LOOM_CHECK(file.metadata_checksummed(),
+               "a version-{} checkpoint must be in an HDF5 format whose metadata carries "
+               "checksums (superblock version 2 or later; h5py: libver=('v110', 'v110'))",
+               version);
   LOOM_CHECK(file.has_attr("/", "step"), "the root group has no 'step' attribute");
+  return version;
 }
 
-StateDict read_model(const Hdf5File& file, Device device) {
+// Prints, once per file per process, that a version-1 checkpoint carries no
+// checksums.
+void warn_no_checksums(const std::string& path) {
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  std::error_code ec;
+  std::string key = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec) key = path;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!warned.insert(key).second) return;
+  fmt::print(stderr,
+             "warning: checkpoint '{}' is format version 1, which carries no checksums: damage to "
+             "its data cannot be detected (saving it again writes version {}, with checksums)\n",
+             path, kCheckpointVersion);
+  std::fflush(stderr);
+}
+
+StateDict read_model(const Reader& r) {
+  const Hdf5File& file = r.file;
   LOOM_CHECK(file.is_group("model"), "no group 'model'");
   LOOM_CHECK(file.has_attr("model", "keys"),
              "group 'model' has no 'keys' attribute (the state_dict's key order)");
   std::vector<std::string> keys = split_lines(file.attr_string("model", "keys"));
-  std::vector<std::string> stored = datasets_in(file, "model");
+  std::vector<std::string> stored = file.list("model");
+  for (const std::string& name : stored)
+    LOOM_CHECK(file.is_dataset("model/" + name), "'model/{}' is not a dataset", name);
   std::set<std::string> listed;
   for (const std::string& key : keys) {
     LOOM_CHECK(listed.insert(key).second, "key '{}' appears twice in the 'keys' attribute of "
@@ -156,7 +242,7 @@ StateDict read_model(const Hdf5File& file, Device device) {
     LOOM_CHECK(listed.count(name), "dataset 'model/{}' is not listed in the 'keys' attribute of "
                "group 'model'", name);
   StateDict model;
-  for (const std::string& key : keys) model.insert(key, read_tensor(file, "model/" + key, device));
+  for (const std::string& key : keys) model.insert(key, r.tensor("model/" + key));
   return model;
 }
 
@@ -169,12 +255,19 @@ StateDict snapshot(const Module& module) {
   return out;
 }
 
-// Loads `load` and rethrows its loom::Error as "cannot restore the <part> ...".
-void load_part(const char* part, const std::function<void()>& load) {
+// "checkpoint 'run/last.h5'" for a loaded checkpoint, "the checkpoint" for
+// one built in memory.
+std::string which(const Checkpoint& ck) {
+  return ck.source.empty() ? std::string("the checkpoint") : fmt::format("checkpoint '{}'", ck.source);
+}
+
+// Loads `load` and rethrows its loom::Error as "cannot restore the <part>
+// from checkpoint '<file>': ...".
+void load_part(const Checkpoint& ck, const char* part, const std::function<void()>& load) {
   try {
     load();
   } catch (const Error& e) {
-    fail("cannot restore the {} from the checkpoint: {}", part, e.what());
+    fail("cannot restore the {} from {}: {}", part, which(ck), e.what());
   }
 }
 
@@ -183,9 +276,9 @@ void restore_all(const Checkpoint& ck, Module& module, optim::Optimizer* optimiz
                  const std::function<optim::StateDict()>& sched_save,
                  const std::function<void(const optim::StateDict&)>& sched_load) {
   LOOM_CHECK(optimizer == nullptr || !is_empty(ck.optimizer),
-             "cannot restore the optimizer: the checkpoint holds no optimizer state");
+             "cannot restore the optimizer: {} holds no optimizer state", which(ck));
   LOOM_CHECK(!sched_load || !is_empty(ck.scheduler),
-             "cannot restore the schedule: the checkpoint holds no schedule state");
+             "cannot restore the schedule: {} holds no schedule state", which(ck));
   // Only a later part's refusal needs the model put back.
   const bool later_parts = optimizer != nullptr || sched_load;
   StateDict model_backup = later_parts ? snapshot(module) : StateDict();
@@ -193,15 +286,15 @@ void restore_all(const Checkpoint& ck, Module& module, optim::Optimizer* optimiz
   if (sched_save) sched_backup = sched_save();
 
   // Each load below changes nothing when it throws.
-  load_part("model", [&] { module.load_state_dict(ck.model); });
+  load_part(ck, "model", [&] { module.load_state_dict(ck.model); });
   if (!later_parts) return;
   bool sched_loaded = false;
   try {
     if (sched_load) {
-      load_part("schedule", [&] { sched_load(ck.scheduler); });
+      load_part(ck, "schedule", [&] { sched_load(ck.scheduler); });
       sched_loaded = true;
     }
-    if (optimizer != nullptr) load_part("optimizer", [&] { optimizer->load_state_dict(ck.optimizer); });
+    if (optimizer != nullptr) load_part(ck, "optimizer", [&] { optimizer->load_state_dict(ck.optimizer); });
   } catch (...) {
     module.load_state_dict(model_backup);
     if (sched_loaded) sched_load(sched_backup);
@@ -218,7 +311,15 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
       check_key("model", key, false);
       LOOM_CHECK(value.defined(), "model tensor '{}' is undefined", key);
     }
-    for (const auto& [key, value] : checkpoint.metadata) check_key("metadata", key, true);
+    for (const auto& [key, value] : checkpoint.metadata) check_key("metadata", key, false);
+    for (const auto* part : {&checkpoint.optimizer, &checkpoint.scheduler}) {
+      const char* group = part == &checkpoint.optimizer ? "optimizer" : "scheduler";
+      for (const auto& [key, value] : part->tensors) {
+        check_key(group, key, false);
+        LOOM_CHECK(value.defined(), "{} tensor '{}' is undefined", group, key);
+      }
+      for (const auto& [key, value] : part->scalars) check_key(group, key, false);
+    }
 
     Hdf5File file = Hdf5File::create_atomic(path);
     file.set_attr_string("/", "format", kCheckpointFormat);
@@ -226,17 +327,13 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     file.set_attr_int("/", "step", checkpoint.step);
 
     file.create_group("model");
-    std::string keys;
-    for (const auto& [key, value] : checkpoint.model) {
-      if (!keys.empty()) keys += '\n';
-      keys += key;
-    }
-    file.set_attr_string("model", "keys", keys);
+    file.set_attr_string("model", "keys", joined_keys(checkpoint.model));
     for (const auto& [key, value] : checkpoint.model) write_tensor(file, "model", key, value);
 
     write_optim(file, "optimizer", checkpoint.optimizer);
     write_optim(file, "scheduler", checkpoint.scheduler);
     file.create_group("metadata");
+    file.set_attr_string("metadata", "keys", joined_keys(checkpoint.metadata));
     for (const auto& [key, value] : checkpoint.metadata)
       file.write("metadata/" + key, scalar_array(value));
     file.commit();
@@ -248,18 +345,20 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 Checkpoint load_checkpoint(const std::string& path, Device device) {
   try {
     Hdf5File file = Hdf5File::open_read(path);
-    check_format(file);
+    const Reader r{file, check_format(file), device};
     check_children(file, "/", {"metadata", "model", "optimizer", "scheduler"});
     Checkpoint ck;
     ck.step = file.attr_int("/", "step");
-    ck.model = read_model(file, device);
-    ck.optimizer = read_optim(file, "optimizer", device);
-    ck.scheduler = read_optim(file, "scheduler", device);
+    ck.model = read_model(r);
+    ck.optimizer = read_optim(r, "optimizer", "optimizer state entry");
+    ck.scheduler = read_optim(r, "scheduler", "schedule state entry");
     if (file.has("metadata")) {
       LOOM_CHECK(file.is_group("metadata"), "'metadata' is not a group");
-      for (const std::string& key : datasets_in(file, "metadata"))
-        ck.metadata[key] = read_scalar(file, "metadata/" + key);
+      for (const std::string& key : r.entries("metadata", "metadata entry"))
+        ck.metadata[key] = r.scalar("metadata/" + key);
     }
+    ck.source = path;
+    if (!r.checksums()) warn_no_checksums(path);
     return ck;
   } catch (const Error& e) {
     fail("cannot load checkpoint '{}': {}", path, without_file_prefix(e.what(), path));

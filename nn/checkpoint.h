@@ -7,11 +7,11 @@
 //   nn::restore(ck, model, &adam, sched);   // all or nothing
 //   step = ck.step;
 //
-// File layout (version 1). Readable with h5py; tools/torch_hdf5.py converts
+// File layout (version 2). Readable with h5py; tools/torch_hdf5.py converts
 // the model group to and from a PyTorch state_dict (.pt).
 //
 //   /                        attributes: format = "loom-checkpoint" (string),
-//                            version = 1 (int64), step (int64)
+//                            version = 2 (int64), step (int64)
 //   /model                   group; attribute keys = the state_dict's keys in
 //                            their order, joined by "\n"
 //   /model/<key>             one dataset per tensor under PyTorch's dotted
@@ -23,10 +23,36 @@
 //                            ("param_groups.0.lr", "state.0.step")
 //   /scheduler/tensors/<k>, /scheduler/scalars/<k>   the schedule's, likewise
 //   /metadata/<k>            Checkpoint::metadata as scalar float64 datasets
+//   each of the groups optimizer/tensors, optimizer/scalars, scheduler/tensors,
+//   scheduler/scalars and metadata: attribute keys = its entries' names
+//   joined by "\n" (so no key may contain a newline)
 //
 // Values round-trip bit for bit (dtypes are kept, scalars are float64, NaN and
 // infinities included). Only /model is required: a file without /optimizer,
 // /scheduler or /metadata (such as torch_hdf5.py writes) loads them empty.
+//
+// Damage is detected, not loaded (version 2). The file is written through
+// core/hdf5_file.h, so all its metadata carries HDF5's checksums (HDF5 1.10
+// format: superblock v3, version-2 object headers, links kept in the groups'
+// headers) and every dataset is protected: a tensor with elements is chunked
+// with the Fletcher32 filter and carries a 'crc32' attribute (the CRC-32 of
+// its bytes, which also catches a chunk zeroed whole); a scalar (every
+// optimizer / schedule / metadata scalar, a 0-dim tensor) has compact layout,
+// its value inside its checksummed object header; an empty tensor has no
+// data. Reading a version-2 file refuses a dataset without
+// such protection, a checksum mismatch ("checksum mismatch in dataset
+// 'model/w'"), and an entry listed in a 'keys' attribute whose dataset is
+// gone ("optimizer state entry 'state.0.step' is missing"), each with the
+// file's name. Restoring then requires every entry the optimizer and the
+// schedule need (Optimizer::load_state_dict, LRScheduler::load_state_dict).
+// Key lists are variable-length strings, which HDF5 keeps unchecksummed in
+// its global heap: damage there makes the list disagree with the datasets,
+// which is refused too.
+//
+// Version 1 (before checksums: HDF5's default file format, contiguous
+// datasets, no 'keys' on the optimizer, schedule and metadata groups) still
+// loads, with a one-line warning on stderr, once per file per process, that
+// it carries no checksums; saving it again writes version 2.
 //
 // Atomicity: save_checkpoint writes a temporary file beside the target
 // (".<name>.tmp-<pid>-<n>" in the same folder) and renames it over the target
@@ -57,32 +83,41 @@ struct Checkpoint {
   optim::StateDict scheduler;         // LRScheduler / ReduceLROnPlateau::state_dict()
   std::int64_t step = 0;              // e.g. optimizer steps taken
   std::map<std::string, double> metadata;  // anything else: epoch, best loss, ...
+  std::string source;                 // the file load_checkpoint read ("" otherwise), for messages
 };
 
-// The format attribute's value and the version this loom writes and reads.
+// The format attribute's value, the version this loom writes (with checksums)
+// and the older version it still reads (without, with a warning).
 inline constexpr const char* kCheckpointFormat = "loom-checkpoint";
-inline constexpr std::int64_t kCheckpointVersion = 1;
+inline constexpr std::int64_t kCheckpointVersion = 2;
+inline constexpr std::int64_t kCheckpointVersionWithoutChecksums = 1;
 
 // Writes `checkpoint` to `path` atomically (see the top of this file): on
 // success `path` holds the new checkpoint; on any failure it still holds
 // whatever it held before. Tensors may live on any device (copied to the host).
 // Throws loom::Error "cannot save checkpoint '<path>': <why>" for a missing
 // folder, an undefined tensor, a key that cannot be an HDF5 name (empty, ".",
-// containing '/', or a model key containing a newline), or a failed write.
+// containing '/'), a key containing a newline, or a failed write.
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
 // Reads a checkpoint written by save_checkpoint (or by tools/torch_hdf5.py),
-// with every tensor on `device` in its stored dtype and the model's keys in
-// their saved order. Throws loom::Error "cannot load checkpoint '<path>':
-// <why>" when the file is missing, is not HDF5, is truncated or damaged, is an
-// HDF5 file of another kind (no format attribute, another format, another
-// version), or its layout is broken (a key listed without its dataset, ...).
+// version 2 or 1, with every tensor on `device` in its stored dtype and the
+// model's keys in their saved order; sets Checkpoint::source to `path`. A
+// version-1 file prints the no-checksums warning (see above). Throws
+// loom::Error "cannot load checkpoint '<path>': <why>" when the file is
+// missing, is not HDF5, is truncated or damaged (a checksum mismatch names
+// the dataset or object), is an HDF5 file of another kind (no format
+// attribute, another format, another version), or its layout is broken (a
+// listed entry without its dataset, a version-2 dataset without a checksum,
+// ...).
 Checkpoint load_checkpoint(const std::string& path, Device device = kCPU);
 
 // Loads the checkpoint into `module` (strict: every key must match) and, when
 // given, into `optimizer`: all or nothing. When a part refuses (missing or
-// unexpected keys, size mismatches, a different parameter-group layout:
-// Module::load_state_dict's and Optimizer::load_state_dict's messages), the
+// unexpected keys, size mismatches, a different parameter-group layout, a
+// missing optimizer / schedule state entry: Module::load_state_dict's and
+// Optimizer::load_state_dict's messages, prefixed "cannot restore the
+// optimizer from checkpoint '<source>': "), the
 // parts already loaded are put back as they were and the error is rethrown,
 // so nothing has changed (to that end it holds a copy of the module's state
 // while it runs). Throws loom::Error when `optimizer` is given but the

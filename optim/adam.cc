@@ -87,10 +87,27 @@ void Adam::step() {
   });
 }
 
+namespace {
+template <typename Options>
+StateNames adam_state_names(const OptimizerOptions& options) {
+  StateNames names{{"exp_avg", "exp_avg_sq"}, {"step"}};
+  if (dynamic_cast<const Options&>(options).amsgrad()) names.tensors.push_back("max_exp_avg_sq");
+  return names;
+}
+}  // namespace
+
+StateNames Adam::state_names(const OptimizerOptions& options) const {
+  return adam_state_names<AdamOptions>(options);
+}
+
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
     : Optimizer(single_group(std::move(params)), defaults.clone()) {}
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
     : Optimizer(std::move(groups), defaults.clone()) {}
+StateNames AdamW::state_names(const OptimizerOptions& options) const {
+  return adam_state_names<AdamWOptions>(options);
+}
+
 void AdamW::step() {
   for_each_update([](const ParamGroup& group, const Tensor& grad, const Tensor& work, ParamState& state) {
     adam_update<AdamWOptions>(group, /*decoupled=*/true, grad, work, state);

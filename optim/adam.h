@@ -69,6 +69,7 @@ class Adam final : public Optimizer {
   Adam(std::vector<Tensor> params, const AdamOptions& defaults = AdamOptions());
   Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults = AdamOptions());
   void step() override;
+  StateNames state_names(const OptimizerOptions& options) const override;
 };
 
 class AdamW final : public Optimizer {
@@ -76,6 +77,7 @@ class AdamW final : public Optimizer {
   AdamW(std::vector<Tensor> params, const AdamWOptions& defaults = AdamWOptions());
   AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults = AdamWOptions());
   void step() override;
+  StateNames state_names(const OptimizerOptions& options) const override;
 };
 
 }  // namespace loom::optim

@@ -15,7 +15,8 @@ void check_same_names(const char* what, const StateDict& expected, const StateDi
   LOOM_CHECK(dict.tensors.empty(), "{}.load_state_dict: unexpected tensor '{}'", what,
              dict.tensors.begin()->first);
   for (const auto& [name, v] : expected.scalars)
-    LOOM_CHECK(dict.scalars.count(name), "{}.load_state_dict: missing '{}'", what, name);
+    LOOM_CHECK(dict.scalars.count(name), "{}.load_state_dict: schedule state entry '{}' is missing",
+               what, name);
   for (const auto& [name, v] : dict.scalars)
     LOOM_CHECK(expected.scalars.count(name), "{}.load_state_dict: unexpected key '{}'", what, name);
 }

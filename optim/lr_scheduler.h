@@ -40,8 +40,10 @@ class LRScheduler {
   StateDict state_dict() const;
   // Restores a state_dict() of the same kind of schedule over an optimizer
   // with as many groups; does not touch the optimizer's lrs (PyTorch neither:
-  // load the optimizer's own state_dict for those). Throws loom::Error for a
-  // missing or unknown name; on error nothing is changed.
+  // load the optimizer's own state_dict for those). Every entry is required:
+  // throws loom::Error for a missing name ("LRScheduler.load_state_dict: schedule
+  // state entry 'last_epoch' is missing") or an unknown one; on error nothing
+  // is changed.
   void load_state_dict(const StateDict& dict);
 
  protected:
@@ -146,7 +148,8 @@ class ReduceLROnPlateau {
   // "threshold_mode" (0 rel, 1 abs) as numbers.
   StateDict state_dict() const;
   // Restores a state_dict() over an optimizer with as many groups; throws for
-  // a missing or unknown name (nothing changed then).
+  // a missing name ("... schedule state entry 'best' is missing") or an
+  // unknown one (nothing changed then).
   void load_state_dict(const StateDict& dict);
 
  private:

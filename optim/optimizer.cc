@@ -187,6 +187,7 @@ void Optimizer::load_state_dict(const StateDict& dict) {
              "loaded state dict has a different number of parameter groups");
   // Saved flat index -> our parameter, pairing the groups' lists in order.
   std::map<std::int64_t, Tensor> id_map;
+  std::vector<std::vector<std::int64_t>> saved_ids(saved_groups);
   for (std::size_t g = 0; g < saved_groups; ++g) {
     const Tensor& saved = dict.tensors.at(fmt::format("param_groups.{}.params", g));
     LOOM_CHECK(saved.dtype() == kInt64 && saved.dim() == 1,
@@ -195,7 +196,8 @@ void Optimizer::load_state_dict(const StateDict& dict) {
     LOOM_CHECK(saved.numel() == static_cast<std::int64_t>(param_groups_[g].params.size()),
                "loaded state dict contains a parameter group that doesn't match the size of "
                "optimizer's group");
-    std::vector<std::int64_t> ids = saved.to_vector<std::int64_t>();
+    std::vector<std::int64_t>& ids = saved_ids[g];
+    ids = saved.to_vector<std::int64_t>();
     for (std::size_t k = 0; k < ids.size(); ++k) id_map[ids[k]] = param_groups_[g].params[k];
   }
 
@@ -239,6 +241,27 @@ void Optimizer::load_state_dict(const StateDict& dict) {
     Tensor copy = empty(p.shape(), TensorOptions(p.dtype()).device(p.device()));
     native::copy_(copy, value);
     state[p.impl_ptr().get()].tensors[name] = copy;
+  }
+  // Every entry the optimizer needs: each option of each group, and the full
+  // state of each parameter that has any.
+  for (std::size_t g = 0; g < options.size(); ++g)
+    for (const auto& [name, value] : options[g]->to_scalars()) {
+      std::string key = fmt::format("param_groups.{}.{}", g, name);
+      LOOM_CHECK(dict.scalars.count(key), "optimizer state entry '{}' is missing", key);
+    }
+  for (std::size_t g = 0; g < options.size(); ++g) {
+    const StateNames needed = state_names(*options[g]);
+    for (std::size_t k = 0; k < param_groups_[g].params.size(); ++k) {
+      const std::int64_t i = saved_ids[g][k];  // the saved index of the group's k-th parameter
+      auto it = state.find(param_groups_[g].params[k].impl_ptr().get());
+      if (it == state.end()) continue;  // never updated: no state, as after construction
+      for (const std::string& name : needed.tensors)
+        LOOM_CHECK(it->second.tensors.count(name), "optimizer state entry 'state.{}.{}' is missing",
+                   i, name);
+      for (const std::string& name : needed.scalars)
+        LOOM_CHECK(it->second.scalars.count(name), "optimizer state entry 'state.{}.{}' is missing",
+                   i, name);
+    }
   }
   for (const auto& o : options) o->validate();
 

@@ -119,6 +119,12 @@ struct ParamState {
   std::map<std::string, double> scalars;  // "step"
 };
 
+// The names of the state entries step() keeps for a parameter.
+struct StateNames {
+  std::vector<std::string> tensors;  // "exp_avg", "exp_avg_sq", ...
+  std::vector<std::string> scalars;  // "step"
+};
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -128,6 +134,13 @@ class Optimizer {
   // One update of every parameter that has a gradient; parameters whose .grad
   // is undefined are skipped (their state is not touched), as in PyTorch.
   virtual void step() = 0;
+
+  // The state entries step() keeps for every parameter it has updated, in a
+  // group with `options` (the optimizer's own options type): Adam / AdamW
+  // exp_avg, exp_avg_sq (and max_exp_avg_sq with amsgrad) and step; RMSprop
+  // square_avg (momentum_buffer with momentum > 0, grad_avg when centered)
+  // and step; SGD momentum_buffer when momentum != 0, else none.
+  virtual StateNames state_names(const OptimizerOptions& options) const = 0;
 
   // Sets every parameter's .grad to undefined (set_to_none, PyTorch 2's
   // default; 1.13's default was false), or fills the defined ones with zeros.
@@ -159,7 +172,13 @@ class Optimizer {
   // must match in number and sizes (PyTorch's messages: "loaded state dict has
   // a different number of parameter groups", "loaded state dict contains a
   // parameter group that doesn't match the size of optimizer's group"); state
-  // tensors must have their parameter's shape. On error nothing is changed.
+  // tensors must have their parameter's shape. Every entry the optimizer
+  // needs is required: each option of each group, and for each parameter with
+  // any state, every entry of state_names() for its group's (loaded) options;
+  // a missing one throws "optimizer state entry 'state.0.step' is missing"
+  // (a tensor where a scalar belongs, or the reverse, counts as missing).
+  // Entries the optimizer does not use are accepted, as in PyTorch. On error
+  // nothing is changed.
   void load_state_dict(const StateDict& dict);
 
  protected:

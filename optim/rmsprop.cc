@@ -25,6 +25,14 @@ RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults)
 RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
     : Optimizer(std::move(groups), defaults.clone()) {}
 
+StateNames RMSprop::state_names(const OptimizerOptions& options) const {
+  const auto& o = dynamic_cast<const RMSpropOptions&>(options);
+  StateNames names{{"square_avg"}, {"step"}};
+  if (o.momentum() > 0) names.tensors.push_back("momentum_buffer");
+  if (o.centered()) names.tensors.push_back("grad_avg");
+  return names;
+}
+
 void RMSprop::step() {
   for_each_update([&](const ParamGroup& group, const Tensor& grad, const Tensor& work, ParamState& state) {
     const auto& o = group.options_as<RMSpropOptions>();

@@ -43,6 +43,7 @@ class RMSprop final : public Optimizer {
   RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults = RMSpropOptions());
   RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults = RMSpropOptions());
   void step() override;
+  StateNames state_names(const OptimizerOptions& options) const override;
 };
 
 }  // namespace loom::optim

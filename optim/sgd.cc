@@ -25,6 +25,12 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& defaults)
 SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults)
     : Optimizer(std::move(groups), defaults.clone()) {}
 
+StateNames SGD::state_names(const OptimizerOptions& options) const {
+  StateNames names;
+  if (dynamic_cast<const SGDOptions&>(options).momentum() != 0) names.tensors.push_back("momentum_buffer");
+  return names;
+}
+
 void SGD::step() {
   for_each_update([&](const ParamGroup& group, const Tensor& grad, const Tensor& work, ParamState& state) {
     const auto& o = group.options_as<SGDOptions>();

@@ -44,6 +44,7 @@ class SGD final : public Optimizer {
   SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
 
   void step() override;
+  StateNames state_names(const OptimizerOptions& options) const override;
 };
 
 }  // namespace loom::optim

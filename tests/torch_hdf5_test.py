@@ -248,8 +248,16 @@ def other_dtypes_and_keys(conv, work):
           "with --key model)" in err, "dict of state_dicts without --key: %d %r" % (code, err))
     conv.ok(["to-loom", pt, h5, "--key", "model"])
     with h5py.File(h5, "r") as f:
-        check(f.attrs["format"] == "loom-checkpoint" and f.attrs["version"] == 1 and f.attrs["step"] == 0,
+        check(f.attrs["format"] == "loom-checkpoint" and f.attrs["version"] == 2 and f.attrs["step"] == 0,
               "root attributes %s" % dict(f.attrs))
+        # Checksums as loom writes them: Fletcher32 on data, compact scalars, nothing on empties.
+        check(f["model/z.weight"].fletcher32 and f["model/mask"].fletcher32 and f["model/a.bias"].fletcher32,
+              "Fletcher32 on every dataset with elements")
+        check(f["model/steps"].id.get_create_plist().get_layout() == h5py.h5d.COMPACT, "compact scalar")
+        import zlib
+        check(all(f["model/" + k].attrs["crc32"] == zlib.crc32(np.asarray(f["model/" + k][()]).tobytes())
+                  for k in ("z.weight", "steps", "mask", "a.bias")), "crc32 attributes")
+        check("crc32" not in f["model/empty"].attrs, "no crc32 on an empty dataset")
         check(f["model"].attrs["keys"] == "z.weight\nsteps\nmask\nempty\na.bias", "keys attribute")
         check(f["model/steps"].dtype == np.int64 and f["model/steps"].shape == (), "int64 scalar")
         check(f["model/mask"].dtype == np.uint8, "bool stored as uint8")
@@ -309,9 +317,9 @@ def refusals(conv, tool, work):
            "its format attribute is \"keras\", expected \"loom-checkpoint\"")
     with h5py.File(foreign, "a") as f:
         f.attrs["format"] = "loom-checkpoint"
-        f.attrs["version"] = np.int64(2)
+        f.attrs["version"] = np.int64(3)
     expect(["to-torch", foreign, os.path.join(work, "x.pt")],
-           "checkpoint version 2 is not supported (this tool reads version 1)")
+           "checkpoint version 3 is not supported (this tool reads versions 1 and 2)")
     good_h5 = os.path.join(work, "good.h5")
     conv.ok(["to-loom", good, good_h5])
     cut = os.path.join(work, "cut.h5")
@@ -327,14 +335,32 @@ def refusals(conv, tool, work):
     p = subprocess.run([tool, "--mode", "lstm", "--input-size", "3", "--hidden-size", "4", "--load", good_h5,
                         "--input", os.path.join(work, "unused.h5"), "--output", os.path.join(work, "unused_out.h5")],
                        capture_output=True, text=True)
-    check(p.returncode == 1 and "cannot restore the model from the checkpoint: Error(s) in loading state_dict "
-          "for LSTM:\n\tsize mismatch for weight_ih_l0: copying a param with shape torch.Size([12, 3]) from "
+    check(p.returncode == 1 and ("cannot restore the model from checkpoint '%s': Error(s) in loading state_dict "
+          % good_h5) + "for LSTM:\n\tsize mismatch for weight_ih_l0: copying a param with shape torch.Size([12, 3]) from "
           "checkpoint, the shape in current model is torch.Size([16, 3])." in p.stderr,
           "loom tool with a GRU checkpoint for an LSTM: %d %r" % (p.returncode, p.stderr))
     p = subprocess.run([tool, "--mode", "lstm", "--input-size", "3", "--hidden-size", "4", "--load", foreign,
                         "--input", "x", "--output", "y"], capture_output=True, text=True)
-    check(p.returncode == 1 and "cannot load checkpoint '%s': checkpoint version 2 is not supported" % foreign
-          in p.stderr, "loom tool with a version-2 file: %d %r" % (p.returncode, p.stderr))
+    check(p.returncode == 1 and "cannot load checkpoint '%s': checkpoint version 3 is not supported" % foreign
+          in p.stderr, "loom tool with a version-3 file: %d %r" % (p.returncode, p.stderr))
+    # A bit flipped inside a tensor's data (found through its chunk's file offset) is refused by
+    # both readers, by its checksum.
+    flipped = os.path.join(work, "flipped.h5")
+    shutil.copy(good_h5, flipped)
+    with h5py.File(flipped, "r") as f:
+        info = f["model/weight_hh_l0"].id.get_chunk_info(0)
+        offset, size = info.byte_offset, info.size
+    with open(flipped, "r+b") as f:
+        f.seek(offset + size // 2)
+        byte = f.read(1)[0]
+        f.seek(offset + size // 2)
+        f.write(bytes([byte ^ 0x10]))
+    expect(["to-torch", flipped, os.path.join(work, "x.pt")],
+           "cannot read dataset 'model/weight_hh_l0' (checksum mismatch: the file is damaged)")
+    p = subprocess.run([tool, "--mode", "gru", "--input-size", "3", "--hidden-size", "4", "--load", flipped,
+                        "--input", "x", "--output", "y"], capture_output=True, text=True)
+    check(p.returncode == 1 and "cannot load checkpoint '%s': checksum mismatch in dataset 'model/weight_hh_l0'"
+          % flipped in p.stderr, "loom tool with a flipped bit: %d %r" % (p.returncode, p.stderr))
     print("ok: refusals")
 
 

@@ -8,11 +8,19 @@ to-loom reads what torch.save wrote: a state_dict (an OrderedDict of name ->
 tensor, e.g. nn.LSTM(...).state_dict()), a whole nn.Module (its state_dict is
 taken), or with --key a dict holding a state_dict under that key (e.g. a
 training checkpoint {"model": ..., "optimizer": ...}). It writes a loom
-checkpoint (nn/checkpoint.h, version 1) with the model group only and step 0:
+checkpoint (nn/checkpoint.h, version 2) with the model group only and step 0:
 the same names, in the same order, dtypes and shapes, values bit for bit.
+Like loom's own files it carries checksums: the HDF5 1.10 file format
+(metadata checksums), Fletcher32 on every dataset with elements (chunked),
+scalars in compact layout inside their checksummed object headers, and on
+every dataset with elements an int64 attribute crc32 = zlib.crc32 of its
+stored little-endian bytes.
 
-to-torch reads a loom checkpoint's model group and torch.saves it as an
-OrderedDict in the saved key order, ready for module.load_state_dict().
+to-torch reads a loom checkpoint's model group (version 2, or 1 from before
+checksums) and torch.saves it as an OrderedDict in the saved key order, ready
+for module.load_state_dict(). HDF5 verifies the Fletcher32 and metadata
+checksums as it reads, this tool the crc32 attributes: a damaged file is
+refused.
 Optimizer, schedule and metadata groups are not converted (a note says so).
 
 Tensors may be float32, float64, int64 or bool. Needs torch and h5py
@@ -24,9 +32,12 @@ import argparse
 import collections
 import os
 import sys
+import zlib
 
 FORMAT = "loom-checkpoint"
-VERSION = 1
+VERSION = 2                # what to-loom writes
+READABLE_VERSIONS = (1, 2)  # what to-torch reads (1: before checksums)
+CHUNK_BYTES = 4 << 20       # as core/hdf5_file.cc: a tensor up to 4 MiB is one chunk
 
 
 class Refused(Exception):
@@ -57,6 +68,25 @@ def _torch_to_numpy(torch, numpy, name, tensor):
     array = tensor.detach().cpu().contiguous().numpy()
     # numpy.array keeps a 0-dim shape (ascontiguousarray would make it [1]).
     return numpy.array(array, dtype=stored[tensor.dtype], order="C", copy=True)
+
+
+def _write_dataset(h5py, numpy, group, name, array):
+    """`array` (little-endian, C order) as dataset `name` of `group`, protected as loom protects it."""
+    if array.ndim == 0:
+        # Compact layout: create_dataset drops a scalar's dcpl, so the low-level API.
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        dsid = h5py.h5d.create(group.id, name.encode("utf-8"), h5py.h5t.py_create(array.dtype),
+                               h5py.h5s.create(h5py.h5s.SCALAR), dcpl=dcpl)
+        dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, numpy.ascontiguousarray(array))
+        ds = group[name]
+    elif array.size == 0:
+        ds = group.create_dataset(name, data=array)
+    else:
+        chunks = array.shape if array.nbytes <= CHUNK_BYTES else True
+        ds = group.create_dataset(name, data=array, chunks=chunks, fletcher32=True)
+    if array.size > 0:
+        ds.attrs["crc32"] = numpy.int64(zlib.crc32(array.tobytes()))
 
 
 def _check_key(name):
@@ -115,14 +145,14 @@ def to_loom(src, dst, key=None):
         raise Refused("cannot write '%s': folder '%s' does not exist" % (dst, folder))
     tmp = os.path.join(folder, ".%s.tmp-%d" % (os.path.basename(dst), os.getpid()))
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver=("v110", "v110")) as f:
             f.attrs["format"] = FORMAT
             f.attrs["version"] = numpy.int64(VERSION)
             f.attrs["step"] = numpy.int64(0)
             model = f.create_group("model")
             model.attrs["keys"] = "\n".join(name for name, _ in arrays)
             for name, array in arrays:
-                model.create_dataset(name, data=array)
+                _write_dataset(h5py, numpy, model, name, array)
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
@@ -159,9 +189,9 @@ def to_torch(src, dst):
             raise Refused("'%s' is not a loom checkpoint: its format attribute is \"%s\", expected \"%s\""
                           % (src, fmt, FORMAT))
         version = _read_attr(f, "version", src)
-        if version is None or int(version) != VERSION:
-            raise Refused("'%s': checkpoint version %s is not supported (this tool reads version %d)"
-                          % (src, version, VERSION))
+        if version is None or int(version) not in READABLE_VERSIONS:
+            raise Refused("'%s': checkpoint version %s is not supported (this tool reads versions %s)"
+                          % (src, version, " and ".join(str(v) for v in READABLE_VERSIONS)))
         if "model" not in f or not isinstance(f["model"], h5py.Group):
             raise Refused("'%s' has no group 'model'" % src)
         model = f["model"]
@@ -183,8 +213,14 @@ def to_torch(src, dst):
             try:
                 array = model[name][()]
             except OSError as e:
-                raise Refused("'%s': cannot read dataset 'model/%s': %s" % (src, name, e))
+                # A Fletcher32 mismatch reads "data error detected by Fletcher32 checksum".
+                why = " (checksum mismatch: the file is damaged)" if "checksum" in str(e) else ""
+                raise Refused("'%s': cannot read dataset 'model/%s'%s: %s" % (src, name, why, e))
             array = numpy.array(array)  # a writable copy, also of a 0-dim dataset
+            recorded = model[name].attrs.get("crc32")
+            if recorded is not None and array.size > 0 and zlib.crc32(array.tobytes()) != int(recorded):
+                raise Refused("'%s': checksum mismatch in dataset 'model/%s': the file is damaged "
+                              "(the values' CRC-32 differs from its crc32 attribute)" % (src, name))
             kind = array.dtype.kind, array.dtype.itemsize
             if kind == ("u", 1) or kind == ("b", 1):
                 tensor = torch.from_numpy(array.astype(numpy.bool_))

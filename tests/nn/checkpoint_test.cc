@@ -161,7 +161,7 @@ TEST_F(CheckpointTest, FileLayoutAsDocumented) {
   // Read through the raw HDF5 layer, not through load_checkpoint.
   Hdf5File f = Hdf5File::open_read(file("a.h5"));
   EXPECT_EQ(f.attr_string("/", "format"), "loom-checkpoint");
-  EXPECT_EQ(f.attr_int("/", "version"), 1);
+  EXPECT_EQ(f.attr_int("/", "version"), 2);
   EXPECT_EQ(f.attr_int("/", "step"), 3);
   EXPECT_EQ(f.list("/"), (std::vector<std::string>{"metadata", "model", "optimizer", "scheduler"}));
   EXPECT_EQ(f.attr_string("model", "keys"),
@@ -182,6 +182,19 @@ TEST_F(CheckpointTest, FileLayoutAsDocumented) {
   EXPECT_EQ(f.read("optimizer/scalars/state.0.step").as<double>()[0], 3.0);
   EXPECT_EQ(f.read("scheduler/scalars/last_epoch").as<double>()[0], 3.0);
   EXPECT_EQ(f.read("metadata/epoch").as<double>()[0], 1.0);
+  // Version 2: every group of entries lists them, and every dataset is protected.
+  EXPECT_EQ(f.attr_string("metadata", "keys"), "best\nepoch\nnan\ntiny");
+  EXPECT_EQ(f.attr_string("scheduler/scalars", "keys"),
+            "_last_lr.0\n_step_count\nbase_lrs.0\ngamma\nlast_epoch\nstep_size");
+  EXPECT_EQ(f.attr_string("scheduler/tensors", "keys"), "");
+  EXPECT_EQ(f.attr_string("optimizer/tensors", "keys")
+                .rfind("param_groups.0.params\nstate.0.exp_avg\nstate.0.exp_avg_sq\n", 0),
+            0u);
+  EXPECT_TRUE(f.metadata_checksummed());
+  for (const std::string& group : {"model", "optimizer/tensors", "optimizer/scalars",
+                                   "scheduler/scalars", "metadata"})
+    for (const std::string& name : f.list(group))
+      EXPECT_TRUE(f.checksummed(group + "/" + name)) << group << "/" << name;
 }
 
 TEST_F(CheckpointTest, ResumingGivesTheUninterruptedTrajectory) {
@@ -321,10 +334,10 @@ TEST_F(CheckpointTest, RefusesForeignHdf5Files) {
   EXPECT_ERROR_TEXT(load_checkpoint(p), head + "the root group has no 'version' attribute");
   write([](Hdf5File& f) {
     f.set_attr_string("/", "format", "loom-checkpoint");
-    f.set_attr_int("/", "version", 2);
+    f.set_attr_int("/", "version", 3);
   });
   EXPECT_ERROR_TEXT(load_checkpoint(p),
-                    head + "checkpoint version 2 is not supported (this loom reads version 1)");
+                    head + "checkpoint version 3 is not supported (this loom reads versions 1 and 2)");
   // A loom-rnn-check reference case is HDF5 too, without the format attribute.
   write([](Hdf5File& f) {
     f.set_attr_string("/", "format", "loom-checkpoint");
@@ -418,12 +431,13 @@ TEST_F(CheckpointTest, RefusesBadSaves) {
 TEST_F(CheckpointTest, MismatchedModuleIsRefusedWithPyTorchsMessages) {
   save_checkpoint(file("lstm.h5"), {LSTM(LSTMOptions(5, 7)).state_dict(), {}, {}, 0, {}});
   Checkpoint ck = load_checkpoint(file("lstm.h5"));
+  const std::string from = "from checkpoint '" + file("lstm.h5") + "'";
 
   LSTM wider(LSTMOptions(5, 8));
   Tensor before = native::clone(wider.named_parameter("weight_ih_l0"));
   EXPECT_ERROR_TEXT(
       restore(ck, wider),
-      "cannot restore the model from the checkpoint: Error(s) in loading state_dict for LSTM:\n"
+      "cannot restore the model " + from + ": Error(s) in loading state_dict for LSTM:\n"
       "\tsize mismatch for weight_ih_l0: copying a param with shape torch.Size([28, 5]) from "
       "checkpoint, the shape in current model is torch.Size([32, 5]).\n"
       "\tsize mismatch for weight_hh_l0: copying a param with shape torch.Size([28, 7]) from "
@@ -436,7 +450,7 @@ TEST_F(CheckpointTest, MismatchedModuleIsRefusedWithPyTorchsMessages) {
 
   LSTM two_layers(LSTMOptions(5, 7).num_layers(2));
   EXPECT_ERROR_TEXT(restore(ck, two_layers),
-                    "cannot restore the model from the checkpoint: Error(s) in loading state_dict "
+                    "cannot restore the model " + from + ": Error(s) in loading state_dict "
                     "for LSTM:\n\tMissing key(s) in state_dict: \"weight_ih_l1\", \"weight_hh_l1\", "
                     "\"bias_ih_l1\", \"bias_hh_l1\". ");
   GRU gru(GRUOptions(5, 7).bias(false));
@@ -451,6 +465,7 @@ TEST_F(CheckpointTest, RestoreIsAllOrNothing) {
   Trained t;
   save_checkpoint(file("a.h5"), t.checkpoint());
   Checkpoint ck = load_checkpoint(file("a.h5"));
+  const std::string from = "from checkpoint '" + file("a.h5") + "'";
 
   // Same network and a schedule that loads, but the optimizer has two groups:
   // the model and schedule loads must be undone.
@@ -462,7 +477,7 @@ TEST_F(CheckpointTest, RestoreIsAllOrNothing) {
   std::vector<std::vector<std::byte>> before_bytes;
   for (const auto& [k, v] : before) before_bytes.push_back(bytes_of(v));
   EXPECT_ERROR_TEXT(restore(ck, net, &two_groups, sched),
-                    "cannot restore the optimizer from the checkpoint: loaded state dict has a "
+                    "cannot restore the optimizer " + from + ": loaded state dict has a "
                     "different number of parameter groups");
   std::size_t i = 0;
   for (const auto& [k, v] : net.state_dict()) EXPECT_TRUE(bytes_of(v) == before_bytes[i++]) << k;
@@ -471,12 +486,12 @@ TEST_F(CheckpointTest, RestoreIsAllOrNothing) {
   // One group of the wrong size.
   optim::Adam short_group(net.lstm->parameters());
   EXPECT_ERROR_TEXT(restore(ck, net, &short_group),
-                    "cannot restore the optimizer from the checkpoint: loaded state dict contains a "
+                    "cannot restore the optimizer " + from + ": loaded state dict contains a "
                     "parameter group that doesn't match the size of optimizer's group");
   // An SGD over the same parameters: Adam's options are not SGD's.
   optim::SGD sgd(net.parameters(), optim::SGDOptions(0.1));
   testing::expect_error_containing([&] { restore(ck, net, &sgd); },
-                                   "cannot restore the optimizer from the checkpoint: SGD has no option");
+                                   "cannot restore the optimizer " + from + ": SGD has no option");
   i = 0;
   for (const auto& [k, v] : net.state_dict()) EXPECT_TRUE(bytes_of(v) == before_bytes[i++]) << k;
 
@@ -486,14 +501,14 @@ TEST_F(CheckpointTest, RestoreIsAllOrNothing) {
   model_only.scheduler = {};
   optim::Adam adam(net.parameters());
   EXPECT_ERROR_TEXT(restore(model_only, net, &adam),
-                    "cannot restore the optimizer: the checkpoint holds no optimizer state");
+                    "cannot restore the optimizer: checkpoint '" + file("a.h5") + "' holds no optimizer state");
   optim::StepLR sched2(adam, 2);
   EXPECT_ERROR_TEXT(restore(model_only, net, nullptr, sched2),
-                    "cannot restore the schedule: the checkpoint holds no schedule state");
+                    "cannot restore the schedule: checkpoint '" + file("a.h5") + "' holds no schedule state");
   // A StepLR's state into a ReduceLROnPlateau.
   optim::ReduceLROnPlateau plateau(adam);
   testing::expect_error_containing([&] { restore(ck, net, &adam, plateau); },
-                                   "cannot restore the schedule from the checkpoint: ");
+                                   "cannot restore the schedule " + from + ": ");
   // And then it works.
   restore(ck, net, &adam, sched2);
   for (const auto& [k, v] : ck.model) expect_same_tensor(net.state_dict().at(k), v, k);
