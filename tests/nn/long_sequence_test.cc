@@ -1,7 +1,7 @@
 // Long sequences on the CPU: an nn::LSTM over 10,000 steps, forward and
 // backward, with
 // - every output and gradient equal (float64) to a second implementation, the
-//   same steps unrolled with nn::LSTMCell (about 10^5 autograd nodes: the
+//   same steps unrolled with nn::LSTMCell (more than 10^5 autograd nodes: the
 //   engine and the graph's destruction must not recurse per node);
 // - the memory the layer holds matching the README's formula for the fused
 //   LSTM (host statistics of core/allocator.h): with R = T * N rows,
