@@ -16,6 +16,26 @@ Node::Node() : sequence_nr(g_next_sequence_nr.fetch_add(1)) {
   if (autograd::is_anomaly_enabled()) anomaly = autograd::capture_anomaly_metadata();
 }
 
+// Letting next_edges go would destroy an input node that only this node owns,
+// whose destructor would destroy its own inputs, and so on: one nested call per
+// node of a chain, enough to overflow the stack for a long unrolled sequence.
+// Instead (as PyTorch's deleteNode) the input nodes move to a local list; one
+// that nothing else holds gives up its own inputs to the list before it is
+// released, so its destructor finds no edges left and nothing nests.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> pending;
+  auto take_inputs = [&pending](Node& n) {
+    for (Edge& e : n.next_edges)
+      if (e.node) pending.push_back(std::move(e.node));
+  };
+  take_inputs(*this);
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    if (n.use_count() == 1) take_inputs(*n);
+  }
+}
+
 AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> v) : variable(std::move(v)) {
   input_meta.push_back({variable->shape, variable->dtype, variable->storage->device()});
   output_meta = input_meta;

@@ -1,10 +1,17 @@
 #include "core/allocator.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/sysinfo.h>
+#endif
 
 #include "core/error.h"
 
@@ -16,11 +23,48 @@ namespace loom {
 
 namespace {
 
+// Host statistics; plain atomics, so they outlive every static Storage.
+struct HostCounters {
+  std::atomic<std::int64_t> allocated{0};
+  std::atomic<std::int64_t> max_allocated{0};
+  std::atomic<std::int64_t> allocations{0};
+};
+HostCounters& host_counters() {
+  static HostCounters counters;
+  return counters;
+}
+
+[[noreturn]] void fail_host_oom(std::size_t bytes, const char* why) {
+  fail("CPU out of memory. Tried to allocate {} ({} already allocated by loom on the host; {} "
+       "physical memory + swap){}",
+       format_memory_size(static_cast<std::int64_t>(
+           std::min<std::size_t>(bytes, std::numeric_limits<std::int64_t>::max()))),
+       format_memory_size(host_counters().allocated.load()), format_memory_size(host_memory_limit()),
+       why);
+}
+
 void* host_allocate(std::size_t bytes) {
+  // Checked before malloc: with overcommit a huge malloc may succeed and the
+  // process be killed later, when the pages are touched. Also keeps the
+  // rounding below from overflowing.
+  if (bytes > static_cast<std::size_t>(host_memory_limit()))
+    fail_host_oom(bytes, ": the request exceeds the machine's memory");
   std::size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  LOOM_CHECK(p != nullptr, "out of host memory allocating {} bytes", bytes);
+  if (p == nullptr) fail_host_oom(bytes, "");
+  HostCounters& c = host_counters();
+  const std::int64_t now = c.allocated.fetch_add(static_cast<std::int64_t>(bytes)) +
+                           static_cast<std::int64_t>(bytes);
+  std::int64_t peak = c.max_allocated.load();
+  while (now > peak && !c.max_allocated.compare_exchange_weak(peak, now)) {
+  }
+  c.allocations.fetch_add(1);
   return p;
+}
+
+void host_free(void* ptr, std::size_t bytes) {
+  std::free(ptr);
+  host_counters().allocated.fetch_sub(static_cast<std::int64_t>(bytes));
 }
 
 #if defined(LOOM_WITH_CUDA)
@@ -33,9 +77,12 @@ void* host_allocate(std::size_t bytes) {
 class CudaCachingAllocator {
  public:
   void* allocate(std::size_t bytes, int device) {
-    std::size_t size = round(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
     DeviceState& s = state(device);
+    // No device holds 2^62 bytes; refusing here keeps the rounding and the
+    // size + size / 4 below from overflowing.
+    if (bytes > (std::size_t{1} << 62)) fail_oom(s, bytes, device);
+    std::size_t size = round(bytes);
     auto it = s.free_blocks.lower_bound(size);
     void* ptr = nullptr;
     if (it != s.free_blocks.end() && it->first <= size + size / 4 + 4096) {
@@ -73,17 +120,11 @@ class CudaCachingAllocator {
   void empty_cache() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (std::size_t d = 0; d < states_.size(); ++d) {
-      DeviceState& s = states_[d];
-      if (s.free_blocks.empty()) continue;
+      if (states_[d].free_blocks.empty()) continue;
       int previous = 0;
       cudaGetDevice(&previous);
       cudaSetDevice(static_cast<int>(d));
-      cudaStreamSynchronize(kernels::cuda::stream());
-      for (auto& [size, ptr] : s.free_blocks) {
-        cudaFree(ptr);
-        s.stats.reserved -= static_cast<std::int64_t>(size);
-      }
-      s.free_blocks.clear();
+      release_cached(states_[d]);
       cudaSetDevice(previous);
     }
   }
@@ -102,26 +143,47 @@ class CudaCachingAllocator {
     if (device >= static_cast<int>(states_.size())) states_.resize(device + 1);
     return states_[device];
   }
+  // Returns every cached, unused block of the current device (s) to the
+  // driver, after the device has finished the work queued on any stream (a
+  // freed block may still be read by queued kernels).
+  static void release_cached(DeviceState& s) {
+    (void)cudaDeviceSynchronize();
+    for (auto& [size, ptr] : s.free_blocks) {
+      cudaFree(ptr);
+      s.stats.reserved -= static_cast<std::int64_t>(size);
+    }
+    s.free_blocks.clear();
+    (void)cudaGetLastError();  // a failure here must not surface at the next launch
+  }
   void* driver_malloc(DeviceState& s, std::size_t size, int device) {
     void* ptr = nullptr;
     cudaError_t err = cudaMalloc(&ptr, size);
-    if (err == cudaErrorMemoryAllocation) {  // free the cache and try once more
+    if (err == cudaErrorMemoryAllocation) {  // as PyTorch: free the cache and try once more
       (void)cudaGetLastError();
-      for (auto& [sz, p] : s.free_blocks) {
-        cudaFree(p);
-        s.stats.reserved -= static_cast<std::int64_t>(sz);
-      }
-      s.free_blocks.clear();
+      release_cached(s);
       err = cudaMalloc(&ptr, size);
     }
     if (err != cudaSuccess) {
       (void)cudaGetLastError();
-      fail("CUDA out of memory: tried to allocate {} bytes on cuda:{} ({} bytes allocated): {}",
-           size, device, s.stats.allocated, cudaGetErrorString(err));
+      if (err == cudaErrorMemoryAllocation) fail_oom(s, size, device);
+      fail("CUDA error in cudaMalloc of {} on cuda:{}: {}", format_memory_size(
+               static_cast<std::int64_t>(size)), device, cudaGetErrorString(err));
     }
     s.stats.reserved += static_cast<std::int64_t>(size);
     s.stats.driver_allocations += 1;
     return ptr;
+  }
+  // PyTorch's message, with loom's totals and the driver's view of the device.
+  [[noreturn]] static void fail_oom(const DeviceState& s, std::size_t size, int device) {
+    std::size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) != cudaSuccess) (void)cudaGetLastError();
+    fail("CUDA out of memory. Tried to allocate {} (cuda:{}; {} total capacity; {} already "
+         "allocated by loom; {} reserved by loom; {} free)",
+         format_memory_size(static_cast<std::int64_t>(
+             std::min<std::size_t>(size, std::numeric_limits<std::int64_t>::max()))),
+         device, format_memory_size(static_cast<std::int64_t>(total)),
+         format_memory_size(s.stats.allocated), format_memory_size(s.stats.reserved),
+         format_memory_size(static_cast<std::int64_t>(free)));
   }
 
   std::mutex mutex_;
@@ -164,7 +226,7 @@ void* device_allocate(std::size_t bytes, Device device) {
 void device_free(void* ptr, std::size_t bytes, Device device) {
   if (ptr == nullptr) return;
   if (device.is_cpu()) {
-    std::free(ptr);
+    host_free(ptr, bytes);
     return;
   }
 #if defined(LOOM_WITH_CUDA)
@@ -213,6 +275,55 @@ void cuda_empty_cache() {
 #if defined(LOOM_WITH_CUDA)
   cuda_allocator().empty_cache();
 #endif
+}
+
+CudaDeviceMemory cuda_device_memory(int index) {
+#if defined(LOOM_WITH_CUDA)
+  LOOM_CHECK(index >= 0 && index < cuda_device_count(), "CUDA device cuda:{} is not available ({} device(s))",
+             index, cuda_device_count());
+  DeviceGuard guard(index);
+  std::size_t free = 0, total = 0;
+  LOOM_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return {static_cast<std::int64_t>(free), static_cast<std::int64_t>(total)};
+#else
+  (void)index;
+  return {};
+#endif
+}
+
+HostMemoryStats host_memory_stats() {
+  const HostCounters& c = host_counters();
+  return {c.allocated.load(), c.max_allocated.load(), c.allocations.load()};
+}
+
+void host_reset_peak_memory_stats() {
+  HostCounters& c = host_counters();
+  c.max_allocated.store(c.allocated.load());
+}
+
+std::int64_t host_memory_limit() {
+  static const std::int64_t limit = [] {
+#if defined(__linux__)
+    struct sysinfo info {};
+    if (sysinfo(&info) == 0) {
+      const unsigned __int128 total =
+          (static_cast<unsigned __int128>(info.totalram) + info.totalswap) * info.mem_unit;
+      if (total > 0 && total < static_cast<unsigned __int128>(std::numeric_limits<std::int64_t>::max()))
+        return static_cast<std::int64_t>(total);
+    }
+#endif
+    return std::numeric_limits<std::int64_t>::max();  // unknown: malloc decides
+  }();
+  return limit;
+}
+
+std::string format_memory_size(std::int64_t bytes) {
+  constexpr double kKiB = 1024.0, kMiB = kKiB * 1024, kGiB = kMiB * 1024;
+  const double b = static_cast<double>(bytes);
+  if (bytes < 1024) return fmt::format("{} bytes", bytes);
+  if (b < kMiB) return fmt::format("{:.2f} KiB", b / kKiB);
+  if (b < kGiB) return fmt::format("{:.2f} MiB", b / kMiB);
+  return fmt::format("{:.2f} GiB", b / kGiB);
 }
 
 }  // namespace loom

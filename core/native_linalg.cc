@@ -36,16 +36,18 @@ struct BlasOperand {
   std::int64_t ld = 1;
 };
 
+// A leading dimension beyond BLAS's int range also answers empty: the caller
+// then copies the (small enough, sizes being checked) matrix to contiguous.
 std::optional<BlasOperand> blas_operand(std::int64_t rows, std::int64_t cols, std::int64_t rs,
                                         std::int64_t cs) {
   if (rows == 0 || cols == 0) return BlasOperand{false, std::max<std::int64_t>(cols, 1)};
   if (cs == 1 || cols == 1) {
     std::int64_t ld = rows == 1 ? cols : rs;
-    if (ld >= cols) return BlasOperand{false, ld};
+    if (ld >= cols && ld <= k::kMaxGemmSize) return BlasOperand{false, ld};
   }
   if (rs == 1 || rows == 1) {
     std::int64_t ld = cols == 1 ? rows : cs;
-    if (ld >= rows) return BlasOperand{true, ld};
+    if (ld >= rows && ld <= k::kMaxGemmSize) return BlasOperand{true, ld};
   }
   return std::nullopt;
 }
@@ -124,6 +126,9 @@ void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, double beta
              "matmul_out: expected a contiguous output and operands of at least 2 dimensions");
   const std::int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
   if (out.numel() == 0) return;
+  // Refused before any operand is made contiguous (an expanded view may be
+  // far larger materialised than it is).
+  k::gemm_check_sizes("matmul", M, N, K, 1, 1, 1);
 
   Tensor A = a, B = b;
   auto la = blas_operand(M, K, A.stride(-2), A.stride(-1));
@@ -155,8 +160,14 @@ void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, double beta
     dims.push_back(cur);
   }
   if (dims.empty()) dims.push_back(BatchDim{1, 0, 0, M * N});
-  const BatchDim inner = dims.back();
-  dims.pop_back();  // the rest is looped over on the host
+  // The innermost batch dimension goes to one batched GEMM (cuBLAS takes an
+  // int batch count; a larger one stays in the host loop), the rest is
+  // looped over on the host.
+  BatchDim inner{1, 0, 0, 0};
+  if (dims.back().size <= k::kMaxGemmSize) {
+    inner = dims.back();
+    dims.pop_back();
+  }
 
   dispatch_floating(out.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);

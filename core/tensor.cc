@@ -104,14 +104,21 @@ Shape contiguous_strides(const Shape& shape) {
   std::int64_t s = 1;
   for (std::int64_t d = static_cast<std::int64_t>(shape.size()) - 1; d >= 0; --d) {
     strides[d] = s;
-    s *= std::max<std::int64_t>(shape[d], 1);
+    if (d > 0)  // the last product is no stride: only shape_numel's overflow matters
+      LOOM_CHECK(!__builtin_mul_overflow(s, std::max<std::int64_t>(shape[d], 1), &s),
+                 "the strides of shape {} overflow int64", shape_str(shape));
   }
   return strides;
 }
 
 std::int64_t shape_numel(const Shape& shape) {
   std::int64_t n = 1;
-  for (auto s : shape) n *= s;
+  bool overflow = false;
+  for (auto s : shape) {
+    if (s == 0) return 0;  // an empty tensor, whatever the other sizes
+    overflow = overflow || __builtin_mul_overflow(n, s, &n);
+  }
+  LOOM_CHECK(!overflow, "the number of elements of shape {} overflows int64", shape_str(shape));
   return n;
 }
 
@@ -121,7 +128,11 @@ Tensor empty(const Shape& shape, TensorOptions options) {
   for (auto s : shape)
     LOOM_CHECK(s >= 0, "Trying to create tensor with negative dimension {}: {}", s, shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  std::size_t bytes = static_cast<std::size_t>(shape_numel(shape)) * element_size(options.dtype_);
+  std::size_t bytes = 0;
+  LOOM_CHECK(!__builtin_mul_overflow(static_cast<std::size_t>(shape_numel(shape)),
+                                     element_size(options.dtype_), &bytes),
+             "a tensor of shape {} and dtype {} needs more than 2^64 bytes", shape_str(shape),
+             options.dtype_);
   impl->storage = std::make_shared<Storage>(bytes, options.device_);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);

@@ -179,11 +179,15 @@ class Tensor {
 
 // ---- construction (core, no autograd history) ---------------------------------
 
-// Row-major contiguous strides for a shape.
+// Row-major contiguous strides for a shape. Throws loom::Error when a stride
+// overflows int64.
 Shape contiguous_strides(const Shape& shape);
-// Product of sizes (1 for a scalar shape []).
+// Product of sizes (1 for a scalar shape [], 0 when any size is 0). Throws
+// loom::Error when the product overflows int64 (e.g. expand to [2^32, 2^32]).
 std::int64_t shape_numel(const Shape& shape);
-// A new contiguous tensor with uninitialised values.
+// A new contiguous tensor with uninitialised values. Throws loom::Error for a
+// negative size, a size in bytes beyond 2^64, or memory that cannot be had
+// (core/allocator.h).
 Tensor empty(const Shape& shape, TensorOptions options = {});
 // A tensor holding `values` (row-major) with `shape`, converted to options' dtype.
 // Throws when values.size() != numel(shape).

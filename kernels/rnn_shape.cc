@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "kernels/gemm.h"
 #include "kernels/rnn.h"
 #include "kernels/rnn_algorithm.h"
 
@@ -51,6 +52,11 @@ void rnn_check_shape(const RnnLayerShape& s) {
     LOOM_CHECK(s.P == s.H, "{}: without projection P must equal hidden_size {}, got {}", m, s.H,
                s.P);
   }
+  // Every GEMM of the layer takes R, G, C, P or H as a size or leading
+  // dimension (kernels/gemm.h: 32-bit int in BLAS and cuBLAS).
+  LOOM_CHECK(s.G() <= kMaxGemmSize && s.C <= kMaxGemmSize && s.N <= kMaxGemmSize,
+             "{}: input_size {}, gate rows {} or batch {} exceed {}, the largest GEMM size BLAS "
+             "and cuBLAS accept", m, s.C, s.G(), s.N, kMaxGemmSize);
   LOOM_CHECK(s.batch_sizes != nullptr, "{}: batch_sizes is required", m);
   LOOM_CHECK(s.batch_sizes[0] == s.N,
              "{}: batch_sizes[0] must equal the batch size of the hidden state {}, got {}", m, s.N,
@@ -63,6 +69,11 @@ void rnn_check_shape(const RnnLayerShape& s) {
                  "{}: batch_sizes must be non-increasing, got batch_sizes[{}] = {} after {}", m, t,
                  s.batch_sizes[t], s.batch_sizes[t - 1]);
   }
+  const index_t R = s.rows();  // each batch_sizes[t] <= N < 2^31: no overflow
+  LOOM_CHECK(R <= kMaxGemmSize,
+             "{}: the sequence has {} (step, row) pairs (T = {}, N = {}), more than {}, the largest "
+             "GEMM size BLAS and cuBLAS accept; split the sequence (truncated BPTT) or the batch",
+             m, R, s.T, s.N, kMaxGemmSize);
 }
 
 RnnReserveLayout rnn_reserve_layout(const RnnLayerShape& s) {

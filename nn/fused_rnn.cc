@@ -105,6 +105,10 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
   const Tensor* operands[] = {&raw.h0, &raw.c0, &raw.w_ih, &raw.w_hh, &raw.b_ih, &raw.b_hh, &raw.w_hr};
   for (int i = 0; i < 7; ++i) check_operand(names[i], *operands[i], x);
 
+  // The shape is checked before any copy: an expanded input may be far larger
+  // materialised than it is.
+  k::rnn_check_shape(make_shape(mode, batch_sizes, reverse, raw));
+
   ForwardWork w;
   FusedRnnLayerInputs& in = w.in;  // contiguous copies the kernels can read
   in.x = native::contiguous(raw.x);

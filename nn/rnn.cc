@@ -5,6 +5,7 @@
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/native.h"
+#include "kernels/gemm.h"
 #include "nn/fused_rnn.h"
 #include "nn/init.h"
 
@@ -169,6 +170,13 @@ RNNBase::Result RNNBase::forward_tensor(const Tensor& input, const Tensor& h0_in
   std::int64_t L = x.size(0), N = x.size(1);
   LOOM_CHECK(L > 0 && N > 0, "{}: expected a non-empty input, got shape {}", type_name(),
              shape_str(input.shape()));
+  // Checked before the input is made contiguous (an expanded view may be far
+  // larger materialised): the layer's GEMMs take L * N rows as a 32-bit int.
+  LOOM_CHECK(L * N <= kernels::kMaxGemmSize,
+             "{}: the input has L * N = {} (step, row) pairs (L = {}, N = {}), more than {}, the "
+             "largest GEMM size BLAS and cuBLAS accept; split the sequence (truncated BPTT) or the "
+             "batch",
+             type_name(), L * N, L, N, kernels::kMaxGemmSize);
 
   auto prepare = [&](const Tensor& s, std::int64_t size, const char* what) {
     if (!s.defined())

@@ -21,6 +21,7 @@ void blas(bool ta, bool tb, index_t M, index_t N, index_t K, double alpha, const
 template <typename T>
 void gemm_cpu(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
               index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+  gemm_check_sizes("gemm", M, N, K, lda, ldb, ldc);
   if (M == 0 || N == 0) return;
   if (K == 0) {  // BLAS may skip the beta scaling when K == 0; do it ourselves.
     for (index_t i = 0; i < M; ++i)
@@ -34,6 +35,7 @@ template <typename T>
 void gemm_batched_cpu(bool trans_a, bool trans_b, index_t batch, index_t M, index_t N, index_t K,
                       T alpha, const T* A, index_t lda, index_t stride_a, const T* B, index_t ldb,
                       index_t stride_b, T beta, T* C, index_t ldc, index_t stride_c) {
+  gemm_check_sizes("gemm_batched", M, N, K, lda, ldb, ldc);  // batch: a host loop here
   for (index_t b = 0; b < batch; ++b)
     gemm_cpu(trans_a, trans_b, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta,
              C + b * stride_c, ldc);

@@ -50,6 +50,7 @@ __global__ void scale_kernel(index_t M, index_t N, T beta, T* C, index_t ldc) { 
 template <typename T>
 void gemm_cuda(bool trans_a, bool trans_b, index_t M, index_t N, index_t K, T alpha, const T* A,
                index_t lda, const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+  gemm_check_sizes("gemm", M, N, K, lda, ldb, ldc);
   if (M == 0 || N == 0) return;
   if (K == 0) {
     scale_kernel<<<cuda::blocks_for(M * N, 256), 256, 0, cuda::stream()>>>(M, N, beta, C, ldc);
@@ -64,6 +65,7 @@ template <typename T>
 void gemm_batched_cuda(bool trans_a, bool trans_b, index_t batch, index_t M, index_t N, index_t K,
                        T alpha, const T* A, index_t lda, index_t stride_a, const T* B, index_t ldb,
                        index_t stride_b, T beta, T* C, index_t ldc, index_t stride_c) {
+  gemm_check_sizes("gemm_batched", M, N, K, lda, ldb, ldc, batch);
   if (batch == 0 || M == 0 || N == 0) return;
   if (K == 0) {
     for (index_t b = 0; b < batch; ++b) gemm_cuda<T>(trans_a, trans_b, M, N, 0, alpha, A, lda, B, ldb,
