@@ -279,6 +279,39 @@ TEST(HalfOps, ScalarOperandIsNotRoundedFirst) {
   EXPECT_EQ(bits_of(mul(x, 0.1))[0], bfloat16(0.3f).bits);  // 3 * 0.1f = 0.3 (f32) -> 0x3e9a
 }
 
+// Backward of embedding (sums of repeated rows), reductions and max: the
+// 16-bit gradient is the float32 gradient of the same (exactly widened)
+// values, rounded once. Dropout's gradient is the upstream gradient times the
+// 16-bit mask, as in PyTorch.
+TEST(HalfOps, BackwardOfEmbeddingReductionsMaxAndDropout) {
+  for (DType dtype : {kBFloat16, kFloat16}) {
+    SCOPED_TRACE(std::string(dtype_name(dtype)));
+    Tensor w0 = testing::random_tensor({5, 3}, 4, dtype);
+    Tensor x0 = testing::random_tensor({4, 7}, 5, dtype);
+    Tensor g = testing::random_tensor({6, 3}, 6, dtype);
+    Tensor idx = tensor_int64({0, 2, 0, 4, 0, 0}, {6});
+    auto grads = [&](DType t) {
+      Tensor w = w0.to(t).detach().requires_grad_(), x = x0.to(t).detach().requires_grad_();
+      Tensor loss = add(add(sum(mul(embedding(w, idx), g.to(t))), mean(x)),
+                        sum(max(x, 1).first));
+      loss.backward();
+      return std::pair<Tensor, Tensor>{w.grad(), x.grad()};
+    };
+    auto [w16, x16] = grads(dtype);
+    auto [w32, x32] = grads(kFloat32);
+    EXPECT_EQ(w16.dtype(), dtype);
+    EXPECT_EQ(bits_of(w16), bits_of(w32.to(dtype))) << "embedding";
+    EXPECT_EQ(bits_of(x16), bits_of(x32.to(dtype))) << "mean and max";
+
+    Tensor ones_in = ones({300}, TensorOptions(dtype).requires_grad());
+    Tensor up = testing::random_tensor({300}, 7, dtype);
+    Tensor y = dropout(ones_in, 0.3);  // y is the mask itself
+    y.backward(up);
+    EXPECT_EQ(ones_in.grad().dtype(), dtype);
+    EXPECT_EQ(bits_of(ones_in.grad()), bits_of(mul(up, y.detach()))) << "dropout";
+  }
+}
+
 TEST(HalfOps, GradientsHaveTheTensorsDType) {
   for (DType dtype : {kBFloat16, kFloat16}) {
     Tensor w = testing::random_tensor({3, 4}, 1, dtype).requires_grad_();
