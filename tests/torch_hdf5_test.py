@@ -318,12 +318,6 @@ def refusals(conv, tool, work):
     expect(["to-loom", i32, os.path.join(work, "x.h5")],
            "tensor 'w' has dtype torch.int32; loom checkpoints hold float32, float64, float16, bfloat16, "
            "int64 and bool")
-    bad_tag = os.path.join(work, "bad_tag.h5")
-    conv.ok(["to-loom", good, bad_tag])
-    with h5py.File(bad_tag, "a") as f:
-        f["model/weight_ih_l0"].attrs["loom_dtype"] = "bfloat16"  # on a float32 dataset
-    expect(["to-torch", bad_tag, os.path.join(work, "x.pt")],
-           "dataset 'model/weight_ih_l0' has loom_dtype = \"bfloat16\" on a float32 dataset")
     slash = os.path.join(work, "slash.pt")
     torch.save({"a/b": torch.zeros(2)}, slash)
     expect(["to-loom", slash, os.path.join(work, "x.h5")], "state_dict key 'a/b' cannot be a dataset name")
@@ -355,6 +349,12 @@ def refusals(conv, tool, work):
            "checkpoint version 2 is not supported (this tool reads version 1)")
     good_h5 = os.path.join(work, "good.h5")
     conv.ok(["to-loom", good, good_h5])
+    bad_tag = os.path.join(work, "bad_tag.h5")
+    conv.ok(["to-loom", good, bad_tag])
+    with h5py.File(bad_tag, "a") as f:
+        f["model/weight_ih_l0"].attrs["loom_dtype"] = "bfloat16"  # on a float32 dataset
+    expect(["to-torch", bad_tag, os.path.join(work, "x.pt")],
+           "dataset 'model/weight_ih_l0' has loom_dtype = \"bfloat16\" on a float32 dataset")
     cut = os.path.join(work, "cut.h5")
     shutil.copy(good_h5, cut)
     with open(cut, "r+b") as f:
