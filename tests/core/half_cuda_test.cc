@@ -102,9 +102,13 @@ TEST_F(HalfCuda, RandomFillsMatchTheCpu) {
   }
 }
 
-// A few ops forward and backward: CUDA within 1 ulp of the 16-bit type of the
-// CPU (CUDA's float expf/tanhf may differ from glibc's in the last float bit,
-// and cuBLAS sums in another order).
+// A few ops forward and backward: CUDA's float expf/tanhf may differ from
+// glibc's in the last float bit, and cuBLAS (bfloat16/float16 operands, float32
+// accumulation on tensor cores) sums in another order than the CPU's float32
+// GEMM, so a value may land 1 ulp (of the 16-bit type) away and move what is
+// computed from it: each result must be within 2 ulps of the CPU's, or within
+// 4 * eps * max |CPU result| (eps = 2^-8 bfloat16, 2^-11 float16), as for the
+// composites of tests/autograd/half_ops_test.cc. (Not yet run on a GPU.)
 int ulps(std::uint16_t a, std::uint16_t b) {
   auto key = [](std::uint16_t x) { return (x & 0x8000) ? -static_cast<int>(x & 0x7fff) : static_cast<int>(x); };
   return std::abs(key(a) - key(b));
@@ -123,12 +127,23 @@ TEST_F(HalfCuda, OpsAndGradientsMatchTheCpu) {
       auto& out = dev.is_cuda() ? gpu : cpu;
       out = {y, loss, x.grad(), w.grad()};
     }
+    const double eps = half == kBFloat16 ? 1.0 / 256 : 1.0 / 2048;
     for (std::size_t k = 0; k < cpu.size(); ++k) {
       std::vector<std::uint16_t> p = bits_of(cpu[k]), q = bits_of(gpu[k]);
+      std::vector<double> pv = cpu[k].to_vector<double>(), qv = gpu[k].to_vector<double>();
       ASSERT_EQ(p.size(), q.size());
-      int worst = 0;
-      for (std::size_t i = 0; i < p.size(); ++i) worst = std::max(worst, ulps(p[i], q[i]));
-      EXPECT_LE(worst, k < 2 ? 1 : 2) << dtype_name(half) << " result " << k;
+      double scale = 0;
+      for (double v : pv) scale = std::max(scale, std::abs(v));
+      int worst = 0, identical = 0;
+      for (std::size_t i = 0; i < p.size(); ++i) {
+        int d = ulps(p[i], q[i]);
+        worst = std::max(worst, d);
+        identical += d == 0;
+        EXPECT_TRUE(d <= 2 || std::abs(pv[i] - qv[i]) <= 4 * eps * scale)
+            << dtype_name(half) << " result " << k << "[" << i << "]: CPU " << pv[i] << " CUDA " << qv[i];
+      }
+      std::printf("[ %s result %zu ] %d of %zu elements bit-identical to the CPU, worst %d ulp\n",
+                  std::string(dtype_name(half)).c_str(), k, identical, p.size(), worst);
     }
   }
 }
