@@ -19,6 +19,14 @@ enum class Fill { Uniform, Normal, DropoutMask };
 void fill_random(const Tensor& t, Fill kind, double p = 0) {
   const std::int64_t n = t.numel();
   if (n == 0) return;
+  if (is_reduced_float(t.dtype())) {
+    // Draw in float32 (the same counters and values as a float32 tensor of
+    // this size) and round once, as PyTorch does.
+    Tensor wide = empty(t.shape(), TensorOptions(kFloat32).device(t.device()));
+    fill_random(wide, kind, p);
+    native::copy_(t, wide);
+    return;
+  }
   const GeneratorState state = default_generator().reserve_state(kernels::counters_used(n));
   const char* what = kind == Fill::Uniform ? "rand" : kind == Fill::Normal ? "randn" : "dropout";
   dispatch_floating(t.dtype(), what, [&](auto tag) {
@@ -41,7 +49,7 @@ void fill_random(const Tensor& t, Fill kind, double p = 0) {
 
 Tensor random_tensor(const Shape& shape, TensorOptions options, Fill kind) {
   const char* what = kind == Fill::Uniform ? "rand" : "randn";
-  dispatch_floating(options.dtype_, what, [](auto) {});  // floating dtypes only
+  dispatch_floating_and_half(options.dtype_, what, [](auto) {});  // floating dtypes only
   Tensor t = empty(shape, options.requires_grad(false));
   fill_random(t, kind);
   if (options.requires_grad_) t.requires_grad_(true);
@@ -72,7 +80,7 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   LOOM_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got {}", p);
   LOOM_CHECK(x.defined(), "dropout: expected a defined tensor");
   if (p == 0 || !training) return x;
-  dispatch_floating(x.dtype(), "dropout", [](auto) {});
+  dispatch_floating_and_half(x.dtype(), "dropout", [](auto) {});
   // p == 1 drops everything without drawing (as PyTorch: x * 0, so NaN stays NaN).
   Tensor mask = p == 1 ? native::zeros_like(x)
                        : empty(x.shape(), TensorOptions(x.dtype()).device(x.device()));

@@ -1,5 +1,8 @@
 // Element types. Floating types carry gradients; Int64 holds indices (targets,
 // embedding ids, lengths, argmax) and Bool holds masks, as in PyTorch.
+// BFloat16 and Float16 are stored in 2 bytes (loom::bfloat16 / loom::float16,
+// kernels/half.h) and computed in float32: every op converts to float, does
+// the math and rounds once when it stores, as PyTorch does.
 #pragma once
 
 #include <cstddef>
@@ -7,15 +10,18 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "kernels/half.h"
 
 namespace loom {
 
-enum class DType : std::uint8_t { Float32, Float64, Int64, Bool };
+enum class DType : std::uint8_t { Float32, Float64, Int64, Bool, BFloat16, Float16 };
 
 inline constexpr DType kFloat32 = DType::Float32;
 inline constexpr DType kFloat64 = DType::Float64;
 inline constexpr DType kInt64 = DType::Int64;
 inline constexpr DType kBool = DType::Bool;
+inline constexpr DType kBFloat16 = DType::BFloat16;  // torch.bfloat16
+inline constexpr DType kFloat16 = DType::Float16;    // torch.float16 (torch.half)
 
 // Bytes per element.
 constexpr std::size_t element_size(DType t) {
@@ -24,23 +30,27 @@ constexpr std::size_t element_size(DType t) {
     case DType::Float64: return 8;
     case DType::Int64: return 8;
     case DType::Bool: return 1;
+    case DType::BFloat16: return 2;
+    case DType::Float16: return 2;
   }
   return 0;
 }
 
-// PyTorch's spelling: "float32", "float64", "int64", "bool".
+// PyTorch's spelling: "float32", "float64", "int64", "bool", "bfloat16", "float16".
 constexpr std::string_view dtype_name(DType t) {
   switch (t) {
     case DType::Float32: return "float32";
     case DType::Float64: return "float64";
     case DType::Int64: return "int64";
     case DType::Bool: return "bool";
+    case DType::BFloat16: return "bfloat16";
+    case DType::Float16: return "float16";
   }
   return "?";
 }
 
 // PyTorch's ScalarType name, as its error messages print it: "Float",
-// "Double", "Long", "Bool" (e.g. "expected scalar type Long but found Float";
+// "Double", "Long", "Bool", "BFloat16", "Half" (e.g. "expected scalar type Long but found Float";
 // CPU tensor types are "torch.<name>Tensor").
 constexpr std::string_view scalar_type_name(DType t) {
   switch (t) {
@@ -48,12 +58,19 @@ constexpr std::string_view scalar_type_name(DType t) {
     case DType::Float64: return "Double";
     case DType::Int64: return "Long";
     case DType::Bool: return "Bool";
+    case DType::BFloat16: return "BFloat16";
+    case DType::Float16: return "Half";
   }
   return "?";
 }
 
 // True for the types autograd differentiates.
-constexpr bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
+constexpr bool is_floating(DType t) {
+  return t == DType::Float32 || t == DType::Float64 || t == DType::BFloat16 || t == DType::Float16;
+}
+
+// True for the 16-bit floating types, which compute in float32.
+constexpr bool is_reduced_float(DType t) { return t == DType::BFloat16 || t == DType::Float16; }
 
 // The DType of a C++ element type.
 template <typename T> constexpr DType dtype_of();
@@ -61,8 +78,12 @@ template <> constexpr DType dtype_of<float>() { return DType::Float32; }
 template <> constexpr DType dtype_of<double>() { return DType::Float64; }
 template <> constexpr DType dtype_of<std::int64_t>() { return DType::Int64; }
 template <> constexpr DType dtype_of<bool>() { return DType::Bool; }
+template <> constexpr DType dtype_of<bfloat16>() { return DType::BFloat16; }
+template <> constexpr DType dtype_of<float16>() { return DType::Float16; }
 
-// Calls fn(T{}) with T = float or double for a floating dtype; throws for others.
+// Calls fn(T{}) with T = float or double for float32/float64; throws for
+// others (the 16-bit types included: an op that supports them converts to
+// float32 before it dispatches, or uses dispatch_floating_and_half).
 // `what` names the operation in the error message.
 template <typename Fn>
 decltype(auto) dispatch_floating(DType t, const char* what, Fn&& fn) {
@@ -71,7 +92,22 @@ decltype(auto) dispatch_floating(DType t, const char* what, Fn&& fn) {
     case DType::Float64: return fn(double{});
     default: break;
   }
-  fail("{}: expected a floating dtype (float32 or float64), got {}", what, dtype_name(t));
+  if (is_reduced_float(t)) fail("{}: dtype {} is not supported (expected float32 or float64)", what, t);
+  fail("{}: expected a floating dtype (float32, float64, bfloat16 or float16), got {}", what,
+       dtype_name(t));
+}
+
+// Calls fn(T{}) with T = float, double, bfloat16 or float16; throws for others.
+template <typename Fn>
+decltype(auto) dispatch_floating_and_half(DType t, const char* what, Fn&& fn) {
+  switch (t) {
+    case DType::Float32: return fn(float{});
+    case DType::Float64: return fn(double{});
+    case DType::BFloat16: return fn(bfloat16{});
+    case DType::Float16: return fn(float16{});
+    default: break;
+  }
+  fail("{}: expected a floating dtype (float32, float64, bfloat16 or float16), got {}", what, dtype_name(t));
 }
 
 }  // namespace loom

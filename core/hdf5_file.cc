@@ -173,6 +173,31 @@ const char* class_name(H5T_class_t c) {
   }
 }
 
+// IEEE binary16, little-endian: the HDF5 float type h5py writes and reads as
+// numpy.float16 (sign bit 15, exponent bits 10-14, mantissa bits 0-9, bias 15).
+// Made once, kept for the life of the process.
+hid_t ieee_f16le() {
+  static const hid_t type = [] {
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(t, 15, 10, 5, 0, 10);
+    H5Tset_size(t, 2);
+    H5Tset_ebias(t, 15);
+    return t;
+  }();
+  return type;
+}
+
+// True when the 2-byte float type `t` is IEEE binary16.
+bool is_ieee_f16(hid_t t) {
+  std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+  if (H5Tget_fields(t, &spos, &epos, &esize, &mpos, &msize) < 0) return false;
+  return spos == 15 && epos == 10 && esize == 5 && mpos == 0 && msize == 10 && H5Tget_ebias(t) == 15;
+}
+
+// bfloat16 has no HDF5 (or numpy) type: its raw bits are stored as uint16 and
+// the dataset carries the string attribute loom_dtype = "bfloat16".
+constexpr const char* kDTypeAttr = "loom_dtype";
+
 // Memory (native) type for a dtype, and the little-endian file type.
 hid_t native_type(DType t) {
   switch (t) {
@@ -180,6 +205,8 @@ hid_t native_type(DType t) {
     case DType::Float64: return H5T_NATIVE_DOUBLE;
     case DType::Int64: return H5T_NATIVE_INT64;
     case DType::Bool: return H5T_NATIVE_UINT8;
+    case DType::BFloat16: return H5T_NATIVE_UINT16;
+    case DType::Float16: return ieee_f16le();  // loom runs on little-endian hosts only
   }
   return -1;
 }
@@ -189,6 +216,8 @@ hid_t file_type(DType t) {
     case DType::Float64: return H5T_IEEE_F64LE;
     case DType::Int64: return H5T_STD_I64LE;
     case DType::Bool: return H5T_STD_U8LE;
+    case DType::BFloat16: return H5T_STD_U16LE;
+    case DType::Float16: return ieee_f16le();
   }
   return -1;
 }
@@ -217,6 +246,48 @@ std::vector<hsize_t> chunk_shape(const std::vector<hsize_t>& dims, std::size_t e
     room = std::max<hsize_t>(1, room / chunk[d]);
   }
   return chunk;
+}
+
+// The value of string attribute `name` of object `obj`, or "" when it is
+// absent or not a string.
+std::string string_attr_or_empty(hid_t obj, const char* name) {
+  if (H5Aexists(obj, name) <= 0) return "";
+  Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) return "";
+  Handle type(H5Aget_type(attr.get()), H5Tclose);
+  if (!type.ok() || H5Tget_class(type.get()) != H5T_STRING) return "";
+  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+  std::string value;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    char* p = nullptr;
+    if (H5Aread(attr.get(), mem.get(), &p) < 0) return "";
+    if (p != nullptr) {
+      value = p;
+      H5free_memory(p);
+    }
+  } else {
+    std::size_t size = H5Tget_size(type.get());
+    H5Tset_size(mem.get(), size + 1);
+    H5Tset_strpad(mem.get(), H5T_STR_NULLTERM);
+    std::string buf(size + 1, '\0');
+    if (H5Aread(attr.get(), mem.get(), buf.data()) < 0) return "";
+    value.assign(buf.c_str());
+  }
+  return value;
+}
+
+// Writes the variable-length UTF-8 string attribute `name` = `value` on `obj`
+// (as h5py writes a Python str). False on failure.
+bool put_string_attr(hid_t obj, const char* name, const char* value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (!type.ok() || !space.ok() || H5Tset_size(type.get(), H5T_VARIABLE) < 0 ||
+      H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
+    return false;
+  Handle attr(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  return attr.ok() && H5Awrite(attr.get(), type.get(), &value) >= 0;
 }
 
 // Syncs a file or folder to disk; best effort (errors are ignored: the data
@@ -268,18 +339,18 @@ HostArray HostArray::to(DType target) const {
   validate();
   if (target == dtype) return *this;
   LOOM_CHECK(is_floating(dtype) && is_floating(target),
-             "HostArray::to: cannot convert {} to {} (only float32 <-> float64)", dtype, target);
+             "HostArray::to: cannot convert {} to {} (only between floating dtypes)", dtype, target);
   HostArray out = zeros(target, shape);
   const std::size_t n = static_cast<std::size_t>(numel());
-  if (dtype == DType::Float32) {
-    auto src = as<float>();
-    auto dst = out.as<double>();
-    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
-  } else {
-    auto src = as<double>();
-    auto dst = out.as<float>();
-    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
-  }
+  dispatch_floating_and_half(dtype, "HostArray::to", [&](auto from_tag) {
+    using From = decltype(from_tag);
+    dispatch_floating_and_half(target, "HostArray::to", [&](auto to_tag) {
+      using To = decltype(to_tag);
+      auto src = as<From>();
+      auto dst = out.as<To>();
+      for (std::size_t i = 0; i < n; ++i) dst[i] = convert<To>(src[i]);  // as Tensor::to
+    });
+  });
   return out;
 }
 
@@ -528,17 +599,20 @@ OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::st
   H5T_class_t cls = H5Tget_class(d.type.get());
   std::size_t size = H5Tget_size(d.type.get());
   auto unsupported = [&](const std::string& what) -> void {
-    fail("HDF5 file '{}': dataset {} holds {}; loom reads float32, float64, int64 and bool "
-         "(uint8)",
+    fail("HDF5 file '{}': dataset {} holds {}; loom reads float32, float64, float16, int64, "
+         "bool (uint8) and bfloat16 (uint16 with loom_dtype = \"bfloat16\")",
          file_path, describe(path), what);
   };
   if (cls == H5T_FLOAT) {
     if (size == 4) d.dtype = DType::Float32;
     else if (size == 8) d.dtype = DType::Float64;
+    else if (size == 2 && is_ieee_f16(d.type.get())) d.dtype = DType::Float16;
     else unsupported(fmt::format("a {}-byte float", size));
   } else if (cls == H5T_INTEGER) {
     bool is_unsigned = H5Tget_sign(d.type.get()) == H5T_SGN_NONE;
-    if (is_unsigned && size == 1) d.dtype = DType::Bool;
+    if (is_unsigned && size == 2 && string_attr_or_empty(d.dataset.get(), kDTypeAttr) == "bfloat16")
+      d.dtype = DType::BFloat16;
+    else if (is_unsigned && size == 1) d.dtype = DType::Bool;
     else if (is_unsigned && size >= 8) unsupported("uint64");
     else d.dtype = DType::Int64;
   } else if (cls == H5T_ENUM && size == 1) {
@@ -711,6 +785,8 @@ void Hdf5File::write(const std::string& path, const HostArray& array) {
             H5Dclose);
   if (!ds.ok())
     fail("HDF5 file '{}': cannot create dataset {}{}", path_, describe(p), detail_suffix());
+  if (array.dtype == DType::BFloat16 && !put_string_attr(ds.get(), kDTypeAttr, "bfloat16"))
+    fail("HDF5 file '{}': cannot tag dataset {} as bfloat16{}", path_, describe(p), detail_suffix());
   if (array.numel() > 0) {
     if (H5Dwrite(ds.get(), native_type(array.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                  array.bytes.data()) < 0)

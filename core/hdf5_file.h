@@ -8,8 +8,11 @@
 // Object paths are '/'-separated and relative to the root ("grad/params/
 // weight_ih_l0"); a leading '/' is accepted, and "" or "/" is the root.
 //
-// Stored types: float32 and float64 (IEEE little-endian), int64, and bool
-// stored as uint8 (0/1). Attributes: strings as variable-length UTF-8 (what
+// Stored types: float32, float64 and float16 (IEEE little-endian; h5py reads
+// float16 as numpy.float16), int64, bool stored as uint8 (0/1), and bfloat16,
+// which has no HDF5 or numpy type: its raw bits are stored as uint16 and the
+// dataset carries the string attribute loom_dtype = "bfloat16" (reinterpret
+// the uint16 as bfloat16: torch.from_numpy(a.view(numpy.int16)).view(torch.bfloat16)). Attributes: strings as variable-length UTF-8 (what
 // h5py writes for a Python str), integers as int64, reals as float64.
 // Files written here read back in h5py, and h5py's files read here.
 //
@@ -101,8 +104,9 @@ struct HostArray {
   template <typename T>
   std::span<const T> as() const;
 
-  // A copy converted to `to`: float32 <-> float64 only (round to nearest);
-  // the same dtype gives a plain copy. Throws loom::Error for other pairs.
+  // A copy converted to `to` between floating dtypes (float32, float64,
+  // bfloat16, float16; rounding as Tensor::to); the same dtype gives a plain
+  // copy. Throws loom::Error for other pairs.
   HostArray to(DType to) const;
 };
 
@@ -160,9 +164,10 @@ class Hdf5File {
   DType dtype(const std::string& path) const;
   std::vector<std::int64_t> shape(const std::string& path) const;
 
-  // Reads dataset `path`: float32 -> Float32, float64 -> Float64, signed
-  // integers (and unsigned up to 32 bits) -> Int64, uint8 and h5py's bool
-  // enum -> Bool (nonzero reads as 1). A scalar dataset gives shape {}.
+  // Reads dataset `path`: float32 -> Float32, float64 -> Float64, IEEE
+  // float16 -> Float16, uint16 with attribute loom_dtype = "bfloat16" ->
+  // BFloat16, signed integers (and unsigned up to 32 bits) -> Int64, uint8
+  // and h5py's bool enum -> Bool (nonzero reads as 1). A scalar dataset gives shape {}.
   // Throws loom::Error when `path` does not exist, is a group, or holds a
   // type outside these classes (strings, compounds, uint64, ...).
   HostArray read(const std::string& path) const;
@@ -178,13 +183,14 @@ class Hdf5File {
   // later (files in the HDF5 1.8 format or newer, as create_atomic writes).
   bool metadata_checksummed() const;
 
-  // Like read(), converted to `dtype`: float32 <-> float64 conversions are
-  // done on request; any other mismatch throws loom::Error naming both types.
+  // Like read(), converted to `dtype`: conversions between floating dtypes
+  // are done on request; any other mismatch throws loom::Error naming both types.
   HostArray read_as(const std::string& path, DType dtype) const;
 
   // Writes `array` as a new dataset at `path`, creating the groups above it
   // ("grad/params/weight_ih_l0" creates "grad" and "grad/params"). Stored as
-  // float32/float64/int64 little-endian, Bool as uint8. Throws loom::Error on
+  // float32/float64/float16/int64 little-endian, Bool as uint8, BFloat16 as
+  // uint16 tagged loom_dtype = "bfloat16". Throws loom::Error on
   // a read-only file, when `path` already exists, or when `array` breaks its
   // invariant.
   void write(const std::string& path, const HostArray& array);

@@ -56,13 +56,18 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
 // Maximum along dim: values and Int64 indices of the first maximum.
 std::pair<Tensor, Tensor> max(const Tensor& x, std::int64_t dim, bool keepdim = false);
 
+// x converted to float32 when it is bfloat16/float16, else x itself. Ops
+// without a 16-bit kernel compute on this and round their result once
+// (to(result, x.dtype())), as PyTorch computes in float for these types.
+Tensor to_opmath(const Tensor& x);
+
 // Checks that tensors agree on dtype and device; `op` names the operation.
 void check_same_dtype_device(const char* op, const Tensor& a, const Tensor& b);
 
 // Throws "<op>: loom was built without CUDA support".
 [[noreturn]] void fail_no_cuda(const char* op);
 
-// Calls T(x) with T = float, double, int64_t or bool for x's dtype.
+// Calls fn(T{}) with T = float, double, int64_t, bool, bfloat16 or float16 for t.
 template <typename Fn>
 decltype(auto) dispatch_all(DType t, Fn&& fn) {
   switch (t) {
@@ -70,6 +75,8 @@ decltype(auto) dispatch_all(DType t, Fn&& fn) {
     case DType::Float64: return fn(double{});
     case DType::Int64: return fn(std::int64_t{});
     case DType::Bool: return fn(bool{});
+    case DType::BFloat16: return fn(bfloat16{});
+    case DType::Float16: return fn(float16{});
   }
   fail("unknown dtype");
 }

@@ -43,8 +43,9 @@ k::OffsetCalc<N> make_calc(const Shape& shape, const std::array<Shape, N>& strid
 void fail_no_cuda(const char* op) { fail("{}: loom was built without CUDA support", op); }
 
 void check_same_dtype_device(const char* op, const Tensor& a, const Tensor& b) {
-  LOOM_CHECK(a.dtype() == b.dtype(), "{}: expected both tensors to have the same dtype, got {} and {}",
-             op, a.dtype(), b.dtype());
+  LOOM_CHECK(a.dtype() == b.dtype(),
+             "{}: expected both operands to have the same dtype, but got {} and {}", op,
+             scalar_type_name(a.dtype()), scalar_type_name(b.dtype()));
   LOOM_CHECK(a.device() == b.device(),
              "{}: Expected all tensors to be on the same device, but found at least two devices, {} "
              "and {}!",
@@ -93,6 +94,8 @@ void copy_(const Tensor& dst, const Tensor& src) {
   });
 }
 
+Tensor to_opmath(const Tensor& x) { return is_reduced_float(x.dtype()) ? to(x, kFloat32) : x; }
+
 Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
 
 Tensor clone(const Tensor& x) {
@@ -123,7 +126,7 @@ void fill_(const Tensor& x, double value) {
   }
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T v = static_cast<T>(value);
+    T v = convert<T>(value);
     LOOM_DISPATCH_DEVICE(x.device(), fill, x.numel(), v, static_cast<T*>(x.data_ptr()));
   });
 }
@@ -160,11 +163,17 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
 Tensor unary(UnaryOp op, const Tensor& x, double alpha) {
   Tensor out = empty(x.shape(), TensorOptions(x.dtype()).device(x.device()));
   auto calc = make_calc<1>(x.shape(), {x.strides()});
-  dispatch_floating(x.dtype(), "unary operation", [&](auto tag) {
+  dispatch_floating_and_half(x.dtype(), "unary operation", [&](auto tag) {
     using T = decltype(tag);
     auto* xp = static_cast<const T*>(x.data_ptr());
     auto* yp = static_cast<T*>(out.data_ptr());
-    LOOM_DISPATCH_DEVICE(x.device(), unary, op, static_cast<T>(alpha), x.numel(), calc, xp, yp);
+    auto a = static_cast<opmath_t<T>>(alpha);  // the scalar stays unrounded, as PyTorch's add/mul...
+    if constexpr (is_reduced_float_v<T>) {
+      // ...except rsub (alpha - x): PyTorch casts that scalar, its first
+      // operand, to x's dtype before the float math.
+      if (op == UnaryOp::RSubScalar) a = static_cast<float>(convert<T>(alpha));
+    }
+    LOOM_DISPATCH_DEVICE(x.device(), unary, op, a, x.numel(), calc, xp, yp);
   });
   return out;
 }
@@ -174,7 +183,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape());
   Tensor out = empty(shape, TensorOptions(a.dtype()).device(a.device()));
   auto calc = make_calc<2>(shape, {broadcast_strides(a, shape), broadcast_strides(b, shape)});
-  dispatch_floating(a.dtype(), "binary operation", [&](auto tag) {
+  dispatch_floating_and_half(a.dtype(), "binary operation", [&](auto tag) {
     using T = decltype(tag);
     auto* ap = static_cast<const T*>(a.data_ptr());
     auto* bp = static_cast<const T*>(b.data_ptr());

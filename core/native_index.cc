@@ -26,6 +26,8 @@ void check_indices(const Tensor& indices, Device device) {
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
   LOOM_CHECK(weight.defined() && weight.dim() == 2, "'weight' must be 2-D");
   check_indices(indices, weight.device());
+  if (is_reduced_float(weight.dtype()))  // a gather: exact in any type
+    return to(embedding(to_opmath(weight), indices), weight.dtype());
   const std::int64_t V = weight.size(0), E = weight.size(1), n = indices.numel();
   Shape shape = indices.shape();
   shape.push_back(E);
@@ -46,6 +48,8 @@ Tensor embedding_backward(const Tensor& grad, const Tensor& indices, std::int64_
                  Shape(grad.shape().begin(), grad.shape().end() - 1) == indices.shape(),
              "embedding_backward: expected grad of shape {} + [E], got {}",
              shape_str(indices.shape()), shape_str(grad.shape()));
+  if (is_reduced_float(grad.dtype()))  // sums in float32, rounded once
+    return to(embedding_backward(to_opmath(grad), indices, num_weights), grad.dtype());
   const std::int64_t V = num_weights, E = grad.shape().back(), n = indices.numel();
   Tensor grad_weight = empty({V, E}, TensorOptions(grad.dtype()).device(grad.device()));
   Tensor g = contiguous(grad), idx = contiguous(indices);

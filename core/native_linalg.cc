@@ -7,6 +7,7 @@
 
 #include "core/native.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_half.h"
 
 namespace loom::native {
 
@@ -23,8 +24,9 @@ void check_operands(const char* op, const Tensor& a, const Tensor& b) {
              "{}: Expected all tensors to be on the same device, but found at least two devices, "
              "{} and {}!",
              op, a.device(), b.device());
-  LOOM_CHECK(is_floating(a.dtype()), "{}: expected a floating dtype (float32 or float64), got {}",
-             op, a.dtype());
+  LOOM_CHECK(is_floating(a.dtype()),
+             "{}: expected a floating dtype (float32, float64, bfloat16 or float16), got {}", op,
+             a.dtype());
 }
 
 // How a rows x cols matrix with element strides (rs, cs) is handed to GEMM:
@@ -122,6 +124,16 @@ Tensor fold_rows(const Tensor& x) {
 }
 
 void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, double beta) {
+  if (is_reduced_float(out.dtype()) && !out.is_cuda()) {
+    // CPU: float32 products and sums (the 16-bit products are exact in
+    // float32), beta * out included, rounded once into out. CUDA runs the
+    // same math on the 16-bit operands directly (kernels/gemm_half.h).
+    Tensor wide = beta != 0 ? to(out, kFloat32)
+                            : empty(out.shape(), TensorOptions(kFloat32).device(out.device()));
+    matmul_out(wide, to_opmath(a), to_opmath(b), beta);
+    copy_(out, wide);
+    return;
+  }
   LOOM_CHECK(out.is_contiguous() && out.dim() >= 2 && a.dim() >= 2 && b.dim() >= 2,
              "matmul_out: expected a contiguous output and operands of at least 2 dimensions");
   const std::int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
@@ -169,12 +181,13 @@ void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, double beta
     dims.pop_back();
   }
 
-  dispatch_floating(out.dtype(), "matmul", [&](auto tag) {
+  dispatch_floating_and_half(out.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
+    using Acc = opmath_t<T>;  // alpha and beta: float for the 16-bit types
     const T* pa = static_cast<const T*>(A.data_ptr());
     const T* pb = static_cast<const T*>(B.data_ptr());
     T* pc = static_cast<T*>(out.data_ptr());
-    const T one = T(1), tbeta = static_cast<T>(beta);
+    const Acc one = Acc(1), tbeta = static_cast<Acc>(beta);
     const k::index_t ldc = N;
     std::vector<std::int64_t> idx(dims.size(), 0);
     while (true) {
@@ -184,7 +197,20 @@ void matmul_out(const Tensor& out, const Tensor& a, const Tensor& b, double beta
         ob += idx[i] * dims[i].sb;
         oc += idx[i] * dims[i].sc;
       }
-      if (inner.size == 1) {
+      if constexpr (is_reduced_float_v<T>) {  // CUDA only (the CPU converted above)
+#if defined(LOOM_WITH_CUDA)
+        if (inner.size == 1) {
+          k::gemm_half_cuda(la->trans, lb->trans, M, N, K, one, pa + oa, la->ld, pb + ob, lb->ld,
+                            tbeta, pc + oc, ldc);
+        } else {
+          k::gemm_half_batched_cuda(la->trans, lb->trans, inner.size, M, N, K, one, pa + oa, la->ld,
+                                    inner.sa, pb + ob, lb->ld, inner.sb, tbeta, pc + oc, ldc,
+                                    inner.sc);
+        }
+#else
+        fail_no_cuda("matmul");
+#endif
+      } else if (inner.size == 1) {
         LOOM_DISPATCH_DEVICE(out.device(), gemm, la->trans, lb->trans, M, N, K, one, pa + oa,
                              la->ld, pb + ob, lb->ld, tbeta, pc + oc, ldc);
       } else {

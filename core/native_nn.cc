@@ -27,6 +27,7 @@ SoftmaxGeometry softmax_geometry(const Shape& shape, std::int64_t dim) {
 
 Tensor softmax(const Tensor& x, std::int64_t dim, bool log_softmax) {
   const char* name = log_softmax ? "log_softmax" : "softmax";
+  if (is_reduced_float(x.dtype())) return to(softmax(to_opmath(x), dim, log_softmax), x.dtype());
   std::int64_t d = x.wrap_dim(dim);
   Tensor packed = contiguous(x);
   Tensor y = empty(x.shape(), TensorOptions(x.dtype()).device(x.device()));
@@ -45,6 +46,8 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& y, std::int64_t dim, b
   check_same_dtype_device(name, grad, y);
   LOOM_CHECK(grad.shape() == y.shape(), "{}: expected grad of shape {}, got {}", name,
              shape_str(y.shape()), shape_str(grad.shape()));
+  if (is_reduced_float(y.dtype()))
+    return to(softmax_backward(to_opmath(grad), to_opmath(y), dim, log_softmax), y.dtype());
   std::int64_t d = y.wrap_dim(dim);
   Tensor g_packed = contiguous(grad), y_packed = contiguous(y);
   Tensor dx = empty(y.shape(), TensorOptions(y.dtype()).device(y.device()));
@@ -81,6 +84,10 @@ std::pair<Tensor, Tensor> nll_loss(const Tensor& input, const Tensor& target,
              "Expected all tensors to be on the same device, but found at least two devices, {} "
              "and {}!",
              input.device(), target.device());
+  if (is_reduced_float(input.dtype())) {
+    auto [output, count] = nll_loss(to_opmath(input), target, ignore_index, reduction);
+    return {to(output, input.dtype()), to(count, input.dtype())};
+  }
   std::int64_t N = no_batch_dim ? 1 : input.size(0);
   std::int64_t C = input.size(-1);
   TensorOptions opts = TensorOptions(input.dtype()).device(input.device());
@@ -108,6 +115,10 @@ Tensor nll_loss_backward(const Tensor& grad, const Shape& input_shape, const Ten
   LOOM_CHECK(grad.shape() == expected, "nll_loss_backward: expected grad of shape {}, got {}",
              shape_str(expected), shape_str(grad.shape()));
   check_same_dtype_device("nll_loss_backward", grad, count);
+  if (is_reduced_float(grad.dtype()))
+    return to(nll_loss_backward(to_opmath(grad), input_shape, target, to_opmath(count), ignore_index,
+                                reduction),
+              grad.dtype());
   std::int64_t N = input_shape.size() == 1 ? 1 : input_shape[0];
   std::int64_t C = input_shape.back();
   Tensor g = contiguous(grad), tg = contiguous(target);

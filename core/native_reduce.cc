@@ -22,6 +22,8 @@ std::vector<bool> reduced_mask(const Tensor& x, const Shape& dims) {
 
 Tensor reduce(kernels::ReduceOp op, const Tensor& x, const std::vector<bool>& mask, bool keepdim,
               Tensor* indices) {
+  if (is_reduced_float(x.dtype()))  // accumulate in float32, round once
+    return to(reduce(op, to_opmath(x), mask, keepdim, indices), x.dtype());
   Shape order, out_shape, keep_shape;
   std::int64_t outer = 1, inner = 1;
   for (std::int64_t d = 0; d < x.dim(); ++d)

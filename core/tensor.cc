@@ -59,6 +59,10 @@ template const float* Tensor::data<const float>() const;
 template const double* Tensor::data<const double>() const;
 template const std::int64_t* Tensor::data<const std::int64_t>() const;
 template const bool* Tensor::data<const bool>() const;
+template bfloat16* Tensor::data<bfloat16>() const;
+template float16* Tensor::data<float16>() const;
+template const bfloat16* Tensor::data<const bfloat16>() const;
+template const float16* Tensor::data<const float16>() const;
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
@@ -70,6 +74,8 @@ template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
 template std::vector<bool> Tensor::to_vector<bool>() const;
+template std::vector<bfloat16> Tensor::to_vector<bfloat16>() const;
+template std::vector<float16> Tensor::to_vector<float16>() const;
 
 double Tensor::item() const {
   LOOM_CHECK(numel() == 1, "a Tensor with {} elements cannot be converted to Scalar", numel());

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "kernels/common.h"
+#include "kernels/half.h"
 
 namespace loom::kernels {
 
@@ -98,20 +99,40 @@ LOOM_HD bool compare_apply(CompareOp op, T a, T b) {
   return false;
 }
 
-// ---- CPU reference ---------------------------------------------------------
-// T: float, double. y: [n] contiguous; x read through `in`.
+// The element functions of the kernels below, for every storage type T: a
+// 16-bit T computes in float (opmath_t<T>) and rounds once when stored.
+// alpha (the scalar of AddScalar, MulScalar, ...) stays in opmath_t<T>, unrounded.
 template <typename T>
-void unary_cpu(UnaryOp op, T alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y);
+LOOM_HD T unary_element(UnaryOp op, T x, opmath_t<T> alpha) {
+  using M = opmath_t<T>;
+  return convert<T>(unary_apply<M>(op, static_cast<M>(x), alpha));
+}
+template <typename T>
+LOOM_HD T binary_element(BinaryOp op, T a, T b) {
+  using M = opmath_t<T>;
+  return convert<T>(binary_apply<M>(op, static_cast<M>(a), static_cast<M>(b)));
+}
+template <typename T>
+LOOM_HD bool compare_element(CompareOp op, T a, T b) {
+  if constexpr (is_reduced_float_v<T>) return compare_apply<float>(op, a, b);
+  else return compare_apply<T>(op, a, b);
+}
+
+// ---- CPU reference ---------------------------------------------------------
+// T: float, double, bfloat16, float16. y: [n] contiguous; x read through `in`.
+template <typename T>
+void unary_cpu(UnaryOp op, opmath_t<T> alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y);
 // out: [n]; a, b read through `in` (operand 0 = a, 1 = b).
 template <typename T>
 void binary_cpu(BinaryOp op, index_t n, const OffsetCalc<2>& in, const T* a, const T* b, T* out);
-// T: float, double, int64_t, bool. out: [n].
+// T: float, double, int64_t, bool, bfloat16, float16. out: [n].
 template <typename T>
 void compare_cpu(CompareOp op, index_t n, const OffsetCalc<2>& in, const T* a, const T* b, bool* out);
 // out[i] = cond ? a : b; operands 0 = cond, 1 = a, 2 = b. T: any dtype.
 template <typename T>
 void where_cpu(index_t n, const OffsetCalc<3>& in, const bool* cond, const T* a, const T* b, T* out);
-// dst[offset_1(i)] = (To) src[offset_0(i)]: strided copy with conversion.
+// dst[offset_1(i)] = convert<To>(src[offset_0(i)]): strided copy with
+// conversion (kernels/half.h), From and To any of the six element types.
 template <typename From, typename To>
 void copy_cpu(index_t n, const OffsetCalc<2>& in, const From* src, To* dst);
 // out[i] = value, out: [n].
@@ -124,7 +145,7 @@ void arange_cpu(index_t n, double start, double step, T* out);
 #if defined(LOOM_WITH_CUDA)
 // ---- CUDA: the same contracts on device pointers, on loom's stream ----------
 template <typename T>
-void unary_cuda(UnaryOp op, T alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y);
+void unary_cuda(UnaryOp op, opmath_t<T> alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y);
 template <typename T>
 void binary_cuda(BinaryOp op, index_t n, const OffsetCalc<2>& in, const T* a, const T* b, T* out);
 template <typename T>

@@ -6,7 +6,7 @@
 #define LOOM_EW_NAME(op) LOOM_EW_CAT(op, LOOM_EW_SUFFIX)
 
 #define LOOM_EW_FLOATING(T)                                                                  \
-  template void LOOM_EW_NAME(unary)<T>(UnaryOp, T, index_t, const OffsetCalc<1>&, const T*, T*); \
+  template void LOOM_EW_NAME(unary)<T>(UnaryOp, opmath_t<T>, index_t, const OffsetCalc<1>&, const T*, T*); \
   template void LOOM_EW_NAME(binary)<T>(BinaryOp, index_t, const OffsetCalc<2>&, const T*,      \
                                         const T*, T*);
 #define LOOM_EW_ANY(T)                                                                        \
@@ -19,10 +19,14 @@
 #define LOOM_EW_COPY(From, To) \
   template void LOOM_EW_NAME(copy)<From, To>(index_t, const OffsetCalc<2>&, const From*, To*);
 #define LOOM_EW_COPY_FROM(From) \
-  LOOM_EW_COPY(From, float) LOOM_EW_COPY(From, double) LOOM_EW_COPY(From, int64_t) LOOM_EW_COPY(From, bool)
+  LOOM_EW_COPY(From, float) LOOM_EW_COPY(From, double) LOOM_EW_COPY(From, int64_t) LOOM_EW_COPY(From, bool) \
+  LOOM_EW_COPY(From, ::loom::bfloat16) LOOM_EW_COPY(From, ::loom::float16)
 
 #define LOOM_EW_INSTANTIATE_ALL()                                                       \
   LOOM_EW_FLOATING(float) LOOM_EW_FLOATING(double)                                      \
+  LOOM_EW_FLOATING(::loom::bfloat16) LOOM_EW_FLOATING(::loom::float16)                  \
   LOOM_EW_ANY(float) LOOM_EW_ANY(double) LOOM_EW_ANY(int64_t) LOOM_EW_ANY(bool)         \
+  LOOM_EW_ANY(::loom::bfloat16) LOOM_EW_ANY(::loom::float16)                            \
   LOOM_EW_COPY_FROM(float) LOOM_EW_COPY_FROM(double) LOOM_EW_COPY_FROM(int64_t)         \
-  LOOM_EW_COPY_FROM(bool)
+  LOOM_EW_COPY_FROM(bool) LOOM_EW_COPY_FROM(::loom::bfloat16)                           \
+  LOOM_EW_COPY_FROM(::loom::float16)

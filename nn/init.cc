@@ -13,7 +13,8 @@ TensorOptions options_of(const Tensor& t) { return TensorOptions(t.dtype()).devi
 
 void check_floating(const Tensor& t, const char* what) {
   LOOM_CHECK(t.defined(), "{}: expected a defined tensor", what);
-  LOOM_CHECK(is_floating(t.dtype()), "{}: expected a floating tensor (float32 or float64), got {}", what,
+  LOOM_CHECK(is_floating(t.dtype()),
+             "{}: expected a floating tensor (float32, float64, bfloat16 or float16), got {}", what,
              t.dtype());
 }
 }  // namespace
@@ -23,6 +24,11 @@ Tensor uniform_(const Tensor& t, double a, double b) {
   LOOM_CHECK(a <= b, "uniform_ expects to return a [from, to) range, but found from={} > to={}", a, b);
   LOOM_CHECK(std::isfinite(b - a), "uniform_ expects a finite range, but found from={} and to={}", a, b);
   NoGradGuard no_grad;
+  if (is_reduced_float(t.dtype())) {  // draw and scale in float32, round once
+    Tensor wide = native::to(t, kFloat32);
+    native::copy_(t, uniform_(wide, a, b));
+    return t;
+  }
   Tensor u = rand(t.shape(), options_of(t));  // U[0, 1)
   native::copy_(t, add(mul(u, b - a), a));
   return t;
@@ -32,6 +38,11 @@ Tensor normal_(const Tensor& t, double mean, double std) {
   check_floating(t, "normal_");
   LOOM_CHECK(std >= 0.0, "normal expects std >= 0.0, but found std {}", std);
   NoGradGuard no_grad;
+  if (is_reduced_float(t.dtype())) {  // draw and scale in float32, round once
+    Tensor wide = native::to(t, kFloat32);
+    native::copy_(t, normal_(wide, mean, std));
+    return t;
+  }
   Tensor z = randn(t.shape(), options_of(t));  // N(0, 1)
   native::copy_(t, add(mul(z, std), mean));
   return t;

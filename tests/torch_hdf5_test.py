@@ -232,6 +232,40 @@ def interchange(conv, tool, work):
         print("ok: %s (float64, float32; both directions)" % name)
 
 
+def half_dtypes(conv, work):
+    """float16 and bfloat16 state_dicts both ways, bit for bit: float16 is HDF5's
+    IEEE half (numpy.float16 in h5py), bfloat16 its bits as uint16 tagged
+    loom_dtype = "bfloat16"."""
+    special = [0.0, -0.0, 1.0, -2.5, 1e-7, 65504.0, 1e30, float("inf"), float("-inf"), float("nan")]
+    sd = collections.OrderedDict()
+    sd["h.weight"] = torch.cat([torch.tensor(special), torch.randn(20)]).to(torch.float16).reshape(5, 6)
+    sd["b.weight"] = torch.cat([torch.tensor(special), torch.randn(20)]).to(torch.bfloat16).reshape(6, 5)
+    sd["b.scalar"] = torch.tensor(3.140625, dtype=torch.bfloat16)
+    sd["b.empty"] = torch.zeros(0, 2, dtype=torch.bfloat16)
+    pt = os.path.join(work, "half.pt")
+    torch.save(sd, pt)
+    h5 = os.path.join(work, "half.h5")
+    conv.ok(["to-loom", pt, h5])
+    with h5py.File(h5, "r") as f:
+        h = f["model/h.weight"]
+        check(h.dtype == np.float16 and "loom_dtype" not in h.attrs, "float16 stored as IEEE half: %s" % h.dtype)
+        check(np.array_equal(h[()].view(np.uint16), sd["h.weight"].view(torch.int16).numpy().view(np.uint16)),
+              "float16 bits")
+        b = f["model/b.weight"]
+        check(b.dtype == np.uint16 and b.attrs.get("loom_dtype") == "bfloat16",
+              "bfloat16 stored as uint16 + loom_dtype: %s %s" % (b.dtype, dict(b.attrs)))
+        check(np.array_equal(b[()], sd["b.weight"].view(torch.int16).numpy().view(np.uint16)), "bfloat16 bits")
+        check(f["model/b.scalar"].shape == () and f["model/b.empty"].shape == (0, 2), "bfloat16 0-dim and empty")
+    back = os.path.join(work, "half_back.pt")
+    conv.ok(["to-torch", h5, back])
+    got = torch.load(back)
+    same = list(got.keys()) == list(sd.keys()) and all(
+        got[k].dtype == sd[k].dtype and got[k].shape == sd[k].shape and
+        torch.equal(got[k].view(torch.int16), sd[k].view(torch.int16)) for k in sd)  # bits: NaN included
+    check(same, "float16/bfloat16 round trip: %s" % {k: (v.dtype, tuple(v.shape)) for k, v in got.items()})
+    print("ok: float16 and bfloat16, both directions, bit for bit")
+
+
 def other_dtypes_and_keys(conv, work):
     """int64, bool, 0-dim and empty tensors, and --key for a training checkpoint."""
     sd = collections.OrderedDict()
@@ -287,10 +321,11 @@ def refusals(conv, tool, work):
     with open(half, "r+b") as f:
         f.truncate(os.path.getsize(half) // 2)
     expect(["to-loom", half, os.path.join(work, "x.h5")], "'%s' is not a file torch.load can read: " % half)
-    f16 = os.path.join(work, "f16.pt")
-    torch.save({"w": torch.zeros(2, dtype=torch.float16)}, f16)
-    expect(["to-loom", f16, os.path.join(work, "x.h5")],
-           "tensor 'w' has dtype torch.float16; loom checkpoints hold float32, float64, int64 and bool")
+    i32 = os.path.join(work, "i32.pt")
+    torch.save({"w": torch.zeros(2, dtype=torch.int32)}, i32)
+    expect(["to-loom", i32, os.path.join(work, "x.h5")],
+           "tensor 'w' has dtype torch.int32; loom checkpoints hold float32, float64, float16, bfloat16, "
+           "int64 and bool")
     slash = os.path.join(work, "slash.pt")
     torch.save({"a/b": torch.zeros(2)}, slash)
     expect(["to-loom", slash, os.path.join(work, "x.h5")], "state_dict key 'a/b' cannot be a dataset name")
@@ -322,6 +357,12 @@ def refusals(conv, tool, work):
            "checkpoint version 3 is not supported (this tool reads versions 1 and 2)")
     good_h5 = os.path.join(work, "good.h5")
     conv.ok(["to-loom", good, good_h5])
+    bad_tag = os.path.join(work, "bad_tag.h5")
+    conv.ok(["to-loom", good, bad_tag])
+    with h5py.File(bad_tag, "a") as f:
+        f["model/weight_ih_l0"].attrs["loom_dtype"] = "bfloat16"  # on a float32 dataset
+    expect(["to-torch", bad_tag, os.path.join(work, "x.pt")],
+           "dataset 'model/weight_ih_l0' has loom_dtype = \"bfloat16\" on a float32 dataset")
     cut = os.path.join(work, "cut.h5")
     shutil.copy(good_h5, cut)
     with open(cut, "r+b") as f:
@@ -376,6 +417,7 @@ def main():
     conv = Converter(args.script)
     interchange(conv, args.tool, args.workdir)
     other_dtypes_and_keys(conv, args.workdir)
+    half_dtypes(conv, args.workdir)
     refusals(conv, args.tool, args.workdir)
     for dtype, err in sorted(WORST.items()):
         print("worst |loom - PyTorch| in %s: %.3e" % (dtype, err))

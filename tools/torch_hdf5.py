@@ -23,7 +23,10 @@ checksums as it reads, this tool the crc32 attributes: a damaged file is
 refused.
 Optimizer, schedule and metadata groups are not converted (a note says so).
 
-Tensors may be float32, float64, int64 or bool. Needs torch and h5py
+Tensors may be float32, float64, float16, bfloat16, int64 or bool. float16 is
+stored as HDF5's IEEE half (h5py reads it as numpy.float16); bfloat16, which
+has no HDF5 or numpy type, as its raw bits in uint16 with the dataset
+attribute loom_dtype = "bfloat16" (as loom writes it). Needs torch and h5py
 (Debian: python3-torch, python3-h5py). Exit status 0 on success, 1 when the
 input is refused (the message says why), 2 on bad usage.
 """
@@ -54,20 +57,29 @@ def _imports():
     return h5py, numpy, torch
 
 
+HOLDS = "float32, float64, float16, bfloat16, int64 and bool"
+DTYPE_ATTR = "loom_dtype"  # "bfloat16" on a uint16 dataset holding bfloat16 bits
+
+
 def _torch_to_numpy(torch, numpy, name, tensor):
-    """A C-order numpy copy of `tensor` in the dtype loom stores."""
+    """A C-order numpy copy of `tensor` in the dtype loom stores (bfloat16:
+    its bits as uint16)."""
     if tensor.layout != torch.strided:
         raise Refused("tensor '%s' has layout %s; only dense tensors can be converted" % (name, tensor.layout))
     if tensor.is_quantized or tensor.is_complex():
-        raise Refused("tensor '%s' has dtype %s; loom checkpoints hold float32, float64, int64 and bool"
-                      % (name, tensor.dtype))
-    stored = {torch.float32: "<f4", torch.float64: "<f8", torch.int64: "<i8", torch.bool: "u1"}
+        raise Refused("tensor '%s' has dtype %s; loom checkpoints hold %s" % (name, tensor.dtype, HOLDS))
+    stored = {torch.float32: "<f4", torch.float64: "<f8", torch.float16: "<f2", torch.int64: "<i8",
+              torch.bool: "u1", torch.bfloat16: "<u2"}
     if tensor.dtype not in stored:
-        raise Refused("tensor '%s' has dtype %s; loom checkpoints hold float32, float64, int64 and bool"
-                      % (name, tensor.dtype))
-    array = tensor.detach().cpu().contiguous().numpy()
+        raise Refused("tensor '%s' has dtype %s; loom checkpoints hold %s" % (name, tensor.dtype, HOLDS))
+    dtype = tensor.dtype
+    tensor = tensor.detach().cpu().contiguous()
+    if dtype == torch.bfloat16:  # numpy has no bfloat16: keep the bits
+        return numpy.array(tensor.view(torch.int16).numpy().view(numpy.uint16), dtype=stored[dtype],
+                           order="C", copy=True)
+    array = tensor.numpy()
     # numpy.array keeps a 0-dim shape (ascontiguousarray would make it [1]).
-    return numpy.array(array, dtype=stored[tensor.dtype], order="C", copy=True)
+    return numpy.array(array, dtype=stored[dtype], order="C", copy=True)
 
 
 def _write_dataset(h5py, numpy, group, name, array):
@@ -138,6 +150,7 @@ def to_loom(src, dst, key=None):
         raise Refused("'%s' is not a file torch.load can read: %s: %s" % (src, type(e).__name__, e))
     items = _state_dict_from(obj, key, torch, src)
     arrays = [(name, _torch_to_numpy(torch, numpy, name, t)) for name, t in items]
+    bfloat16_names = {name for name, t in items if t.dtype == torch.bfloat16}
 
     # Write beside the target and rename, as loom does.
     folder = os.path.dirname(os.path.abspath(dst))
@@ -153,6 +166,8 @@ def to_loom(src, dst, key=None):
             model.attrs["keys"] = "\n".join(name for name, _ in arrays)
             for name, array in arrays:
                 _write_dataset(h5py, numpy, model, name, array)
+                if name in bfloat16_names:
+                    model[name].attrs[DTYPE_ATTR] = "bfloat16"
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
@@ -222,13 +237,20 @@ def to_torch(src, dst):
                 raise Refused("'%s': checksum mismatch in dataset 'model/%s': the file is damaged "
                               "(the values' CRC-32 differs from its crc32 attribute)" % (src, name))
             kind = array.dtype.kind, array.dtype.itemsize
-            if kind == ("u", 1) or kind == ("b", 1):
+            tag = _read_attr(model[name], DTYPE_ATTR, src)
+            if tag is not None and (tag != "bfloat16" or kind != ("u", 2)):
+                raise Refused("'%s': dataset 'model/%s' has %s = \"%s\" on a %s dataset; loom writes "
+                              "only \"bfloat16\", on uint16" % (src, name, DTYPE_ATTR, tag, array.dtype))
+            if tag == "bfloat16":
+                bits = array.astype(numpy.dtype("<u2").newbyteorder("="), copy=False).view(numpy.int16)
+                tensor = torch.from_numpy(bits).view(torch.bfloat16)
+            elif kind == ("u", 1) or kind == ("b", 1):
                 tensor = torch.from_numpy(array.astype(numpy.bool_))
-            elif kind in (("f", 4), ("f", 8), ("i", 8)):
+            elif kind in (("f", 2), ("f", 4), ("f", 8), ("i", 8)):
                 tensor = torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=False))
             else:
-                raise Refused("'%s': dataset 'model/%s' holds %s; loom checkpoints hold float32, "
-                              "float64, int64 and bool" % (src, name, array.dtype))
+                raise Refused("'%s': dataset 'model/%s' holds %s; loom checkpoints hold %s"
+                              % (src, name, array.dtype, HOLDS))
             state[name] = tensor.clone()
         others = [g for g in ("optimizer", "scheduler", "metadata") if g in f and len(f[g]) > 0]
     folder = os.path.dirname(os.path.abspath(dst))

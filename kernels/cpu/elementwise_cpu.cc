@@ -6,11 +6,11 @@
 namespace loom::kernels {
 
 template <typename T>
-void unary_cpu(UnaryOp op, T alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y) {
+void unary_cpu(UnaryOp op, opmath_t<T> alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y) {
   index_t off[1];
   for (index_t i = 0; i < n; ++i) {
     in.offsets(i, off);
-    y[i] = unary_apply(op, x[off[0]], alpha);
+    y[i] = unary_element(op, x[off[0]], alpha);
   }
 }
 
@@ -19,7 +19,7 @@ void binary_cpu(BinaryOp op, index_t n, const OffsetCalc<2>& in, const T* a, con
   index_t off[2];
   for (index_t i = 0; i < n; ++i) {
     in.offsets(i, off);
-    out[i] = binary_apply(op, a[off[0]], b[off[1]]);
+    out[i] = binary_element(op, a[off[0]], b[off[1]]);
   }
 }
 
@@ -29,7 +29,7 @@ void compare_cpu(CompareOp op, index_t n, const OffsetCalc<2>& in, const T* a, c
   index_t off[2];
   for (index_t i = 0; i < n; ++i) {
     in.offsets(i, off);
-    out[i] = compare_apply(op, a[off[0]], b[off[1]]);
+    out[i] = compare_element(op, a[off[0]], b[off[1]]);
   }
 }
 
@@ -48,7 +48,7 @@ void copy_cpu(index_t n, const OffsetCalc<2>& in, const From* src, To* dst) {
   index_t off[2];
   for (index_t i = 0; i < n; ++i) {
     in.offsets(i, off);
-    dst[off[1]] = static_cast<To>(src[off[0]]);
+    dst[off[1]] = convert<To>(src[off[0]]);
   }
 }
 
@@ -59,7 +59,7 @@ void fill_cpu(index_t n, T value, T* out) {
 
 template <typename T>
 void arange_cpu(index_t n, double start, double step, T* out) {
-  for (index_t i = 0; i < n; ++i) out[i] = static_cast<T>(start + static_cast<double>(i) * step);
+  for (index_t i = 0; i < n; ++i) out[i] = convert<T>(start + static_cast<double>(i) * step);
 }
 
 #define LOOM_EW_SUFFIX cpu

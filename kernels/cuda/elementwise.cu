@@ -11,13 +11,13 @@ namespace {
 constexpr int kThreads = 256;
 
 template <typename T>
-__global__ void unary_kernel(UnaryOp op, T alpha, index_t n, OffsetCalc<1> in,
+__global__ void unary_kernel(UnaryOp op, opmath_t<T> alpha, index_t n, OffsetCalc<1> in,
                              const T* x,  // strided per `in`
                              T* y) {      // [n]
   index_t off[1];
   LOOM_CUDA_KERNEL_LOOP(i, n) {
     in.offsets(i, off);
-    y[i] = unary_apply(op, x[off[0]], alpha);
+    y[i] = unary_element(op, x[off[0]], alpha);
   }
 }
 
@@ -27,7 +27,7 @@ __global__ void binary_kernel(BinaryOp op, index_t n, OffsetCalc<2> in, const T*
   index_t off[2];
   LOOM_CUDA_KERNEL_LOOP(i, n) {
     in.offsets(i, off);
-    out[i] = binary_apply(op, a[off[0]], b[off[1]]);
+    out[i] = binary_element(op, a[off[0]], b[off[1]]);
   }
 }
 
@@ -37,7 +37,7 @@ __global__ void compare_kernel(CompareOp op, index_t n, OffsetCalc<2> in, const 
   index_t off[2];
   LOOM_CUDA_KERNEL_LOOP(i, n) {
     in.offsets(i, off);
-    out[i] = compare_apply(op, a[off[0]], b[off[1]]);
+    out[i] = compare_element(op, a[off[0]], b[off[1]]);
   }
 }
 
@@ -56,7 +56,7 @@ __global__ void copy_kernel(index_t n, OffsetCalc<2> in, const From* src, To* ds
   index_t off[2];
   LOOM_CUDA_KERNEL_LOOP(i, n) {
     in.offsets(i, off);
-    dst[off[1]] = static_cast<To>(src[off[0]]);
+    dst[off[1]] = convert<To>(src[off[0]]);
   }
 }
 
@@ -67,7 +67,7 @@ __global__ void fill_kernel(index_t n, T value, T* out) {  // out [n]
 
 template <typename T>
 __global__ void arange_kernel(index_t n, double start, double step, T* out) {  // out [n]
-  LOOM_CUDA_KERNEL_LOOP(i, n) { out[i] = static_cast<T>(start + static_cast<double>(i) * step); }
+  LOOM_CUDA_KERNEL_LOOP(i, n) { out[i] = convert<T>(start + static_cast<double>(i) * step); }
 }
 
 #define LOOM_LAUNCH(kernel, n, ...)                                                   \
@@ -79,7 +79,7 @@ __global__ void arange_kernel(index_t n, double start, double step, T* out) {  /
 }  // namespace
 
 template <typename T>
-void unary_cuda(UnaryOp op, T alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y) {
+void unary_cuda(UnaryOp op, opmath_t<T> alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y) {
   LOOM_LAUNCH(unary_kernel<T>, n, op, alpha, n, in, x, y);
 }
 template <typename T>

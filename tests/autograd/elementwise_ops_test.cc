@@ -303,12 +303,12 @@ TEST(ElementwiseErrors, BroadcastMismatchUsesPyTorchWords) {
 
 TEST(ElementwiseErrors, DtypeMismatch) {
   EXPECT_LOOM_ERROR(ones({2}, kFloat32) + ones({2}, kFloat64),
-                    "expected both tensors to have the same dtype, got float32 and float64");
+                    "expected both operands to have the same dtype, but got Float and Double");
 }
 
 TEST(ElementwiseErrors, IntegerInputsToFloatingOps) {
   Tensor i = tensor_int64({1, 2}, {2});
-  EXPECT_LOOM_ERROR(exp(i), "expected a floating dtype (float32 or float64), got int64");
+  EXPECT_LOOM_ERROR(exp(i), "expected a floating dtype (float32, float64, bfloat16 or float16), got int64");
 }
 
 TEST(ElementwiseErrors, ClampBounds) {

@@ -137,7 +137,7 @@ TEST(Softmax, Errors) {
   // torch 1.13: "Dimension out of range (expected to be in range of [-2, 1], but got 2)"
   EXPECT_LOOM_ERROR(softmax(lit_x(), 2), "Dimension out of range (expected to be in range of [-2, 1], but got 2)");
   EXPECT_LOOM_ERROR(log_softmax(tensor_int64({1, 2}, {2}), 0),
-                    "log_softmax: expected a floating dtype (float32 or float64), got int64");
+                    "log_softmax: expected a floating dtype (float32, float64, bfloat16 or float16), got int64");
 }
 
 // ---- nll_loss ----------------------------------------------------------------------------

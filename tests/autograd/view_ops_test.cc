@@ -209,7 +209,7 @@ TEST(ViewErrors, PyTorchMessages) {
                     "split_with_sizes expects split_sizes to sum exactly to 3 (input tensor's size "
                     "at dimension 1), but got split_sizes=[1, 1]");
   EXPECT_LOOM_ERROR(x.transpose(0, 3), "Dimension out of range (expected to be in range of [-3, 2], but got 3)");
-  EXPECT_LOOM_ERROR(cat({x, ones({2, 3, 4}, kFloat32)}, 0), "expected both tensors to have the same dtype");
+  EXPECT_LOOM_ERROR(cat({x, ones({2, 3, 4}, kFloat32)}, 0), "expected both operands to have the same dtype");
 }
 
 }  // namespace
