@@ -19,6 +19,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "core/generator.h"
 #include "core/native.h"
 #include "nn/packed_sequence.h"
 #include "nn/rnn.h"
@@ -193,6 +194,41 @@ TEST(RnnHalfModuleCuda, BFloat16AsAccurateAsCpu) {
 TEST(RnnHalfModuleCuda, Float16AsAccurateAsCpu) {
   LOOM_SKIP_WITHOUT_CUDA();
   for (const Config& s : kSetups) check_cuda(s, kFloat16);
+}
+
+// Dropout between layers in a bfloat16 LSTM: the masks are drawn in float32
+// (as for a float32 module of the same seed), so the same seed gives the same
+// bits twice, and the float32 module with the same weights and seed gives the
+// same output up to the 16-bit rounding: within 4 g u, with g the float32
+// module's growth measured without dropout against float64.
+TEST(RnnHalfModule, DropoutBetweenLayersFollowsFloat32) {
+  auto make = [](DType dtype) {
+    auto m = std::make_shared<LSTM>(LSTMOptions(6, 10).num_layers(3).dropout(0.5));
+    m->to(dtype);
+    return m;
+  };
+  auto m16 = make(kBFloat16), m32 = make(kFloat32), m64 = make(kFloat64);
+  {
+    NoGradGuard no_grad;
+    const auto p16 = m16->parameters(), p32 = m32->parameters(), p64 = m64->parameters();
+    for (size_t i = 0; i < p16.size(); ++i) {
+      native::copy_(p32[i], native::to(p16[i], kFloat32));
+      native::copy_(p64[i], native::to(p16[i], kFloat64));
+    }
+  }
+  const Tensor x64 = to(to(testing::random_tensor({7, 3, 6}, 41), kBFloat16), kFloat64);
+  auto out = [&](LSTM& m, DType dtype, std::uint64_t seed) {
+    manual_seed(seed);
+    return values(std::get<0>(m.forward(to(x64, dtype))));
+  };
+  const Vec a = out(*m16, kBFloat16, 5), b = out(*m16, kBFloat16, 5), f = out(*m32, kFloat32, 5);
+  EXPECT_EQ(a, b);  // the same bits for the same seed
+  m16->eval(), m32->eval(), m64->eval();
+  const Vec e16 = out(*m16, kBFloat16, 5), e32 = out(*m32, kFloat32, 5), e64 = out(*m64, kFloat64, 5);
+  EXPECT_GT(relative_error(a, e16), 0.1);  // dropout was active in training mode
+  const double growth = std::max(1.0, relative_error(e32, e64) / 0x1p-24);
+  EXPECT_LE(relative_error(a, f), 4 * growth * 0x1p-8) << "growth " << growth;
+  EXPECT_LE(relative_error(e16, e64), 4 * growth * 0x1p-8);
 }
 
 // A 16-bit module refuses an input of another dtype with both dtypes named.
