@@ -12,6 +12,7 @@
 // fixed before any run (one rounding of each stored value, one of each
 // operand, and slack for the coarser saved activations).
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <span>
 #include <string>
@@ -148,6 +149,64 @@ TEST(RnnHalfCpuOptions, InferenceMatchesTraining) {
     EXPECT_EQ(to_double(y), train[0]) << kind_name(kind);
     EXPECT_EQ(to_double(h_n), train[1]) << kind_name(kind);
     EXPECT_EQ(to_double(c_n), train[2]) << kind_name(kind);
+  }
+}
+
+// Null h0/c0/dy/dh_n/dc_n mean zeros (the float32 running states start from
+// zero), and h_n may alias h0, c_n c0, dh0 dh_n and dc0 dc_n (the 16-bit
+// states are read into float32 at the start and written back at the end):
+// bit for bit the results of separate buffers and explicit zeros.
+TEST(RnnHalfCpuOptions, NullMeansZeroAndAliasing) {
+  for (Kind kind : {Kind::Tanh, Kind::LstmProj, Kind::Gru}) {
+    SCOPED_TRACE(kind_name(kind));
+    Spec sp;
+    sp.kind = kind, sp.reverse = true, sp.packed = true, sp.seed = 77;
+    const Problem p = make_problem<bfloat16>(sp);
+    const auto& s = p.shape;
+    const bool lstm = s.mode == RnnMode::Lstm;
+    Problem z = make_problem<bfloat16>(sp);  // the same problem with explicit zeros
+    for (Vec* v : {&z.h0, &z.c0, &z.dy, &z.dh_n, &z.dc_n}) std::fill(v->begin(), v->end(), 0.0);
+    const Results want_zero = run_cpu<bfloat16>(z), want = run_cpu<bfloat16>(p);
+
+    HostBuffers<bfloat16> in(p);
+    const size_t R = static_cast<size_t>(s.rows()), N = static_cast<size_t>(s.N),
+                 P = static_cast<size_t>(s.P), H = static_cast<size_t>(s.H),
+                 G = static_cast<size_t>(s.G());
+    std::vector<bfloat16> y(R * P), h(N * P), c(lstm ? N * H : 0),
+        reserve(static_cast<size_t>(loom::kernels::rnn_reserve_size(s))),
+        ws(static_cast<size_t>(loom::kernels::rnn_workspace_elements<bfloat16>(s)));
+    loom::kernels::RnnForwardArgs<bfloat16> f;
+    f.x = in.x.data();
+    f.w = {in.w_ih.data(), in.w_hh.data(), ptr_or_null(in.b_ih), ptr_or_null(in.b_hh),
+           ptr_or_null(in.w_hr)};
+    f.y = y.data(), f.h_n = h.data(), f.c_n = ptr_or_null(c);
+    f.reserve = reserve.data(), f.workspace = ws.data();
+    loom::kernels::rnn_layer_forward_cpu(s, f);  // h0, c0 null
+    EXPECT_EQ(to_double(y), want_zero[0]);
+    EXPECT_EQ(to_double(h), want_zero[1]);
+    EXPECT_EQ(to_double(c), want_zero[2]);
+    std::vector<bfloat16> dh(N * P), dc(c.size()), dw_hh(G * P);
+    loom::kernels::RnnBackwardArgs<bfloat16> b;
+    b.x = in.x.data(), b.w = f.w, b.reserve = reserve.data(), b.workspace = ws.data();
+    b.dh0 = dh.data(), b.dc0 = ptr_or_null(dc), b.dw_hh = dw_hh.data();  // dy, dh_n, dc_n null
+    loom::kernels::rnn_layer_backward_cpu(s, b);
+    EXPECT_EQ(to_double(dh), want_zero[4]);
+    EXPECT_EQ(to_double(dc), want_zero[5]);
+    EXPECT_EQ(to_double(dw_hh), want_zero[7]);
+
+    std::vector<bfloat16> h_state = in.h0, c_state = in.c0;  // aliased states
+    f.h0 = h_state.data(), f.h_n = h_state.data(), f.c0 = ptr_or_null(c_state),
+    f.c_n = ptr_or_null(c_state);
+    loom::kernels::rnn_layer_forward_cpu(s, f);
+    EXPECT_EQ(to_double(h_state), want[1]);
+    EXPECT_EQ(to_double(c_state), want[2]);
+    std::vector<bfloat16> dh_state = in.dh_n, dc_state = in.dc_n;
+    b.dy = in.dy.data(), b.dh_n = dh_state.data(), b.dh0 = dh_state.data();
+    b.dc_n = ptr_or_null(dc_state), b.dc0 = ptr_or_null(dc_state);
+    loom::kernels::rnn_layer_backward_cpu(s, b);
+    EXPECT_EQ(to_double(dh_state), want[4]);
+    EXPECT_EQ(to_double(dc_state), want[5]);
+    EXPECT_EQ(to_double(dw_hh), want[7]);
   }
 }
 
