@@ -1,7 +1,8 @@
 // loom-bench: times one recurrent-layer configuration and prints ONE JSON line.
 //
 //   loom-bench --mode lstm --T 100 --N 64 --C 1024 --H 1024 --layers 2
-//              [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64]
+//              [--bidirectional 0|1] [--proj-size P]
+//              [--dtype float32|float64|bfloat16|float16]
 //              [--step train|forward] [--lengths LO:HI] [--seed S]
 //              [--device auto|cpu|cuda] [--warmup W] [--repeats R]
 //              [--deterministic 0|1] [--cuda-graphs 0|1]
@@ -12,6 +13,9 @@
 //   train     output = layer(x); loss = sum(output * g); loss.backward() with
 //             g a fixed random tensor shaped like the output: what one
 //             training step of a user costs without the optimizer.
+// --dtype bfloat16|float16: the layer (parameters), x and g in that type, as
+// a PyTorch module cast with .to(dtype): the fused 16-bit path of
+// kernels/rnn.h (tensor-core GEMMs with float32 accumulation on CUDA).
 // x is (T, N, C) with no gradient; h0/c0 are zeros (not given). With
 // --lengths LO:HI the N sequence lengths are drawn uniformly from [LO, HI]
 // with splitmix64(seed) (the same draw as torch_bench.py), T becomes the
@@ -77,7 +81,7 @@ using namespace loom;
 
 constexpr const char* kUsage =
     "usage: loom-bench --mode rnn_tanh|rnn_relu|lstm|gru --T T --N N --C C --H H [--layers L]\n"
-    "                  [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64]\n"
+    "                  [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64|bfloat16|float16]\n"
     "                  [--step train|forward] [--lengths LO:HI] [--seed S]\n"
     "                  [--device auto|cpu|cuda] [--warmup W] [--repeats R]\n"
     "                  [--deterministic 0|1] [--cuda-graphs 0|1]\n"
@@ -153,8 +157,9 @@ Config parse_args(int argc, char** argv) {
   }
   LOOM_CHECK(c.mode == "rnn_tanh" || c.mode == "rnn_relu" || c.mode == "lstm" || c.mode == "gru",
              "--mode must be rnn_tanh, rnn_relu, lstm or gru, got {}", c.mode);
-  LOOM_CHECK(c.dtype == "float32" || c.dtype == "float64", "--dtype must be float32 or float64, got {}",
-             c.dtype);
+  LOOM_CHECK(c.dtype == "float32" || c.dtype == "float64" || c.dtype == "bfloat16" ||
+                 c.dtype == "float16",
+             "--dtype must be float32, float64, bfloat16 or float16, got {}", c.dtype);
   LOOM_CHECK(c.step == "train" || c.step == "forward", "--step must be train or forward, got {}", c.step);
   LOOM_CHECK(c.device == "auto" || c.device == "cpu" || c.device == "cuda",
              "--device must be auto, cpu or cuda, got {}", c.device);
@@ -286,7 +291,10 @@ int run(const Config& c) {
                cuda_compiled() ? "with" : "without");
     device = kCUDA;
   }
-  const DType dtype = c.dtype == "float64" ? kFloat64 : kFloat32;
+  const DType dtype = c.dtype == "float64"    ? kFloat64
+                      : c.dtype == "bfloat16" ? kBFloat16
+                      : c.dtype == "float16"  ? kFloat16
+                                              : kFloat32;
   const bool train = c.step == "train";
   if (c.deterministic >= 0) set_deterministic(c.deterministic != 0);
   if (!c.matmul_precision.empty()) set_float32_matmul_precision(c.matmul_precision);

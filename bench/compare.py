@@ -94,7 +94,7 @@ def describe(row, precision="fp32"):
     if row.get("proj_size"):
         size += f" P={row['proj_size']}"
     t = f"len~U[{row['lengths'][0]},{row['lengths'][1]}]" if row.get("lengths") else f"T={row['T']}"
-    dtype = "fp64" if row.get("dtype") == "float64" else precision
+    dtype = {"float64": "fp64", "bfloat16": "bf16", "float16": "fp16"}.get(row.get("dtype"), precision)
     return f"{mode} {size} N={row['N']} {t} L={row.get('layers', 1)} {row.get('step', 'train')} {dtype}"
 
 

@@ -4,7 +4,8 @@
 Same arguments, same timed step, same JSON fields (one line on stdout):
 
   torch_bench.py --mode lstm --T 100 --N 64 --C 1024 --H 1024 --layers 2
-                 [--bidirectional 0|1] [--proj-size P] [--dtype float32|float64]
+                 [--bidirectional 0|1] [--proj-size P]
+                 [--dtype float32|float64|bfloat16|float16]
                  [--step train|forward] [--lengths LO:HI] [--seed S]
                  [--device auto|cpu|cuda] [--warmup W] [--repeats R] [--threads K]
                  [--matmul-precision highest|high]
@@ -16,6 +17,10 @@ With --lengths the N lengths come from splitmix64(seed) exactly as in
 loom-bench, T becomes the longest, and x is packed once before timing
 (pack_padded_sequence, enforce_sorted=False). Gradients are set to None
 before each repeat, outside the timed region.
+
+--dtype bfloat16|float16: the module is cast with .to(device, dtype) and, on
+CUDA, flatten_parameters() is called (cuDNN's packed weights in that type);
+x and g are made in that type: what loom-bench --dtype bfloat16|float16 runs.
 
 On CUDA: torch.nn.LSTM/GRU/RNN use cuDNN. --matmul-precision highest (the
 default) turns TF32 off for matmul and cuDNN (fp32 rows are true fp32, as
@@ -83,7 +88,7 @@ def parse_args(argv):
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--bidirectional", type=int, default=0)
     p.add_argument("--proj-size", type=int, default=0)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64", "bfloat16", "float16"])
     p.add_argument("--step", default="train", choices=["train", "forward"])
     p.add_argument("--lengths", type=parse_lengths, default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -116,7 +121,8 @@ def main(argv):
     torch.backends.cudnn.allow_tf32 = tf32
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    dtype = torch.float64 if a.dtype == "float64" else torch.float32
+    dtype = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
+             "float16": torch.float16}[a.dtype]
     torch.manual_seed(a.seed)
 
     kwargs = dict(num_layers=a.layers, bidirectional=bool(a.bidirectional))
@@ -127,6 +133,8 @@ def main(argv):
     else:
         layer = torch.nn.RNN(a.C, a.H, nonlinearity=a.mode[4:], **kwargs)
     layer = layer.to(device=device, dtype=dtype)
+    if device.type == "cuda":
+        layer.flatten_parameters()  # cuDNN's packed weights, in the cast dtype
 
     T, rows, lengths = a.T, a.T * a.N, None
     if a.lengths:

@@ -26,6 +26,30 @@
 // whole-sequence GEMMs for dx, dW_ih, dW_hh, dW_hr and fixed-order column sums
 // for the biases (no atomics: results are bit-identical run to run).
 //
+// Precision. T (the element type of every pointer below) is the storage type:
+// float, double, bfloat16 or float16 (kernels/half.h). The compute type is
+// F = opmath_t<T>: T itself for float and double, float for the two 16-bit
+// types. With T = bfloat16 or float16 (on CUDA: GEMMs on tensor cores through
+// cublasGemmEx, 16-bit operands, CUBLAS_COMPUTE_32F):
+//   in T:  x, weights, biases, h0, c0, y, h_n, c_n, dy, dh_n, dc_n, and every
+//          gradient output (dx, dh0, dc0, dW, db); the running hidden state h
+//          (it is the recurrent GEMM's operand, and y holds the same values);
+//          the whole reserve (activated gates, h_prev, c_prev, o * tanh(c),
+//          GRU's W_hn h + b_hn); the pre-activation gradients dg/dgh and the
+//          projection's dL/dh (operands of the backward GEMMs).
+//   in F:  GEMM results that feed the cell math (x W_ih^T for all steps,
+//          h W_hh^T per step, dL/dh W_hr per step); gate pre-activations, the
+//          cell math and the LSTM cell state c across steps; the running
+//          gradients dL/dh and dL/dc across steps (the dh_prev GEMM
+//          accumulates into them in F); bias-gradient column sums.
+//   rounded once to T: each value stored in T, after the F computation that
+//          makes it (a GEMM's T output: products summed in F, then rounded;
+//          dW = dg^T x etc. accumulate over all R rows in F, one rounding).
+// The CPU reference runs the same algorithm: its GEMMs convert the T operands
+// to float, call the float32 CBLAS product and round as cuBLAS does, so the
+// CPU and CUDA round at the same places. For float and double nothing
+// changes: every value is in T.
+//
 // Memory: the caller allocates everything. `reserve` (rnn_reserve_size
 // elements) carries what forward saves for backward; `workspace`
 // (rnn_workspace_size elements) is scratch for forward and backward alike,
@@ -87,8 +111,14 @@ RnnReserveLayout rnn_reserve_layout(const RnnLayerShape& shape);
 // Elements of the reserve buffer forward fills and backward reads (valid shape).
 index_t rnn_reserve_size(const RnnLayerShape& shape);
 // Elements of scratch that one forward (training or inference) or one
-// backward needs (valid shape).
+// backward needs (valid shape), for T = float or double.
 index_t rnn_workspace_size(const RnnLayerShape& shape);
+// The same in elements of T, for any storage type T (equal to
+// rnn_workspace_size for float and double; for bfloat16 and float16 the
+// scratch also holds float regions, so more elements, and the workspace
+// pointer must be 16-byte aligned).
+template <typename T>
+index_t rnn_workspace_elements(const RnnLayerShape& shape);
 
 // The layer's parameters, PyTorch's names and layouts.
 template <typename T>
@@ -110,7 +140,7 @@ struct RnnForwardArgs {
   T* h_n = nullptr;       // [N, P] out: final hidden state per row (may be the same buffer as h0)
   T* c_n = nullptr;       // [N, H] out, LSTM only: final cell state (may be the same buffer as c0)
   T* reserve = nullptr;   // [rnn_reserve_size] out: saved for backward; null for inference
-  T* workspace = nullptr; // [rnn_workspace_size] scratch
+  T* workspace = nullptr; // [rnn_workspace_elements<T>] scratch
 };
 
 template <typename T>
@@ -121,7 +151,7 @@ struct RnnBackwardArgs {
   const T* dy = nullptr;       // [R, P] dL/dy; null means zeros
   const T* dh_n = nullptr;     // [N, P] dL/dh_n; null means zeros
   const T* dc_n = nullptr;     // [N, H] LSTM: dL/dc_n; null means zeros
-  T* workspace = nullptr;      // [rnn_workspace_size] scratch
+  T* workspace = nullptr;      // [rnn_workspace_elements<T>] scratch
   // Outputs, OVERWRITTEN (not accumulated). dh0 (and dc0 for LSTM) are
   // required; each of the others may be null when that gradient is not wanted.
   T* dx = nullptr;     // [R, C]
@@ -144,7 +174,7 @@ void rnn_check_backward(const RnnLayerShape& shape, const RnnBackwardArgs<T>& ar
 // Runs the layer forward on host memory: fills y, h_n, c_n and, unless
 // args.reserve is null (inference), the reserve. Throws loom::Error on bad
 // arguments (rnn_check_forward). Apart from h_n/h0 and c_n/c0, buffers must
-// not overlap. T is float or double.
+// not overlap. T is float, double, bfloat16 or float16 ("Precision" above).
 template <typename T>
 void rnn_layer_forward_cpu(const RnnLayerShape& shape, const RnnForwardArgs<T>& args);
 

@@ -13,9 +13,28 @@
 //     step_forward(RnnStepForward), step_backward(RnnStepBackward)
 //     column_sum(m [rows, cols], rows, cols, out [cols]) in a fixed order
 //   so the CPU tests exercise every index computation the CUDA path uses.
+//
+// Types: S is the storage type (float, double, bfloat16, float16) and
+// F = opmath_t<S> the compute type (S itself for float and double, float for
+// the 16-bit types). Which value is held in which type is listed in
+// kernels/rnn.h ("Precision"). The Ops primitives are templates over the
+// element types they move:
+//     gemm(trans_a, trans_b, M, N, K, F alpha, const S* A, lda, const S* B, ldb,
+//          F beta, Out* C, ldc) with Out = S or F: products summed in F,
+//          C = alpha * op(A) op(B) + beta * C computed in F, rounded once to Out
+//     copy(S* dst, const S* src, n), convert(To* dst, const From* src, n) (one
+//     rounding), zero(X* dst, n), add(S* dst, const F* a, const S* b_or_null, n)
+//     step_forward(RnnStepForward<S>), step_backward(RnnStepBackward<S>)
+//     column_sum(const S* m [rows, cols], rows, cols, S* out [cols]) summed in F
+//     in a fixed order.
+// For S = F (float, double) every convert is a plain copy the algorithm never
+// issues: the running states live in the caller's buffers as before.
 #pragma once
 
+#include <type_traits>
+
 #include "kernels/common.h"
+#include "kernels/half.h"
 #include "kernels/rnn.h"
 #include "kernels/rnn_cells.h"
 
@@ -23,60 +42,72 @@ namespace loom::kernels::rnn_detail {
 
 // One forward step. Pointers into [R, .] or [N, .] arrays point at the
 // step's first row, so element (n, j) of every one of them is at row n.
-template <typename T>
+// S: storage type, F = opmath_t<S>: compute type (kernels/rnn.h, "Precision").
+template <typename S>
 struct RnnStepForward {
+  using F = opmath_t<S>;
   RnnMode mode = RnnMode::Lstm;
   index_t H = 0, P = 0;
   index_t rows = 0;        // active rows at this step
   bool proj = false;       // LSTM with projection: h is written later by a GEMM
-  const T* xg = nullptr;   // [rows, G] x W_ih^T (no bias)
-  const T* hg = nullptr;   // [rows, G] h_prev W_hh^T (no bias)
-  const T* b_ih = nullptr; // [G] or null
-  const T* b_hh = nullptr; // [G] or null
-  T* h = nullptr;          // [rows, P] hidden state: h_prev in, h out (not written with projection)
-  T* c = nullptr;          // [rows, H] LSTM cell state: c_prev in, c out
-  T* y = nullptr;          // [rows, P] output (not written with projection)
-  T* r = nullptr;          // [rows, H] projection input o * tanh(c) (projection only)
+  const F* xg = nullptr;   // [rows, G] x W_ih^T (no bias)
+  const F* hg = nullptr;   // [rows, G] h_prev W_hh^T (no bias)
+  const S* b_ih = nullptr; // [G] or null
+  const S* b_hh = nullptr; // [G] or null
+  S* h = nullptr;          // [rows, P] hidden state: h_prev in, h out (not written with projection)
+  F* c = nullptr;          // [rows, H] LSTM cell state: c_prev in, c out
+  S* y = nullptr;          // [rows, P] output (not written with projection)
+  S* r = nullptr;          // [rows, H] projection input o * tanh(c) (projection only)
   // Saved for backward; all null for inference.
-  T* gates = nullptr;      // [rows, G]
-  T* hprev = nullptr;      // [rows, P]
-  T* cprev = nullptr;      // [rows, H] LSTM
-  T* hn = nullptr;         // [rows, H] GRU
+  S* gates = nullptr;      // [rows, G]
+  S* hprev = nullptr;      // [rows, P]
+  S* cprev = nullptr;      // [rows, H] LSTM
+  S* hn = nullptr;         // [rows, H] GRU
 };
 
-template <typename T>
-LOOM_HD T gate_input(const T* xg, const T* hg, const T* b_ih, const T* b_hh, index_t k) {
-  return xg[k] + hg[k] + (b_ih ? b_ih[k] : T(0)) + (b_hh ? b_hh[k] : T(0));
+// Value `v` of compute type F rounded once to storage type S (a no-op when S == F).
+template <typename S, typename F>
+LOOM_HD S to_storage(F v) {
+  return static_cast<S>(v);
+}
+
+template <typename S, typename F>
+LOOM_HD F gate_input(const F* xg, const F* hg, const S* b_ih, const S* b_hh, index_t k) {
+  return xg[k] + hg[k] + (b_ih ? F(b_ih[k]) : F(0)) + (b_hh ? F(b_hh[k]) : F(0));
 }
 
 // Element (n, j), j < H, of one forward step.
-template <typename T>
-LOOM_HD void rnn_step_forward_point(const RnnStepForward<T>& s, index_t n, index_t j) {
+template <typename S>
+LOOM_HD void rnn_step_forward_point(const RnnStepForward<S>& s, index_t n, index_t j) {
+  using F = opmath_t<S>;
   const index_t H = s.H, P = s.P, G = gate_rows(s.mode, H);
-  const T* xg = s.xg + n * G;
-  const T* hg = s.hg + n * G;
-  T* gates = s.gates ? s.gates + n * G : nullptr;
+  const F* xg = s.xg + n * G;
+  const F* hg = s.hg + n * G;
+  S* gates = s.gates ? s.gates + n * G : nullptr;
   if (s.hprev && j < P) s.hprev[n * P + j] = s.h[n * P + j];
-  T h;
+  F h;
   switch (s.mode) {
     case RnnMode::RnnTanh:
     case RnnMode::RnnRelu: {
-      const T a = gate_input(xg, hg, s.b_ih, s.b_hh, j);
+      const F a = gate_input(xg, hg, s.b_ih, s.b_hh, j);
       h = s.mode == RnnMode::RnnTanh ? rnn_tanh_forward(a) : rnn_relu_forward(a);
-      if (gates) gates[j] = h;
+      if (gates) gates[j] = to_storage<S>(h);
       break;
     }
     case RnnMode::Lstm: {
-      T& c = s.c[n * H + j];
-      if (s.cprev) s.cprev[n * H + j] = c;
-      const LstmPoint<T> p = lstm_forward(gate_input(xg, hg, s.b_ih, s.b_hh, j),
+      F& c = s.c[n * H + j];
+      if (s.cprev) s.cprev[n * H + j] = to_storage<S>(c);
+      const LstmPoint<F> p = lstm_forward(gate_input(xg, hg, s.b_ih, s.b_hh, j),
                                           gate_input(xg, hg, s.b_ih, s.b_hh, H + j),
                                           gate_input(xg, hg, s.b_ih, s.b_hh, 2 * H + j),
                                           gate_input(xg, hg, s.b_ih, s.b_hh, 3 * H + j), c);
       c = p.c;
-      if (gates) gates[j] = p.i, gates[H + j] = p.f, gates[2 * H + j] = p.g, gates[3 * H + j] = p.o;
+      if (gates) {
+        gates[j] = to_storage<S>(p.i), gates[H + j] = to_storage<S>(p.f);
+        gates[2 * H + j] = to_storage<S>(p.g), gates[3 * H + j] = to_storage<S>(p.o);
+      }
       if (s.proj) {
-        s.r[n * H + j] = p.h;
+        s.r[n * H + j] = to_storage<S>(p.h);
         return;
       }
       h = p.h;
@@ -85,71 +116,78 @@ LOOM_HD void rnn_step_forward_point(const RnnStepForward<T>& s, index_t n, index
     case RnnMode::Gru:
     default: {
       const index_t k = 2 * H + j;
-      const T x_n = xg[k] + (s.b_ih ? s.b_ih[k] : T(0));
-      const T h_n = hg[k] + (s.b_hh ? s.b_hh[k] : T(0));
-      const GruPoint<T> p = gru_forward(gate_input(xg, hg, s.b_ih, s.b_hh, j),
+      const F x_n = xg[k] + (s.b_ih ? F(s.b_ih[k]) : F(0));
+      const F h_n = hg[k] + (s.b_hh ? F(s.b_hh[k]) : F(0));
+      const GruPoint<F> p = gru_forward(gate_input(xg, hg, s.b_ih, s.b_hh, j),
                                         gate_input(xg, hg, s.b_ih, s.b_hh, H + j), x_n, h_n,
-                                        s.h[n * P + j]);
-      if (gates) gates[j] = p.r, gates[H + j] = p.z, gates[2 * H + j] = p.n;
-      if (s.hn) s.hn[n * H + j] = h_n;
+                                        F(s.h[n * P + j]));
+      if (gates) {
+        gates[j] = to_storage<S>(p.r), gates[H + j] = to_storage<S>(p.z);
+        gates[2 * H + j] = to_storage<S>(p.n);
+      }
+      if (s.hn) s.hn[n * H + j] = to_storage<S>(h_n);
       h = p.h;
       break;
     }
   }
-  s.h[n * P + j] = h;
-  s.y[n * P + j] = h;
+  const S hs = to_storage<S>(h);
+  s.h[n * P + j] = hs;
+  s.y[n * P + j] = hs;
 }
 
 // One backward step; same pointer convention as RnnStepForward.
-template <typename T>
+template <typename S>
 struct RnnStepBackward {
+  using F = opmath_t<S>;
   RnnMode mode = RnnMode::Lstm;
   index_t H = 0, P = 0;
   index_t rows = 0;
   bool proj = false;
-  const T* dy = nullptr;     // [rows, P] dL/dy or null (no projection)
-  const T* dr = nullptr;     // [rows, H] dL/d(o * tanh(c)) (projection only)
-  T* dh = nullptr;           // [rows, P] dL/dh in; GRU: out, the direct part of dL/dh_prev
-  T* dc = nullptr;           // [rows, H] LSTM: dL/dc in, dL/dc_prev out
-  const T* gates = nullptr;  // [rows, G] saved
-  const T* hprev = nullptr;  // [rows, P] saved
-  const T* cprev = nullptr;  // [rows, H] saved, LSTM
-  const T* hn = nullptr;     // [rows, H] saved, GRU
-  T* dg = nullptr;           // [rows, G] out: dL/d(x W_ih^T + b_ih), the input part
-  T* dgh = nullptr;          // [rows, G] out: dL/d(h_prev W_hh^T + b_hh); GRU only (else == dg)
+  const S* dy = nullptr;     // [rows, P] dL/dy or null (no projection)
+  const F* dr = nullptr;     // [rows, H] dL/d(o * tanh(c)) (projection only)
+  F* dh = nullptr;           // [rows, P] dL/dh in; GRU: out, the direct part of dL/dh_prev
+  F* dc = nullptr;           // [rows, H] LSTM: dL/dc in, dL/dc_prev out
+  const S* gates = nullptr;  // [rows, G] saved
+  const S* hprev = nullptr;  // [rows, P] saved
+  const S* cprev = nullptr;  // [rows, H] saved, LSTM
+  const S* hn = nullptr;     // [rows, H] saved, GRU
+  S* dg = nullptr;           // [rows, G] out: dL/d(x W_ih^T + b_ih), the input part
+  S* dgh = nullptr;          // [rows, G] out: dL/d(h_prev W_hh^T + b_hh); GRU only (else == dg)
 };
 
 // Element (n, j), j < H, of one backward step.
-template <typename T>
-LOOM_HD void rnn_step_backward_point(const RnnStepBackward<T>& s, index_t n, index_t j) {
+template <typename S>
+LOOM_HD void rnn_step_backward_point(const RnnStepBackward<S>& s, index_t n, index_t j) {
+  using F = opmath_t<S>;
   const index_t H = s.H, P = s.P, G = gate_rows(s.mode, H);
-  const T* gates = s.gates + n * G;
-  T* dg = s.dg + n * G;
-  const T dh = s.proj ? s.dr[n * H + j] : s.dh[n * P + j] + (s.dy ? s.dy[n * P + j] : T(0));
+  const S* gates = s.gates + n * G;
+  S* dg = s.dg + n * G;
+  const F dh = s.proj ? s.dr[n * H + j] : s.dh[n * P + j] + (s.dy ? F(s.dy[n * P + j]) : F(0));
   switch (s.mode) {
     case RnnMode::RnnTanh:
-      dg[j] = rnn_tanh_backward(gates[j], dh);
+      dg[j] = to_storage<S>(rnn_tanh_backward(F(gates[j]), dh));
       break;
     case RnnMode::RnnRelu:
-      dg[j] = rnn_relu_backward(gates[j], dh);
+      dg[j] = to_storage<S>(rnn_relu_backward(F(gates[j]), dh));
       break;
     case RnnMode::Lstm: {
-      T& dc = s.dc[n * H + j];
-      const LstmGrad<T> d = lstm_backward(gates[j], gates[H + j], gates[2 * H + j],
-                                          gates[3 * H + j], s.cprev[n * H + j], dh, dc);
-      dg[j] = d.da_i, dg[H + j] = d.da_f, dg[2 * H + j] = d.da_g, dg[3 * H + j] = d.da_o;
+      F& dc = s.dc[n * H + j];
+      const LstmGrad<F> d = lstm_backward(F(gates[j]), F(gates[H + j]), F(gates[2 * H + j]),
+                                          F(gates[3 * H + j]), F(s.cprev[n * H + j]), dh, dc);
+      dg[j] = to_storage<S>(d.da_i), dg[H + j] = to_storage<S>(d.da_f);
+      dg[2 * H + j] = to_storage<S>(d.da_g), dg[3 * H + j] = to_storage<S>(d.da_o);
       dc = d.dc_prev;
       break;
     }
     case RnnMode::Gru:
     default: {
-      const GruGrad<T> d = gru_backward(gates[j], gates[H + j], gates[2 * H + j],
-                                        s.hn[n * H + j], s.hprev[n * P + j], dh);
-      T* dgh = s.dgh + n * G;
-      dg[j] = dgh[j] = d.da_r;
-      dg[H + j] = dgh[H + j] = d.da_z;
-      dg[2 * H + j] = d.dx_n;
-      dgh[2 * H + j] = d.dh_n;
+      const GruGrad<F> d = gru_backward(F(gates[j]), F(gates[H + j]), F(gates[2 * H + j]),
+                                        F(s.hn[n * H + j]), F(s.hprev[n * P + j]), dh);
+      S* dgh = s.dgh + n * G;
+      dg[j] = dgh[j] = to_storage<S>(d.da_r);
+      dg[H + j] = dgh[H + j] = to_storage<S>(d.da_z);
+      dg[2 * H + j] = to_storage<S>(d.dx_n);
+      dgh[2 * H + j] = to_storage<S>(d.dh_n);
       s.dh[n * P + j] = d.dh_prev;
       break;
     }
@@ -176,27 +214,53 @@ void for_each_step(const RnnLayerShape& s, bool descending, F&& f) {
   }
 }
 
-// Workspace layout (elements). Forward: xg [R, G], hg [N, G], r [N, H]
-// (projection inference). Backward: dg [R, G], dgh [R, G] (GRU),
-// dhtot [R, P] and dr [N, H] (projection).
+// Workspace layout, in elements of the storage type S. Forward: xg [R, G] F,
+// hg [N, G] F, r [N, H] S (projection inference), cst [N, H] F (LSTM, S != F:
+// the running cell state). Backward: dg [R, G] S, dgh [R, G] S (GRU), dhtot
+// [R, P] S and dr [N, H] F (projection), dhst [N, P] F and dcst [N, H] F
+// (S != F: the running state gradients; LSTM for dcst). For S == F the
+// running states live in the caller's h_n/c_n/dh0/dc0 and cst, dhst, dcst are
+// -1; the layout is then exactly the float32/float64 one of before. For the
+// 16-bit types an F region of n values takes 2n elements and every region
+// starts at a multiple of 8 elements (16 bytes) of a 16-byte aligned buffer.
 struct RnnWorkspaceLayout {
-  index_t xg = 0, hg = 0, r = 0, forward_size = 0;
-  index_t dg = 0, dgh = 0, dhtot = 0, dr = 0, backward_size = 0;
+  index_t xg = 0, hg = 0, r = 0, cst = -1, forward_size = 0;
+  index_t dg = 0, dgh = 0, dhtot = 0, dr = 0, dhst = -1, dcst = -1, backward_size = 0;
 };
 
-inline RnnWorkspaceLayout rnn_workspace_layout(const RnnLayerShape& s) {
+template <typename S>
+RnnWorkspaceLayout rnn_workspace_layout(const RnnLayerShape& s) {
+  using F = opmath_t<S>;
+  constexpr bool mixed = !std::is_same_v<S, F>;
+  constexpr index_t per_f = static_cast<index_t>(sizeof(F) / sizeof(S));  // S elements per F value
+  const auto f_len = [](index_t n) { return n * per_f; };
+  const auto align = [](index_t o) { return mixed ? (o + 7) / 8 * 8 : o; };
   const index_t R = s.rows(), G = s.G(), N = s.N, H = s.H, P = s.P;
+  const bool lstm = s.mode == RnnMode::Lstm;
   RnnWorkspaceLayout w;
   w.xg = 0;
-  w.hg = w.xg + R * G;
-  w.r = w.hg + N * G;
-  w.forward_size = w.r + (s.has_proj ? N * H : 0);
+  w.hg = align(w.xg + f_len(R * G));
+  w.r = align(w.hg + f_len(N * G));
+  index_t end = align(w.r + (s.has_proj ? N * H : 0));
+  if (mixed && lstm) w.cst = end, end = align(end + f_len(N * H));
+  w.forward_size = end;
   w.dg = 0;
-  w.dgh = s.mode == RnnMode::Gru ? w.dg + R * G : w.dg;
-  w.dhtot = w.dgh + R * G;
-  w.dr = w.dhtot + (s.has_proj ? R * P : 0);
-  w.backward_size = w.dr + (s.has_proj ? N * H : 0);
+  w.dgh = s.mode == RnnMode::Gru ? align(w.dg + R * G) : w.dg;
+  w.dhtot = align(w.dgh + R * G);
+  w.dr = align(w.dhtot + (s.has_proj ? R * P : 0));
+  end = align(w.dr + (s.has_proj ? f_len(N * H) : 0));
+  if (mixed) {
+    w.dhst = end, end = align(end + f_len(N * P));
+    if (lstm) w.dcst = end, end = align(end + f_len(N * H));
+  }
+  w.backward_size = end;
   return w;
+}
+
+// The F-typed region of `ws` (S elements) that starts at S-element `offset`.
+template <typename S>
+opmath_t<S>* f_region(S* ws, index_t offset) {
+  return reinterpret_cast<opmath_t<S>*>(ws + offset);
 }
 
 inline RnnReserveLayout reserve_layout(const RnnLayerShape& s) {
@@ -213,32 +277,44 @@ inline RnnReserveLayout reserve_layout(const RnnLayerShape& s) {
 }
 
 // Forward of one layer and direction; arguments already validated.
-template <typename T, typename Ops>
-void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<T>& a, Ops& ops) {
+template <typename S, typename Ops>
+void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<S>& a, Ops& ops) {
+  using F = opmath_t<S>;
+  constexpr bool mixed = !std::is_same_v<S, F>;
   const index_t R = s.rows(), G = s.G(), N = s.N, C = s.C, H = s.H, P = s.P;
   const bool lstm = s.mode == RnnMode::Lstm, train = a.reserve != nullptr;
-  const RnnWorkspaceLayout ws = rnn_workspace_layout(s);
+  const RnnWorkspaceLayout ws = rnn_workspace_layout<S>(s);
   const RnnReserveLayout rl = reserve_layout(s);
-  T* xg = a.workspace + ws.xg;
-  T* hg = a.workspace + ws.hg;
+  F* xg = f_region(a.workspace, ws.xg);
+  F* hg = f_region(a.workspace, ws.hg);
 
   // The input projection of every row at once: xg = x W_ih^T.
-  ops.gemm(false, true, R, G, C, T(1), a.x, C, a.w.w_ih, C, T(0), xg, G);
+  ops.gemm(false, true, R, G, C, F(1), a.x, C, a.w.w_ih, C, F(0), xg, G);
 
-  // h_n and c_n hold the running state: a row not active at a step keeps its value.
+  // h_n holds the running hidden state and `c` the running cell state (c_n
+  // itself for S == F, a workspace region in F otherwise): a row not active
+  // at a step keeps its value.
   if (!a.h0) ops.zero(a.h_n, N * P);
   else if (a.h0 != a.h_n) ops.copy(a.h_n, a.h0, N * P);
+  F* c = nullptr;
   if (lstm) {
-    if (!a.c0) ops.zero(a.c_n, N * H);
-    else if (a.c0 != a.c_n) ops.copy(a.c_n, a.c0, N * H);
+    if constexpr (mixed) {
+      c = f_region(a.workspace, ws.cst);
+      if (!a.c0) ops.zero(c, N * H);
+      else ops.convert(c, a.c0, N * H);
+    } else {
+      c = a.c_n;
+      if (!a.c0) ops.zero(a.c_n, N * H);
+      else if (a.c0 != a.c_n) ops.copy(a.c_n, a.c0, N * H);
+    }
   }
 
   for_each_step(s, s.reverse, [&](index_t row0, index_t rows) {
-    ops.gemm(false, true, rows, G, P, T(1), a.h_n, P, a.w.w_hh, P, T(0), hg, G);
-    RnnStepForward<T> st;
+    ops.gemm(false, true, rows, G, P, F(1), a.h_n, P, a.w.w_hh, P, F(0), hg, G);
+    RnnStepForward<S> st;
     st.mode = s.mode, st.H = H, st.P = P, st.rows = rows, st.proj = s.has_proj;
     st.xg = xg + row0 * G, st.hg = hg, st.b_ih = a.w.b_ih, st.b_hh = a.w.b_hh;
-    st.h = a.h_n, st.c = lstm ? a.c_n : nullptr, st.y = a.y + row0 * P;
+    st.h = a.h_n, st.c = c, st.y = a.y + row0 * P;
     st.r = s.has_proj ? (train ? a.reserve + rl.rproj + row0 * H : a.workspace + ws.r) : nullptr;
     if (train) {
       st.gates = a.reserve + rl.gates + row0 * G;
@@ -248,45 +324,66 @@ void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<T>& a, Ops& ops) {
     }
     ops.step_forward(st);
     if (s.has_proj) {  // h = r W_hr^T, the output and the new state
-      ops.gemm(false, true, rows, P, H, T(1), st.r, H, a.w.w_hr, H, T(0), st.y, P);
+      ops.gemm(false, true, rows, P, H, F(1), st.r, H, a.w.w_hr, H, F(0), st.y, P);
       ops.copy(a.h_n, st.y, rows * P);
     }
   });
+  if constexpr (mixed) {
+    if (lstm) ops.convert(a.c_n, c, N * H);  // c_n may be c0's buffer: c0 was read at the start
+  }
 }
 
 // Backward of one layer and direction; arguments already validated.
-template <typename T, typename Ops>
-void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<T>& a, Ops& ops) {
+template <typename S, typename Ops>
+void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<S>& a, Ops& ops) {
+  using F = opmath_t<S>;
+  constexpr bool mixed = !std::is_same_v<S, F>;
   const index_t R = s.rows(), G = s.G(), N = s.N, C = s.C, H = s.H, P = s.P;
   const bool lstm = s.mode == RnnMode::Lstm, gru = s.mode == RnnMode::Gru;
-  const RnnWorkspaceLayout ws = rnn_workspace_layout(s);
+  const RnnWorkspaceLayout ws = rnn_workspace_layout<S>(s);
   const RnnReserveLayout rl = reserve_layout(s);
-  T* dg = a.workspace + ws.dg;
-  T* dgh = a.workspace + ws.dgh;  // == dg except for GRU
-  T* dhtot = s.has_proj ? a.workspace + ws.dhtot : nullptr;
-  T* dr = s.has_proj ? a.workspace + ws.dr : nullptr;
-  const T* hprev = a.reserve + rl.hprev;
+  S* dg = a.workspace + ws.dg;
+  S* dgh = a.workspace + ws.dgh;  // == dg except for GRU
+  S* dhtot = s.has_proj ? a.workspace + ws.dhtot : nullptr;
+  F* dr = s.has_proj ? f_region(a.workspace, ws.dr) : nullptr;
+  const S* hprev = a.reserve + rl.hprev;
 
-  // dh0 and dc0 hold the running state gradient, starting from dh_n and dc_n.
-  if (!a.dh_n) ops.zero(a.dh0, N * P);
-  else if (a.dh_n != a.dh0) ops.copy(a.dh0, a.dh_n, N * P);
-  if (lstm) {
-    if (!a.dc_n) ops.zero(a.dc0, N * H);
-    else if (a.dc_n != a.dc0) ops.copy(a.dc0, a.dc_n, N * H);
+  // dh and dc hold the running state gradients (dh0 and dc0 themselves for
+  // S == F, workspace regions in F otherwise), starting from dh_n and dc_n.
+  F* dh = nullptr;
+  F* dc = nullptr;
+  if constexpr (mixed) {
+    dh = f_region(a.workspace, ws.dhst);
+    if (!a.dh_n) ops.zero(dh, N * P);
+    else ops.convert(dh, a.dh_n, N * P);
+    if (lstm) {
+      dc = f_region(a.workspace, ws.dcst);
+      if (!a.dc_n) ops.zero(dc, N * H);
+      else ops.convert(dc, a.dc_n, N * H);
+    }
+  } else {
+    dh = a.dh0;
+    if (!a.dh_n) ops.zero(a.dh0, N * P);
+    else if (a.dh_n != a.dh0) ops.copy(a.dh0, a.dh_n, N * P);
+    if (lstm) {
+      dc = a.dc0;
+      if (!a.dc_n) ops.zero(a.dc0, N * H);
+      else if (a.dc_n != a.dc0) ops.copy(a.dc0, a.dc_n, N * H);
+    }
   }
 
   for_each_step(s, !s.reverse, [&](index_t row0, index_t rows) {
-    RnnStepBackward<T> st;
+    RnnStepBackward<S> st;
     st.mode = s.mode, st.H = H, st.P = P, st.rows = rows, st.proj = s.has_proj;
     if (s.has_proj) {  // dL/dh = dh + dy, then through W_hr: dr = dL/dh W_hr
-      T* dht = dhtot + row0 * P;
-      ops.add(dht, a.dh0, a.dy ? a.dy + row0 * P : nullptr, rows * P);
-      ops.gemm(false, false, rows, H, P, T(1), dht, P, a.w.w_hr, H, T(0), dr, H);
+      S* dht = dhtot + row0 * P;
+      ops.add(dht, dh, a.dy ? a.dy + row0 * P : nullptr, rows * P);
+      ops.gemm(false, false, rows, H, P, F(1), dht, P, a.w.w_hr, H, F(0), dr, H);
       st.dr = dr;
     } else {
       st.dy = a.dy ? a.dy + row0 * P : nullptr;
     }
-    st.dh = a.dh0, st.dc = lstm ? a.dc0 : nullptr;
+    st.dh = dh, st.dc = dc;
     st.gates = a.reserve + rl.gates + row0 * G;
     st.hprev = hprev + row0 * P;
     st.cprev = lstm ? a.reserve + rl.cprev + row0 * H : nullptr;
@@ -294,18 +391,22 @@ void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<T>& a, Ops& ops)
     st.dg = dg + row0 * G, st.dgh = dgh + row0 * G;
     ops.step_backward(st);
     // dL/dh_prev = (direct part, GRU only) + dgh W_hh
-    ops.gemm(false, false, rows, P, G, T(1), dgh + row0 * G, G, a.w.w_hh, P, gru ? T(1) : T(0),
-             a.dh0, P);
+    ops.gemm(false, false, rows, P, G, F(1), dgh + row0 * G, G, a.w.w_hh, P, gru ? F(1) : F(0), dh,
+             P);
   });
+  if constexpr (mixed) {  // one rounding of the running gradients (dh0 may be dh_n's buffer)
+    ops.convert(a.dh0, dh, N * P);
+    if (lstm) ops.convert(a.dc0, dc, N * H);
+  }
 
-  // Whole-sequence products over all R rows.
-  if (a.dx) ops.gemm(false, false, R, C, G, T(1), dg, G, a.w.w_ih, C, T(0), a.dx, C);
-  if (a.dw_ih) ops.gemm(true, false, G, C, R, T(1), dg, G, a.x, C, T(0), a.dw_ih, C);
-  if (a.dw_hh) ops.gemm(true, false, G, P, R, T(1), dgh, G, hprev, P, T(0), a.dw_hh, P);
+  // Whole-sequence products over all R rows (float accumulation, one rounding).
+  if (a.dx) ops.gemm(false, false, R, C, G, F(1), dg, G, a.w.w_ih, C, F(0), a.dx, C);
+  if (a.dw_ih) ops.gemm(true, false, G, C, R, F(1), dg, G, a.x, C, F(0), a.dw_ih, C);
+  if (a.dw_hh) ops.gemm(true, false, G, P, R, F(1), dgh, G, hprev, P, F(0), a.dw_hh, P);
   if (a.db_ih) ops.column_sum(dg, R, G, a.db_ih);
   if (a.db_hh) ops.column_sum(dgh, R, G, a.db_hh);
   if (a.dw_hr)
-    ops.gemm(true, false, P, H, R, T(1), dhtot, P, a.reserve + rl.rproj, H, T(0), a.dw_hr, H);
+    ops.gemm(true, false, P, H, R, F(1), dhtot, P, a.reserve + rl.rproj, H, F(0), a.dw_hr, H);
 }
 
 }  // namespace loom::kernels::rnn_detail

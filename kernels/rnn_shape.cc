@@ -1,6 +1,7 @@
 // Validation and buffer sizes of the recurrent-layer kernels (see kernels/rnn.h).
 // Host code compiled by the C++ compiler, shared by the CPU and CUDA paths.
 #include <algorithm>
+#include <cstdint>
 
 #include "core/error.h"
 #include "kernels/gemm.h"
@@ -22,6 +23,14 @@ const char* mode_name(RnnMode mode) {
       return "GRU";
   }
   return "RNN";
+}
+
+// 16-bit storage: the workspace holds float regions (rnn_workspace_layout).
+template <typename T>
+void check_workspace_alignment(const char* mode, const T* workspace) {
+  if constexpr (is_reduced_float_v<T>)
+    LOOM_CHECK(reinterpret_cast<std::uintptr_t>(workspace) % 16 == 0,
+               "{}: the workspace of a 16-bit layer must be 16-byte aligned", mode);
 }
 
 void check_present(const char* mode, const char* name, const void* p, bool wanted,
@@ -82,10 +91,18 @@ RnnReserveLayout rnn_reserve_layout(const RnnLayerShape& s) {
 
 index_t rnn_reserve_size(const RnnLayerShape& s) { return rnn_detail::reserve_layout(s).size; }
 
-index_t rnn_workspace_size(const RnnLayerShape& s) {
-  const rnn_detail::RnnWorkspaceLayout w = rnn_detail::rnn_workspace_layout(s);
+template <typename T>
+index_t rnn_workspace_elements(const RnnLayerShape& s) {
+  const rnn_detail::RnnWorkspaceLayout w = rnn_detail::rnn_workspace_layout<T>(s);
   return std::max(w.forward_size, w.backward_size);
 }
+
+index_t rnn_workspace_size(const RnnLayerShape& s) { return rnn_workspace_elements<float>(s); }
+
+template index_t rnn_workspace_elements<float>(const RnnLayerShape&);
+template index_t rnn_workspace_elements<double>(const RnnLayerShape&);
+template index_t rnn_workspace_elements<bfloat16>(const RnnLayerShape&);
+template index_t rnn_workspace_elements<float16>(const RnnLayerShape&);
 
 template <typename T>
 void rnn_check_forward(const RnnLayerShape& s, const RnnForwardArgs<T>& a) {
@@ -104,6 +121,7 @@ void rnn_check_forward(const RnnLayerShape& s, const RnnForwardArgs<T>& a) {
   check_present(m, "h_n", a.h_n, true, "");
   check_present(m, "c_n", a.c_n, lstm, lstm ? "" : " only LSTM has a cell state");
   check_present(m, "workspace", a.workspace, true, "");
+  check_workspace_alignment(m, a.workspace);
 }
 
 template <typename T>
@@ -118,6 +136,7 @@ void rnn_check_backward(const RnnLayerShape& s, const RnnBackwardArgs<T>& a) {
                 s.has_proj ? " (proj_size > 0)" : " proj_size = 0");
   check_present(m, "reserve", a.reserve, true, " (from a training forward)");
   check_present(m, "workspace", a.workspace, true, "");
+  check_workspace_alignment(m, a.workspace);
   check_present(m, "dh0", a.dh0, true, "");
   check_present(m, "dc0", a.dc0, lstm, lstm ? "" : " only LSTM has a cell state");
   if (!lstm) check_present(m, "dc_n", a.dc_n, false, " only LSTM has a cell state");
@@ -132,5 +151,9 @@ template void rnn_check_forward<float>(const RnnLayerShape&, const RnnForwardArg
 template void rnn_check_forward<double>(const RnnLayerShape&, const RnnForwardArgs<double>&);
 template void rnn_check_backward<float>(const RnnLayerShape&, const RnnBackwardArgs<float>&);
 template void rnn_check_backward<double>(const RnnLayerShape&, const RnnBackwardArgs<double>&);
+template void rnn_check_forward<bfloat16>(const RnnLayerShape&, const RnnForwardArgs<bfloat16>&);
+template void rnn_check_forward<float16>(const RnnLayerShape&, const RnnForwardArgs<float16>&);
+template void rnn_check_backward<bfloat16>(const RnnLayerShape&, const RnnBackwardArgs<bfloat16>&);
+template void rnn_check_backward<float16>(const RnnLayerShape&, const RnnBackwardArgs<float16>&);
 
 }  // namespace loom::kernels

@@ -51,6 +51,15 @@ Tensor empty_like_opts(const Shape& shape, const Tensor& like) {
   return empty(shape, TensorOptions(like.dtype()).device(like.device()));
 }
 
+// The kernels' scratch for `s` in `like`'s dtype (kernels::rnn_workspace_elements:
+// the 16-bit types need room for their float32 regions).
+Tensor workspace_for(const k::RnnLayerShape& s, const Tensor& like) {
+  const k::index_t n = dispatch_floating_and_half(like.dtype(), "fused RNN", [&](auto tag) {
+    return k::rnn_workspace_elements<decltype(tag)>(s);
+  });
+  return empty_like_opts({n}, like);
+}
+
 // The inputs of one layer-direction as the node's edges: x, h0, c0, w_ih,
 // w_hh, b_ih, b_hh, w_hr.
 constexpr int kInputsPerDirection = 8;
@@ -131,7 +140,7 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
   w.out.h_n = empty_like_opts({s.N, s.P}, x);
   if (mode == k::RnnMode::Lstm) w.out.c_n = empty_like_opts({s.N, s.H}, x);
   if (training) w.reserve = empty_like_opts({k::rnn_reserve_size(s)}, x);
-  w.workspace = empty_like_opts({k::rnn_workspace_size(s)}, x);
+  w.workspace = workspace_for(s, x);
   return w;
 }
 
@@ -139,7 +148,7 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
 // stream. Allocates nothing.
 void launch_forward(const ForwardWork& w) {
   const Tensor& x = w.in.x;
-  dispatch_floating(x.dtype(), "fused RNN forward", [&](auto tag) {
+  dispatch_floating_and_half(x.dtype(), "fused RNN forward", [&](auto tag) {
     using T = decltype(tag);
     k::RnnForwardArgs<T> a;
     a.x = ptr<T>(w.in.x);
@@ -199,7 +208,7 @@ void prepare_backward(BackwardWork& b, const SavedDirection& d, const Tensor* gr
   b.db_ih = s.has_bias && wants[5] ? empty_like_opts(in.b_ih.shape(), in.x) : Tensor();
   b.db_hh = s.has_bias && wants[6] ? empty_like_opts(in.b_hh.shape(), in.x) : Tensor();
   b.dw_hr = s.has_proj && wants[7] ? empty_like_opts(in.w_hr.shape(), in.x) : Tensor();
-  b.workspace = empty_like_opts({k::rnn_workspace_size(s)}, in.x);
+  b.workspace = workspace_for(s, in.x);
   b.dy = native::contiguous(grads[0]);
   b.dh_n = native::contiguous(grads[1]);
   b.dc_n = lstm ? native::contiguous(grads[2]) : Tensor();
@@ -209,7 +218,7 @@ void prepare_backward(BackwardWork& b, const SavedDirection& d, const Tensor* gr
 // stream. Allocates nothing.
 void launch_backward(const BackwardWork& b) {
   const FusedRnnLayerInputs& in = b.saved->in;
-  dispatch_floating(in.x.dtype(), "fused RNN backward", [&](auto tag) {
+  dispatch_floating_and_half(in.x.dtype(), "fused RNN backward", [&](auto tag) {
     using T = decltype(tag);
     k::RnnBackwardArgs<T> a;
     a.x = ptr<T>(in.x);

@@ -164,9 +164,6 @@ RNNBase::Result RNNBase::forward_tensor(const Tensor& input, const Tensor& h0_in
              "{}, got {}", o.input_size_, input.size(-1));
   LOOM_CHECK(is_floating(input.dtype()), "{}: expected a floating input, got dtype {}", type_name(),
              input.dtype());
-  LOOM_CHECK(!is_reduced_float(input.dtype()),
-             "{}: {} input is not supported yet (the recurrent layers run in float32 or float64)",
-             type_name(), input.dtype());
   bool batched = input.dim() == 3;
   Tensor x = batched ? input : unsqueeze(input, 1);  // (L, 1, C) for unbatched
   if (batched && o.batch_first_) x = transpose(x, 0, 1);
@@ -218,9 +215,6 @@ RNNBase::Result RNNBase::forward_packed(const PackedSequence& input, const Tenso
   const RNNOptions& o = options_;
   bool lstm = mode_ == RnnMode::Lstm;
   const Tensor& data = input.data;
-  LOOM_CHECK(!is_reduced_float(data.dtype()),
-             "{}: {} input is not supported yet (the recurrent layers run in float32 or float64)",
-             type_name(), data.dtype());
   LOOM_CHECK(data.dim() == 2, "{}: packed data must be 2-D (rows, features), got {}-D", type_name(),
              data.dim());
   LOOM_CHECK(data.size(1) == o.input_size_, "input.size(-1) must be equal to input_size. Expected {}, "

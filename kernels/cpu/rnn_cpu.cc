@@ -1,38 +1,85 @@
 // CPU reference of the recurrent layer (contract in kernels/rnn.h): the
-// algorithm of kernels/rnn_algorithm.h over plain loops and CBLAS.
+// algorithm of kernels/rnn_algorithm.h over plain loops and CBLAS. For the
+// 16-bit storage types the GEMMs convert their operands to float, run the
+// float32 CBLAS product and round the result once to the output type, as
+// cublasGemmEx with CUBLAS_COMPUTE_32F does on the GPU.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "kernels/gemm.h"
+#include "kernels/half.h"
 #include "kernels/rnn.h"
 #include "kernels/rnn_algorithm.h"
 
 namespace loom::kernels {
 
 namespace {
-template <typename T>
+
+// The stored matrix [rows, cols] with row stride ld, as a dense float matrix.
+template <typename S>
+std::vector<float> to_float(const S* m, index_t rows, index_t cols, index_t ld) {
+  std::vector<float> out(static_cast<std::size_t>(rows * cols));
+  for (index_t r = 0; r < rows; ++r)
+    for (index_t c = 0; c < cols; ++c) out[r * cols + c] = static_cast<float>(m[r * ld + c]);
+  return out;
+}
+
+template <typename S>
 struct CpuOps {
-  void gemm(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-            const T* B, index_t ldb, T beta, T* C, index_t ldc) {
-    gemm_cpu<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  using F = opmath_t<S>;
+
+  // C [M, N] (Out = S or F) = alpha * op(A) op(B) + beta * C, see rnn_algorithm.h.
+  template <typename Out>
+  void gemm(bool ta, bool tb, index_t M, index_t N, index_t K, F alpha, const S* A, index_t lda,
+            const S* B, index_t ldb, F beta, Out* C, index_t ldc) {
+    if constexpr (std::is_same_v<S, F>) {
+      gemm_cpu<S>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else {
+      const std::vector<float> a = ta ? to_float(A, K, M, lda) : to_float(A, M, K, lda);
+      const std::vector<float> b = tb ? to_float(B, N, K, ldb) : to_float(B, K, N, ldb);
+      if constexpr (std::is_same_v<Out, float>) {
+        gemm_cpu<float>(ta, tb, M, N, K, alpha, a.data(), ta ? M : K, b.data(), tb ? K : N, beta,
+                        C, ldc);
+      } else {  // the float result, then one rounding to S
+        std::vector<float> c = beta == 0.0f ? std::vector<float>(static_cast<std::size_t>(M * N))
+                                            : to_float(C, M, N, ldc);
+        gemm_cpu<float>(ta, tb, M, N, K, alpha, a.data(), ta ? M : K, b.data(), tb ? K : N, beta,
+                        c.data(), N);
+        for (index_t i = 0; i < M; ++i)
+          for (index_t j = 0; j < N; ++j) C[i * ldc + j] = static_cast<S>(c[i * N + j]);
+      }
+    }
   }
-  void copy(T* dst, const T* src, index_t n) { std::memcpy(dst, src, sizeof(T) * n); }
-  void zero(T* dst, index_t n) { std::fill(dst, dst + n, T(0)); }
-  void add(T* dst, const T* a, const T* b, index_t n) {  // b may be null
-    for (index_t i = 0; i < n; ++i) dst[i] = a[i] + (b ? b[i] : T(0));
+  template <typename X>
+  void copy(X* dst, const X* src, index_t n) {
+    std::memcpy(dst, src, sizeof(X) * n);
   }
-  void step_forward(const rnn_detail::RnnStepForward<T>& s) {
+  template <typename To, typename From>
+  void convert(To* dst, const From* src, index_t n) {
+    for (index_t i = 0; i < n; ++i) dst[i] = static_cast<To>(src[i]);
+  }
+  template <typename X>
+  void zero(X* dst, index_t n) {
+    std::fill(dst, dst + n, X(0.0f));
+  }
+  void add(S* dst, const F* a, const S* b, index_t n) {  // b may be null
+    for (index_t i = 0; i < n; ++i) dst[i] = static_cast<S>(a[i] + (b ? F(b[i]) : F(0)));
+  }
+  void step_forward(const rnn_detail::RnnStepForward<S>& s) {
     for (index_t n = 0; n < s.rows; ++n)
       for (index_t j = 0; j < s.H; ++j) rnn_detail::rnn_step_forward_point(s, n, j);
   }
-  void step_backward(const rnn_detail::RnnStepBackward<T>& s) {
+  void step_backward(const rnn_detail::RnnStepBackward<S>& s) {
     for (index_t n = 0; n < s.rows; ++n)
       for (index_t j = 0; j < s.H; ++j) rnn_detail::rnn_step_backward_point(s, n, j);
   }
-  void column_sum(const T* m, index_t rows, index_t cols, T* out) {  // rows in ascending order
-    std::fill(out, out + cols, T(0));
+  void column_sum(const S* m, index_t rows, index_t cols, S* out) {  // rows in ascending order
+    std::vector<F> acc(static_cast<std::size_t>(cols), F(0));
     for (index_t r = 0; r < rows; ++r)
-      for (index_t c = 0; c < cols; ++c) out[c] += m[r * cols + c];
+      for (index_t c = 0; c < cols; ++c) acc[c] += F(m[r * cols + c]);
+    for (index_t c = 0; c < cols; ++c) out[c] = static_cast<S>(acc[c]);
   }
 };
 }  // namespace
@@ -51,9 +98,12 @@ void rnn_layer_backward_cpu(const RnnLayerShape& shape, const RnnBackwardArgs<T>
   rnn_detail::rnn_backward(shape, args, ops);
 }
 
-template void rnn_layer_forward_cpu<float>(const RnnLayerShape&, const RnnForwardArgs<float>&);
-template void rnn_layer_forward_cpu<double>(const RnnLayerShape&, const RnnForwardArgs<double>&);
-template void rnn_layer_backward_cpu<float>(const RnnLayerShape&, const RnnBackwardArgs<float>&);
-template void rnn_layer_backward_cpu<double>(const RnnLayerShape&, const RnnBackwardArgs<double>&);
+#define LOOM_RNN_CPU(T)                                                                       \
+  template void rnn_layer_forward_cpu<T>(const RnnLayerShape&, const RnnForwardArgs<T>&); \
+  template void rnn_layer_backward_cpu<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&);
+LOOM_RNN_CPU(float)
+LOOM_RNN_CPU(double)
+LOOM_RNN_CPU(bfloat16)
+LOOM_RNN_CPU(float16)
 
 }  // namespace loom::kernels

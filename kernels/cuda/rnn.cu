@@ -1,6 +1,8 @@
 // CUDA recurrent layer (contract in kernels/rnn.h): the algorithm of
 // kernels/rnn_algorithm.h with cuBLAS GEMMs and one thread per (n, j) element
-// in the fused step kernels. Everything runs in order on cuda::stream() (the
+// in the fused step kernels. For bfloat16 / float16 storage every GEMM is a
+// cublasGemmEx on tensor cores: 16-bit operands, CUBLAS_COMPUTE_32F, and a
+// float32 or 16-bit output as the algorithm asks. Everything runs in order on cuda::stream() (the
 // calling thread's current loom stream, main or side), with no host
 // synchronisation and no allocation.
 #include <atomic>
@@ -8,11 +10,13 @@
 #include <initializer_list>
 #include <map>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cuda/context.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_precision.h"
+#include "kernels/half.h"
 #include "kernels/rnn.h"
 #include "kernels/rnn_algorithm.h"
 
@@ -35,60 +39,100 @@ __global__ void rnn_step_backward_kernel(rnn_detail::RnnStepBackward<T> s) {
   }
 }
 
-template <typename T>
-__global__ void add_kernel(T* dst, const T* a, const T* b, index_t n) {  // b may be null
-  LOOM_CUDA_KERNEL_LOOP(i, n) { dst[i] = a[i] + (b ? b[i] : T(0)); }
+template <typename S>
+__global__ void add_kernel(S* dst, const opmath_t<S>* a, const S* b, index_t n) {  // b may be null
+  using F = opmath_t<S>;
+  LOOM_CUDA_KERNEL_LOOP(i, n) { dst[i] = static_cast<S>(a[i] + (b ? F(b[i]) : F(0))); }
+}
+
+template <typename To, typename From>
+__global__ void convert_kernel(To* dst, const From* src, index_t n) {
+  LOOM_CUDA_KERNEL_LOOP(i, n) { dst[i] = static_cast<To>(src[i]); }
 }
 
 // out[c] = sum over rows of m[r, c], in a fixed order: lane y of a 32 x 16
 // block adds rows y, y + 16, ... in turn, then lane 0 adds the 16 partial sums
-// in order. No atomics, so the result is the same bits on every run.
+// in order. No atomics, so the result is the same bits on every run. Sums in
+// F = opmath_t<S>, one rounding to S.
 constexpr int kSumCols = 32, kSumLanes = 16;
 
-template <typename T>
-__global__ void column_sum_kernel(const T* m, index_t rows, index_t cols, T* out) {
-  __shared__ T partial[kSumLanes][kSumCols + 1];
+template <typename S>
+__global__ void column_sum_kernel(const S* m, index_t rows, index_t cols, S* out) {
+  using F = opmath_t<S>;
+  __shared__ F partial[kSumLanes][kSumCols + 1];
   const index_t col = static_cast<index_t>(blockIdx.x) * kSumCols + threadIdx.x;
-  T acc = T(0);
+  F acc = F(0);
   if (col < cols)
-    for (index_t r = threadIdx.y; r < rows; r += kSumLanes) acc += m[r * cols + col];
+    for (index_t r = threadIdx.y; r < rows; r += kSumLanes) acc += F(m[r * cols + col]);
   partial[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y == 0 && col < cols) {
-    T sum = T(0);
+    F sum = F(0);
     for (int k = 0; k < kSumLanes; ++k) sum += partial[k][threadIdx.x];
-    out[col] = sum;
+    out[col] = static_cast<S>(sum);
   }
 }
 
-template <typename T>
+// cuBLAS's name for a GEMM operand or result type.
+template <typename X>
+cudaDataType_t cuda_type() {
+  if constexpr (std::is_same_v<X, bfloat16>) return CUDA_R_16BF;
+  else if constexpr (std::is_same_v<X, float16>) return CUDA_R_16F;
+  else return CUDA_R_32F;
+}
+
+template <typename S>
 struct CudaOps {
-  void gemm(bool ta, bool tb, index_t M, index_t N, index_t K, T alpha, const T* A, index_t lda,
-            const T* B, index_t ldb, T beta, T* C, index_t ldc) {
-    gemm_cuda<T>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  using F = opmath_t<S>;
+
+  // C [M, N] (Out = S or F) = alpha * op(A) op(B) + beta * C (rnn_algorithm.h).
+  // Row-major through column-major cuBLAS as in gemm.cu: C^T = op(B)^T op(A)^T.
+  template <typename Out>
+  void gemm(bool ta, bool tb, index_t M, index_t N, index_t K, F alpha, const S* A, index_t lda,
+            const S* B, index_t ldb, F beta, Out* C, index_t ldc) {
+    if constexpr (std::is_same_v<S, F>) {
+      gemm_cuda<S>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else {  // M, N, K >= 1 always here (rnn_check_shape)
+      // The handle's math mode does not matter here: with 16-bit operands and
+      // CUBLAS_COMPUTE_32F the products are exact in float32 either way.
+      const auto op = [](bool t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; };
+      LOOM_CUBLAS_CHECK(cublasGemmEx(cuda::cublas(), op(tb), op(ta), static_cast<int>(N),
+                                     static_cast<int>(M), static_cast<int>(K), &alpha, B,
+                                     cuda_type<S>(), static_cast<int>(ldb), A, cuda_type<S>(),
+                                     static_cast<int>(lda), &beta, C, cuda_type<Out>(),
+                                     static_cast<int>(ldc), CUBLAS_COMPUTE_32F,
+                                     CUBLAS_GEMM_DEFAULT));
+    }
   }
-  void copy(T* dst, const T* src, index_t n) {
-    LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, sizeof(T) * n, cudaMemcpyDeviceToDevice,
+  template <typename X>
+  void copy(X* dst, const X* src, index_t n) {
+    LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, sizeof(X) * n, cudaMemcpyDeviceToDevice,
                                     cuda::stream()));
   }
-  void zero(T* dst, index_t n) {  // all-zero bits are 0.0 for float and double
-    LOOM_CUDA_CHECK(cudaMemsetAsync(dst, 0, sizeof(T) * n, cuda::stream()));
+  template <typename To, typename From>
+  void convert(To* dst, const From* src, index_t n) {
+    convert_kernel<<<cuda::blocks_for(n, kThreads), kThreads, 0, cuda::stream()>>>(dst, src, n);
+    LOOM_CUDA_CHECK_LAUNCH();
   }
-  void add(T* dst, const T* a, const T* b, index_t n) {
+  template <typename X>
+  void zero(X* dst, index_t n) {  // all-zero bits are 0.0 in every floating type here
+    LOOM_CUDA_CHECK(cudaMemsetAsync(dst, 0, sizeof(X) * n, cuda::stream()));
+  }
+  void add(S* dst, const F* a, const S* b, index_t n) {
     add_kernel<<<cuda::blocks_for(n, kThreads), kThreads, 0, cuda::stream()>>>(dst, a, b, n);
     LOOM_CUDA_CHECK_LAUNCH();
   }
-  void step_forward(const rnn_detail::RnnStepForward<T>& s) {
+  void step_forward(const rnn_detail::RnnStepForward<S>& s) {
     rnn_step_forward_kernel<<<cuda::blocks_for(s.rows * s.H, kThreads), kThreads, 0,
                               cuda::stream()>>>(s);
     LOOM_CUDA_CHECK_LAUNCH();
   }
-  void step_backward(const rnn_detail::RnnStepBackward<T>& s) {
+  void step_backward(const rnn_detail::RnnStepBackward<S>& s) {
     rnn_step_backward_kernel<<<cuda::blocks_for(s.rows * s.H, kThreads), kThreads, 0,
                                cuda::stream()>>>(s);
     LOOM_CUDA_CHECK_LAUNCH();
   }
-  void column_sum(const T* m, index_t rows, index_t cols, T* out) {
+  void column_sum(const S* m, index_t rows, index_t cols, S* out) {
     const unsigned blocks = static_cast<unsigned>((cols + kSumCols - 1) / kSumCols);
     column_sum_kernel<<<blocks, dim3(kSumCols, kSumLanes), 0, cuda::stream()>>>(m, rows, cols, out);
     LOOM_CUDA_CHECK_LAUNCH();
@@ -136,7 +180,13 @@ std::uint64_t word(const void* p) {
 }
 std::uint64_t word(index_t v) { return static_cast<std::uint64_t>(v); }
 
-std::vector<std::uint64_t> structure_of(const RnnLayerShape& s, bool backward, std::size_t elem) {
+// A code for the element type: bfloat16 and float16 have the same size.
+template <typename T>
+std::uint64_t type_code() {
+  return sizeof(T) | (std::is_same_v<T, float16> ? 0x100u : 0u);
+}
+
+std::vector<std::uint64_t> structure_of(const RnnLayerShape& s, bool backward, std::uint64_t elem) {
   int device = 0;
   LOOM_CUDA_CHECK(cudaGetDevice(&device));
   // The GEMMs' math mode (TF32 or not) is fixed into a captured graph, so the
@@ -233,7 +283,7 @@ void rnn_layer_forward_cuda(const RnnLayerShape& shape, const RnnForwardArgs<T>&
   auto body = [&] { rnn_detail::rnn_forward(shape, args, ops); };
   if (!rnn_cuda_graphs()) return body();
   const RnnForwardArgs<T>& a = args;
-  run_graphed(structure_of(shape, false, sizeof(T)),
+  run_graphed(structure_of(shape, false, type_code<T>()),
               pointers_of(a.w, {a.x, a.h0, a.c0, a.y, a.h_n, a.c_n, a.reserve, a.workspace}), body);
 }
 
@@ -244,15 +294,18 @@ void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T
   auto body = [&] { rnn_detail::rnn_backward(shape, args, ops); };
   if (!rnn_cuda_graphs()) return body();
   const RnnBackwardArgs<T>& a = args;
-  run_graphed(structure_of(shape, true, sizeof(T)),
+  run_graphed(structure_of(shape, true, type_code<T>()),
               pointers_of(a.w, {a.x, a.reserve, a.dy, a.dh_n, a.dc_n, a.workspace, a.dx, a.dh0,
                                 a.dc0, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh, a.dw_hr}),
               body);
 }
 
-template void rnn_layer_forward_cuda<float>(const RnnLayerShape&, const RnnForwardArgs<float>&);
-template void rnn_layer_forward_cuda<double>(const RnnLayerShape&, const RnnForwardArgs<double>&);
-template void rnn_layer_backward_cuda<float>(const RnnLayerShape&, const RnnBackwardArgs<float>&);
-template void rnn_layer_backward_cuda<double>(const RnnLayerShape&, const RnnBackwardArgs<double>&);
+#define LOOM_RNN_CUDA(T)                                                                       \
+  template void rnn_layer_forward_cuda<T>(const RnnLayerShape&, const RnnForwardArgs<T>&); \
+  template void rnn_layer_backward_cuda<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&);
+LOOM_RNN_CUDA(float)
+LOOM_RNN_CUDA(double)
+LOOM_RNN_CUDA(bfloat16)
+LOOM_RNN_CUDA(float16)
 
 }  // namespace loom::kernels
