@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <new>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -156,6 +157,13 @@ hid_t file_type(DType t) {
   return -1;
 }
 
+// Group (and, for the root, file) creation properties that keep every link in
+// the group's object header ("compact" storage, up to 65535 links) instead of
+// a fractal heap past 8 links: object headers carry checksums in the 1.8
+// format, the heap blocks holding dense links do not, and libhdf5 1.10 frees
+// invalid pointers when it decodes damaged dense links.
+bool set_compact_links(hid_t plist) { return H5Pset_link_phase_change(plist, 65535, 65535) >= 0; }
+
 // Syncs a file or folder to disk; best effort (errors are ignored: the data
 // was written, only its durability across a power cut is at stake).
 void fsync_path(const std::string& path) {
@@ -292,7 +300,16 @@ Hdf5File Hdf5File::create_atomic(const std::string& path) {
                                         counter.fetch_add(1)))
                          .string();
   QuietErrors quiet;
-  hid_t id = H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+  // The HDF5 1.8 file format (superblock v2, object headers v2, new-style
+  // groups) puts a checksum on every piece of metadata, which HDF5 verifies
+  // on reading: damaged metadata is refused instead of being believed (old-
+  // format metadata can crash libhdf5). Readable by HDF5 >= 1.8 and h5py.
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (!fapl.ok() || H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
+      !fcpl.ok() || !set_compact_links(fcpl.get()))
+    fail("cannot create HDF5 file '{}': cannot set the file format{}", path, detail_suffix());
+  hid_t id = H5Fcreate(temp.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get());
   if (id < 0)
     fail("cannot create HDF5 file '{}': cannot create the temporary '{}'{}", path, temp,
          detail_suffix());
@@ -372,6 +389,25 @@ H5I_type_t object_kind(hid_t file, const std::string& normalized) {
   return t;
 }
 }  // namespace
+
+std::uint64_t Hdf5File::object_address(const std::string& path) const {
+  require_open("object_address");
+  std::string p = normalize(path);
+  QuietErrors quiet;
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info;
+  haddr_t addr = HADDR_UNDEF;
+  if (H5Oget_info_by_name3(id_, h5name(p).c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+      H5VLnative_token_to_addr(id_, info.token, &addr) < 0)
+    fail("HDF5 file '{}': no object {}{}", path_, describe(p), detail_suffix());
+  return addr;
+#else
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(id_, h5name(p).c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+    fail("HDF5 file '{}': no object {}{}", path_, describe(p), detail_suffix());
+  return info.addr;
+#endif
+}
 
 bool Hdf5File::is_group(const std::string& path) const {
   if (!has(path)) return false;
@@ -470,9 +506,62 @@ OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::st
     if (rank < 0 || H5Sget_simple_extent_dims(d.space.get(), dims.data(), nullptr) < 0)
       fail("HDF5 file '{}': cannot read the shape of dataset {}{}", file_path, describe(path),
            detail_suffix());
+    // A damaged or hostile file may declare any dimensions: refuse those whose
+    // element count or byte size does not fit in 63 bits.
+    std::uint64_t elements = 1;
+    for (hsize_t dim : dims)
+      if (dim > static_cast<hsize_t>(INT64_MAX) || __builtin_mul_overflow(elements, dim, &elements) ||
+          elements > static_cast<std::uint64_t>(INT64_MAX) / 8)
+        fail("HDF5 file '{}': dataset {} declares shape [{}], too large to be a tensor "
+             "(damaged file?)",
+             file_path, describe(path), fmt::join(dims, ", "));
     d.shape.assign(dims.begin(), dims.end());
   }
   return d;
+}
+
+// Throws unless every byte of the dataset is stored in the file: a damaged
+// or hostile file can declare a huge shape and store nothing (HDF5 would
+// then produce fill values, after allocating the whole array and iterating
+// over every missing chunk), and a file written with missing chunks or a
+// dataset never written is incomplete.
+void check_stored(const OpenDataset& d, const std::string& file_path, const std::string& path,
+                  std::int64_t numel) {
+  if (numel == 0) return;
+  Handle dcpl(H5Dget_create_plist(d.dataset.get()), H5Pclose);
+  if (!dcpl.ok()) fail("HDF5 file '{}': cannot read dataset {}{}", file_path, describe(path), detail_suffix());
+  H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_CHUNKED) {
+    int rank = H5Pget_chunk(dcpl.get(), 0, nullptr);
+    std::vector<hsize_t> chunk(static_cast<std::size_t>(std::max(rank, 0)));
+    if (rank != static_cast<int>(d.shape.size()) || H5Pget_chunk(dcpl.get(), rank, chunk.data()) < 0)
+      fail("HDF5 file '{}': dataset {} has a damaged chunk layout{}", file_path, describe(path),
+           detail_suffix());
+    std::uint64_t chunks = 1;
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      if (chunk[i] == 0) fail("HDF5 file '{}': dataset {} has a zero chunk size", file_path, describe(path));
+      std::uint64_t along = (static_cast<std::uint64_t>(d.shape[i]) + chunk[i] - 1) / chunk[i];
+      if (__builtin_mul_overflow(chunks, along, &chunks)) chunks = UINT64_MAX;
+    }
+    hsize_t stored = 0;
+    if (H5Dget_num_chunks(d.dataset.get(), H5S_ALL, &stored) < 0)
+      fail("HDF5 file '{}': cannot read the chunk index of dataset {}{}", file_path, describe(path),
+           detail_suffix());
+    if (stored < chunks)
+      fail("HDF5 file '{}': dataset {} is incomplete: {} of its {} chunks are stored (damaged "
+           "file?)",
+           file_path, describe(path), stored, chunks);
+  } else if (layout == H5D_CONTIGUOUS) {
+    std::uint64_t need = static_cast<std::uint64_t>(numel) * H5Tget_size(d.type.get());
+    hsize_t have = H5Dget_storage_size(d.dataset.get());
+    if (have < need)
+      fail("HDF5 file '{}': dataset {} stores {} bytes, its shape and type need {} (damaged or "
+           "never written)",
+           file_path, describe(path), have, need);
+  } else if (layout != H5D_COMPACT) {
+    fail("HDF5 file '{}': dataset {} has an unsupported storage layout{}", file_path, describe(path),
+         detail_suffix());
+  }
 }
 
 }  // namespace
@@ -494,7 +583,16 @@ HostArray Hdf5File::read(const std::string& path) const {
   std::string p = normalize(path);
   QuietErrors quiet;
   OpenDataset d = open_dataset(id_, path_, p);
-  HostArray a = HostArray::zeros(d.dtype, d.shape);
+  HostArray a;
+  a.dtype = d.dtype;
+  a.shape = d.shape;
+  check_stored(d, path_, p, a.numel());
+  try {
+    a = HostArray::zeros(d.dtype, d.shape);
+  } catch (const std::bad_alloc&) {
+    fail("HDF5 file '{}': dataset {} of shape {} needs {} bytes, more memory than is available",
+         path_, describe(p), shape_string(d.shape), a.nbytes());
+  }
   if (a.numel() == 0) return a;
   // An enum is read in its own (native) type; everything else converts to the
   // native type of the dtype, which HDF5 does for any width and byte order.
@@ -535,6 +633,7 @@ void Hdf5File::write(const std::string& path, const HostArray& array) {
   }
   if (has(p)) fail("HDF5 file '{}': cannot write dataset {}: it already exists", path_,
                    describe(p));
+  if (std::size_t slash = p.rfind('/'); slash != std::string::npos) create_group(p.substr(0, slash));
   QuietErrors quiet;
   Handle space;
   if (array.shape.empty()) {
@@ -565,11 +664,13 @@ void Hdf5File::create_group(const std::string& path) {
     if (is_group(p)) return;
     fail("HDF5 file '{}': cannot create group {}: a dataset is there", path_, describe(p));
   }
+  // The groups above first, each with compact link storage.
+  if (std::size_t slash = p.rfind('/'); slash != std::string::npos) create_group(p.substr(0, slash));
   QuietErrors quiet;
-  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  if (!lcpl.ok() || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0)
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  if (!gcpl.ok() || !set_compact_links(gcpl.get()))
     fail("HDF5 file '{}': cannot create group {}{}", path_, describe(p), detail_suffix());
-  Handle g(H5Gcreate2(id_, p.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle g(H5Gcreate2(id_, p.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
   if (!g.ok()) fail("HDF5 file '{}': cannot create group {}{}", path_, describe(p),
                     detail_suffix());
 }
@@ -685,6 +786,8 @@ std::string Hdf5File::attr_string(const std::string& object, const std::string& 
     }
   } else {
     std::size_t size = H5Tget_size(a.type.get());
+    if (size == 0 || size > (std::size_t{1} << 30))
+      fail("{} declares a string of {} bytes (damaged file?)", attr_where(path_, o, name), size);
     H5Tset_size(mem.get(), size + 1);  // room for a terminating NUL
     H5Tset_strpad(mem.get(), H5T_STR_NULLTERM);
     std::string buf(size + 1, '\0');
@@ -727,12 +830,16 @@ void Hdf5File::set_attr_string(const std::string& object, const std::string& nam
                                std::string_view value) {
   require_writable("set_attr_string");
   QuietErrors quiet;
+  // Fixed-length, so that the text lives in the (checksummed) object header;
+  // a variable-length string lives in the global heap, which has no checksum
+  // and whose damage crashes libhdf5 1.10 (H5HG_read).
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
+  std::string copy(value);
+  if (copy.empty()) copy.push_back('\0');  // HDF5 strings hold at least one byte
+  H5Tset_size(type.get(), copy.size());
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  std::string copy(value);  // NUL-terminated
-  const char* p = copy.c_str();
-  put_attr(id_, path_, normalize(object), name, type.get(), type.get(), &p);
+  put_attr(id_, path_, normalize(object), name, type.get(), type.get(), copy.data());
 }
 
 void Hdf5File::set_attr_int(const std::string& object, const std::string& name,

@@ -9,9 +9,17 @@
 // weight_ih_l0"); a leading '/' is accepted, and "" or "/" is the root.
 //
 // Stored types: float32 and float64 (IEEE little-endian), int64, and bool
-// stored as uint8 (0/1). Attributes: strings as variable-length UTF-8 (what
-// h5py writes for a Python str), integers as int64, reals as float64.
+// stored as uint8 (0/1). Attributes: strings as fixed-length UTF-8 (h5py
+// reads them as bytes), integers as int64, reals as float64; variable-length
+// strings (what h5py writes for a Python str) are read too. Files are written
+// in the HDF5 1.8 format, whose metadata carries checksums that HDF5 verifies.
 // Files written here read back in h5py, and h5py's files read here.
+//
+// Damaged files: read() refuses a dataset whose declared shape overflows or
+// whose data is not all stored (missing chunks, short contiguous storage)
+// before allocating anything; metadata damage in files of the 1.8 format is
+// caught by HDF5's checksums. Files in the older format (h5py's default) have
+// no metadata checksums, and libhdf5 itself can crash on some damage there.
 //
 // Every failure throws loom::Error naming the file and the object, e.g.
 //   HDF5 file 'case.h5': no dataset 'grad/input'
@@ -118,6 +126,12 @@ class Hdf5File {
   bool is_group(const std::string& path) const;
   bool is_dataset(const std::string& path) const;
 
+  // The address of the object at `path` in the file: two paths give the same
+  // value exactly when they reach the same object (hard links, soft links),
+  // which is how a reader walking groups notices a cycle. Throws loom::Error
+  // when `path` does not exist.
+  std::uint64_t object_address(const std::string& path) const;
+
   // Names (not paths) of the children of group `group`, sorted. Throws
   // loom::Error when `group` does not exist or is not a group.
   std::vector<std::string> list(const std::string& group = "/") const;
@@ -127,7 +141,8 @@ class Hdf5File {
   DType dtype(const std::string& path) const;
   std::vector<std::int64_t> shape(const std::string& path) const;
 
-  // Reads dataset `path`: float32 -> Float32, float64 -> Float64, signed
+  // Reads dataset `path` (refusing, as above, a shape that overflows or data
+  // that is not all stored): float32 -> Float32, float64 -> Float64, signed
   // integers (and unsigned up to 32 bits) -> Int64, uint8 and h5py's bool
   // enum -> Bool (nonzero reads as 1). A scalar dataset gives shape {}.
   // Throws loom::Error when `path` does not exist, is a group, or holds a
@@ -166,7 +181,7 @@ class Hdf5File {
   double attr_double(const std::string& object, const std::string& name) const;
 
   // Setters: create or replace a scalar attribute on `object` (which must
-  // exist): a variable-length UTF-8 string, an int64, a float64. Throw
+  // exist): a fixed-length UTF-8 string, an int64, a float64. Throw
   // loom::Error on a read-only file or a missing object.
   void set_attr_string(const std::string& object, const std::string& name, std::string_view value);
   void set_attr_int(const std::string& object, const std::string& name, std::int64_t value);
