@@ -463,10 +463,16 @@ OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::st
   OpenDataset d;
   d.dataset = Handle(H5Dopen2(file, h5name(path).c_str(), H5P_DEFAULT), H5Dclose);
   if (!d.dataset.ok()) {
-    H5Eclear2(H5E_DEFAULT);
+    std::string why = detail_suffix();  // e.g. a failed metadata checksum
     H5I_type_t kind = object_kind(file, path);
     if (kind == H5I_GROUP) fail("HDF5 file '{}': {} is a group, not a dataset", file_path,
                                 describe(path));
+    // A link that exists but does not open: the object's metadata is damaged.
+    if (kind == H5I_BADID && H5Lexists(file, h5name(path).c_str(), H5P_DEFAULT) > 0) {
+      H5Eclear2(H5E_DEFAULT);
+      fail("HDF5 file '{}': cannot open {}: the file is damaged{}", file_path, describe(path), why);
+    }
+    H5Eclear2(H5E_DEFAULT);
     fail("HDF5 file '{}': no dataset {}", file_path, describe(path));
   }
   d.type = Handle(H5Dget_type(d.dataset.get()), H5Tclose);
@@ -544,7 +550,7 @@ void check_stored(const OpenDataset& d, const std::string& file_path, const std:
       if (__builtin_mul_overflow(chunks, along, &chunks)) chunks = UINT64_MAX;
     }
     hsize_t stored = 0;
-    if (H5Dget_num_chunks(d.dataset.get(), H5S_ALL, &stored) < 0)
+    if (H5Dget_num_chunks(d.dataset.get(), d.space.get(), &stored) < 0)
       fail("HDF5 file '{}': cannot read the chunk index of dataset {}{}", file_path, describe(path),
            detail_suffix());
     if (stored < chunks)

@@ -39,9 +39,9 @@ namespace {
 void collect(const Hdf5File& file, const std::string& group, Device device,
              std::map<std::string, Tensor>& out, std::set<std::uint64_t>& seen) {
   if (!seen.insert(file.object_address(group)).second)
-    fail("HDF5 file '{}': group '{}' is reached twice (a link cycle or a group linked at two "
+    fail("HDF5 file '{}': {} is reached twice (a link cycle or a group linked at two "
          "places); loom reads each group once",
-         file.path(), group);
+         file.path(), group == "/" ? std::string("the root group") : "group '" + group + "'");
   for (const std::string& child : file.list(group)) {
     std::string path = group == "/" ? child : group + "/" + child;
     if (file.is_group(path)) collect(file, path, device, out, seen);
