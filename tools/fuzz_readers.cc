@@ -2,7 +2,7 @@
 //
 //   loom-fuzz-readers [--reader NAME[=COUNT]]... [--count N] [--seed S]
 //                     [--index I] [--work DIR] [--seed-file NAME=PATH]...
-//                     [--timeout-ms MS] [--no-fork]
+//                     [--timeout-ms MS] [--no-fork] [--input PATH]
 //
 // Readers (tools/fuzz/readers.h): checkpoint (nn::load_checkpoint + restore),
 // tensors (load_tensors), reference (nn::run_reference_case, what
@@ -18,7 +18,8 @@
 // input passed, 1 when any failed, 2 on bad usage.
 //
 // --index I replays input I alone (one --reader), printing the mutation and
-// the outcome; --no-fork runs it in this process (for a debugger).
+// the outcome; --no-fork runs it in this process (for a debugger). --input
+// PATH feeds that file, unmutated, to one --reader (e.g. a kept failure).
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -70,7 +71,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: loom-fuzz-readers [--reader checkpoint|tensors|reference[=COUNT]]... [--count N]\n"
     "                         [--seed S] [--index I] [--work DIR] [--seed-file NAME=PATH]...\n"
-    "                         [--timeout-ms MS] [--no-fork]\n";
+    "                         [--timeout-ms MS] [--no-fork] [--input PATH]\n";
 
 struct Options {
   std::vector<std::pair<Reader, std::int64_t>> readers;  // count -1: --count
@@ -81,6 +82,7 @@ struct Options {
   std::multimap<Reader, std::string> seed_files;
   int timeout_ms = 10000;
   bool fork = true;
+  std::string input;  // --input: read this file as is
 };
 
 // Exit codes of a child.
@@ -110,7 +112,8 @@ int run_one(Reader reader, const std::string& seed_file, const std::string& inpu
     ssize_t ignored = ::write(fd, l.data(), l.size());
     (void)ignored;
   };
-  result.mutation = mutate(seed_file, input, key);
+  if (seed_file.empty()) result.mutation = "none (the file as is)";
+  else result.mutation = mutate(seed_file, input, key);
   say("M " + one_line(result.mutation));
   Outcome o = run_reader(reader, input);
   result.pass = is_pass(o.verdict);
@@ -230,6 +233,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--work") o.work = value();
     else if (a == "--timeout-ms") o.timeout_ms = static_cast<int>(number(value()));
     else if (a == "--no-fork") o.fork = false;
+    else if (a == "--input") o.input = value();
     else if (a == "--seed-file") {
       std::string v = value();
       std::size_t eq = v.find('=');
@@ -245,6 +249,8 @@ Options parse(int argc, char** argv) {
   if (o.readers.empty())
     for (Reader r : kAllReaders) o.readers.emplace_back(r, -1);
   LOOM_CHECK(!o.index || o.readers.size() == 1, "--index needs exactly one --reader");
+  LOOM_CHECK(o.input.empty() || (o.readers.size() == 1 && !o.index),
+             "--input needs exactly one --reader and no --index");
   LOOM_CHECK(o.timeout_ms > 0, "--timeout-ms must be positive");
   return o;
 }
@@ -269,10 +275,26 @@ int main(int argc, char** argv) {
     std::int64_t total = 0;
     for (auto [reader, count] : opt.readers) {
       if (count < 0) count = opt.count;
+      const std::string name = reader_name(reader);
+      if (!opt.input.empty()) {
+        Result r = opt.fork ? run_forked(reader, "", opt.input, 0, opt.timeout_ms) : Result();
+        if (!opt.fork) run_one(reader, "", opt.input, 0, -1, r);
+        fmt::print("{} {}: {}: {}\n", name, opt.input, r.pass ? "pass" : "FAIL", r.kind);
+        fmt::print("  {}\n", r.message);
+        return r.pass ? 0 : 1;
+      }
       std::vector<std::string> seeds = write_seeds(reader, opt.work + "/seeds");
       for (auto [it, end] = opt.seed_files.equal_range(reader); it != end; ++it) seeds.push_back(it->second);
-      const std::string name = reader_name(reader);
       const std::string input = opt.work + "/input-" + name + ".h5";
+      // Every unmutated seed must be accepted, or refusals would prove nothing.
+      for (const std::string& seed_file : seeds) {
+        Result r = run_forked(reader, "", seed_file, 0, opt.timeout_ms);
+        if (r.kind != "accepted") {
+          ++failures;
+          fmt::print("FAIL {}: the unmutated seed {} is not accepted: {}: {}\n", name, seed_file,
+                     r.kind, r.message);
+        }
+      }
       const std::uint64_t tag = static_cast<std::uint64_t>(reader) + 1;
       std::int64_t first = opt.index.value_or(0), last = opt.index ? *opt.index + 1 : count;
       std::map<std::string, std::int64_t> kinds;

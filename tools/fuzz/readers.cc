@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <exception>
+#include <filesystem>
 #include <memory>
 
 #include "autograd/functions.h"
@@ -86,10 +87,19 @@ void read_reference(const std::string& path, Outcome& out) {
   out.message = r.ok ? "PASS" : "FAIL (values differ)";
 }
 
+// Number of open file descriptors of this process (Linux), -1 elsewhere.
+int open_fds() {
+  std::error_code ec;
+  int n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) ++n;
+  return ec ? -1 : n;
+}
+
 }  // namespace
 
 Outcome run_reader(Reader reader, const std::string& path) {
   Outcome out;
+  const int fds_before = open_fds();
   try {
     switch (reader) {
       case Reader::Checkpoint: read_checkpoint(path, out); break;
@@ -110,6 +120,12 @@ Outcome run_reader(Reader reader, const std::string& path) {
   if (open > 0 && is_pass(out.verdict)) {
     out.message = fmt::format("{} HDF5 object(s) still open after the reader returned ({}: {})",
                               open, verdict_name(out.verdict), out.message);
+    out.verdict = Verdict::Leaked;
+  }
+  const int fds_after = open_fds();
+  if (fds_after > fds_before && is_pass(out.verdict)) {
+    out.message = fmt::format("{} file descriptor(s) left open ({}: {})", fds_after - fds_before,
+                              verdict_name(out.verdict), out.message);
     out.verdict = Verdict::Leaked;
   }
   return out;

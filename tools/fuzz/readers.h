@@ -13,7 +13,7 @@ enum class Verdict {
   Refused,     // loom::Error naming the file: the wanted refusal
   Unnamed,     // loom::Error whose message does not name the file (a defect)
   WrongType,   // an exception other than loom::Error escaped (a defect)
-  Leaked,      // HDF5 objects were left open after the reader returned (a defect)
+  Leaked,      // HDF5 objects or file descriptors were left open afterwards (a defect)
 };
 
 struct Outcome {
@@ -33,7 +33,8 @@ bool is_pass(Verdict v);
 //   tensors     load_tensors, then every value is read back as a double
 //   reference   nn::run_reference_case on the CPU in float64 (what
 //               loom-rnn-check runs per file); a FAIL report is "accepted"
-// Never throws; also checks that no HDF5 object stays open afterwards.
+// Never throws; also checks that no HDF5 object and no file descriptor stays
+// open afterwards.
 Outcome run_reader(Reader reader, const std::string& path);
 
 }  // namespace loom::fuzz
