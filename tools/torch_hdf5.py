@@ -115,12 +115,15 @@ def to_loom(src, dst, key=None):
         raise Refused("cannot write '%s': folder '%s' does not exist" % (dst, folder))
     tmp = os.path.join(folder, ".%s.tmp-%d" % (os.path.basename(dst), os.getpid()))
     try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
+        # As loom writes (core/hdf5_file.h): the HDF5 1.8 format, whose metadata
+        # carries checksums, and fixed-length strings, which live in the
+        # checksummed object header rather than the unchecksummed global heap.
+        with h5py.File(tmp, "w", libver=("v108", "v108")) as f:
+            f.attrs["format"] = numpy.bytes_(FORMAT.encode("utf-8"))
             f.attrs["version"] = numpy.int64(VERSION)
             f.attrs["step"] = numpy.int64(0)
             model = f.create_group("model")
-            model.attrs["keys"] = "\n".join(name for name, _ in arrays)
+            model.attrs["keys"] = numpy.bytes_("\n".join(name for name, _ in arrays).encode("utf-8"))
             for name, array in arrays:
                 model.create_dataset(name, data=array)
         os.replace(tmp, dst)
@@ -157,7 +160,9 @@ def _check_stored(dataset, path, name):
     """Refuses a dataset whose data is not all in the file: a damaged or hostile
     file can declare a huge shape and store nothing, and reading it would
     allocate the whole array and walk every missing chunk."""
-    nbytes = dataset.size * dataset.dtype.itemsize
+    nbytes = dataset.dtype.itemsize
+    for n in dataset.shape:  # Python integers: no overflow
+        nbytes *= int(n)
     if nbytes == 0:
         return
     if nbytes > 2**62:
