@@ -41,7 +41,8 @@ class LRScheduler {
   // Restores a state_dict() of the same kind of schedule over an optimizer
   // with as many groups; does not touch the optimizer's lrs (PyTorch neither:
   // load the optimizer's own state_dict for those). Throws loom::Error for a
-  // missing or unknown name; on error nothing is changed.
+  // missing or unknown name, or an epoch count or period (step_size, T_max)
+  // that is not a whole number in range; on error nothing is changed.
   void load_state_dict(const StateDict& dict);
 
  protected:
@@ -146,7 +147,8 @@ class ReduceLROnPlateau {
   // "threshold_mode" (0 rel, 1 abs) as numbers.
   StateDict state_dict() const;
   // Restores a state_dict() over an optimizer with as many groups; throws for
-  // a missing or unknown name (nothing changed then).
+  // a missing or unknown name or a count that is not a whole number >= 0
+  // (nothing changed then).
   void load_state_dict(const StateDict& dict);
 
  private:
