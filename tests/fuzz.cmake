@@ -13,7 +13,8 @@
 if(TARGET loom-fuzz-readers)
   add_test(NAME fuzz_readers
     COMMAND loom-fuzz-readers --reader checkpoint=4000 --reader tensors=3000
-            --reader reference=3000 --seed 1 --work ${PROJECT_BINARY_DIR}/fuzz_readers)
+            --reader reference=3000 --seed 1 --leak-check-every 50
+            --work ${PROJECT_BINARY_DIR}/fuzz_readers)
   set_tests_properties(fuzz_readers PROPERTIES LABELS "fuzz" TIMEOUT 1200)
 endif()
 

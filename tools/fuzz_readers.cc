@@ -3,6 +3,7 @@
 //   loom-fuzz-readers [--reader NAME[=COUNT]]... [--count N] [--seed S]
 //                     [--index I] [--work DIR] [--seed-file NAME=PATH]...
 //                     [--timeout-ms MS] [--no-fork] [--input PATH]
+//                     [--leak-check-every N]
 //
 // Readers (tools/fuzz/readers.h): checkpoint (nn::load_checkpoint + restore),
 // tensors (load_tensors), reference (nn::run_reference_case, what
@@ -20,6 +21,8 @@
 // --index I replays input I alone (one --reader), printing the mutation and
 // the outcome; --no-fork runs it in this process (for a debugger). --input
 // PATH feeds that file, unmutated, to one --reader (e.g. a kept failure).
+// Under AddressSanitizer, LeakSanitizer checks after every input, or after
+// every Nth with --leak-check-every N (a check costs more than an input).
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -60,6 +63,14 @@ extern "C" int __lsan_do_recoverable_leak_check();
 extern "C" const char* __asan_default_options() {
   return "allocator_may_return_null=1:max_allocation_size_mb=8192:detect_leaks=1";
 }
+// libhdf5 1.10.8 loses blocks of its own free lists (H5FL, e.g. an object
+// header's) when metadata fails its checksum; it also prints "infinite loop
+// closing library" at exit then. That is libhdf5's leak, not loom's, and
+// without frame pointers in libhdf5 its stacks end at the first libhdf5
+// frame, so memory allocated inside libhdf5 is not reported. Leaks of memory
+// loom allocates are; HDF5 identifiers loom leaves open are caught apart
+// (readers.h).
+extern "C" const char* __lsan_default_suppressions() { return "leak:libhdf5\n"; }
 #endif
 
 namespace fs = std::filesystem;
@@ -71,7 +82,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: loom-fuzz-readers [--reader checkpoint|tensors|reference[=COUNT]]... [--count N]\n"
     "                         [--seed S] [--index I] [--work DIR] [--seed-file NAME=PATH]...\n"
-    "                         [--timeout-ms MS] [--no-fork] [--input PATH]\n";
+    "                         [--timeout-ms MS] [--no-fork] [--input PATH] [--leak-check-every N]\n";
 
 struct Options {
   std::vector<std::pair<Reader, std::int64_t>> readers;  // count -1: --count
@@ -83,6 +94,7 @@ struct Options {
   int timeout_ms = 10000;
   bool fork = true;
   std::string input;  // --input: read this file as is
+  std::int64_t leak_check_every = 1;
 };
 
 // Exit codes of a child.
@@ -105,7 +117,7 @@ struct Result {
 // Mutates and reads one input in this process; writes "M <mutation>" and
 // "V <kind>\t<message>" lines to `fd` (when >= 0) as it goes. Returns the exit code.
 int run_one(Reader reader, const std::string& seed_file, const std::string& input, std::uint64_t key,
-            int fd, Result& result) {
+            int fd, bool leak_check, Result& result) {
   auto say = [&](const std::string& line) {
     if (fd < 0) return;
     std::string l = line + "\n";
@@ -122,19 +134,21 @@ int run_one(Reader reader, const std::string& seed_file, const std::string& inpu
   say("V " + result.kind + "\t" + one_line(o.message));
   if (!result.pass) return kChildDefect;
 #ifdef LOOM_FUZZ_ASAN
-  if (__lsan_do_recoverable_leak_check() != 0) {
+  if (leak_check && __lsan_do_recoverable_leak_check() != 0) {
     result.pass = false;
     result.kind = "memory leak (LeakSanitizer report above)";
     say("V " + result.kind + "\t");
     return kChildLeak;
   }
+#else
+  (void)leak_check;
 #endif
   return kChildPass;
 }
 
 // Runs one input in a forked child with a time limit and judges how it ended.
 Result run_forked(Reader reader, const std::string& seed_file, const std::string& input,
-                  std::uint64_t key, int timeout_ms) {
+                  std::uint64_t key, int timeout_ms, bool leak_check) {
   int fds[2];
   LOOM_CHECK(::pipe(fds) == 0, "loom-fuzz-readers: pipe() failed");
   std::fflush(stdout);
@@ -154,7 +168,7 @@ Result run_forked(Reader reader, const std::string& seed_file, const std::string
     int code = 5;
     try {
       Result r;
-      code = run_one(reader, seed_file, input, key, fds[1], r);
+      code = run_one(reader, seed_file, input, key, fds[1], leak_check, r);
     } catch (const std::exception& e) {
       std::string l = fmt::format("V harness error\t{}\n", one_line(e.what()));
       ssize_t ignored = ::write(fds[1], l.data(), l.size());
@@ -234,6 +248,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--timeout-ms") o.timeout_ms = static_cast<int>(number(value()));
     else if (a == "--no-fork") o.fork = false;
     else if (a == "--input") o.input = value();
+    else if (a == "--leak-check-every") o.leak_check_every = std::max<std::int64_t>(1, number(value()));
     else if (a == "--seed-file") {
       std::string v = value();
       std::size_t eq = v.find('=');
@@ -277,8 +292,8 @@ int main(int argc, char** argv) {
       if (count < 0) count = opt.count;
       const std::string name = reader_name(reader);
       if (!opt.input.empty()) {
-        Result r = opt.fork ? run_forked(reader, "", opt.input, 0, opt.timeout_ms) : Result();
-        if (!opt.fork) run_one(reader, "", opt.input, 0, -1, r);
+        Result r = opt.fork ? run_forked(reader, "", opt.input, 0, opt.timeout_ms, true) : Result();
+        if (!opt.fork) run_one(reader, "", opt.input, 0, -1, true, r);
         fmt::print("{} {}: {}: {}\n", name, opt.input, r.pass ? "pass" : "FAIL", r.kind);
         fmt::print("  {}\n", r.message);
         return r.pass ? 0 : 1;
@@ -288,7 +303,8 @@ int main(int argc, char** argv) {
       const std::string input = opt.work + "/input-" + name + ".h5";
       // Every unmutated seed must be accepted, or refusals would prove nothing.
       for (const std::string& seed_file : seeds) {
-        Result r = run_forked(reader, "", seed_file, 0, opt.timeout_ms);
+        prepare_seed(seed_file);
+        Result r = run_forked(reader, "", seed_file, 0, opt.timeout_ms, true);
         if (r.kind != "accepted") {
           ++failures;
           fmt::print("FAIL {}: the unmutated seed {} is not accepted: {}: {}\n", name, seed_file,
@@ -299,15 +315,21 @@ int main(int argc, char** argv) {
       std::int64_t first = opt.index.value_or(0), last = opt.index ? *opt.index + 1 : count;
       std::map<std::string, std::int64_t> kinds;
       auto t0 = std::chrono::steady_clock::now();
+      double slowest_s = 0;
+      std::int64_t slowest = -1;
       for (std::int64_t i = first; i < last; ++i) {
         std::uint64_t key = mutation_key(opt.seed, tag, static_cast<std::uint64_t>(i));
         const std::string& seed_file = seeds[(key >> 17) % seeds.size()];
         Result r;
+        auto started = std::chrono::steady_clock::now();
         if (opt.fork) {
-          r = run_forked(reader, seed_file, input, key, opt.timeout_ms);
+          r = run_forked(reader, seed_file, input, key, opt.timeout_ms,
+                         opt.index || i % opt.leak_check_every == 0);
         } else {
-          run_one(reader, seed_file, input, key, -1, r);
+          run_one(reader, seed_file, input, key, -1, true, r);
         }
+        double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (took > slowest_s) slowest_s = took, slowest = i;
         ++kinds[r.pass ? r.kind : "FAILED"];
         if (opt.index)
           fmt::print("{} input {} (seed {}, from {}): {}\n  -> {}: {}\n", name, i, opt.seed,
@@ -328,8 +350,8 @@ int main(int argc, char** argv) {
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::string counts;
       for (const auto& [k, n] : kinds) counts += fmt::format(", {} {}", n, k);
-      fmt::print("{}: {} mutated inputs from {} seed file(s) in {:.1f} s{}\n", name, last - first,
-                 seeds.size(), s, counts);
+      fmt::print("{}: {} mutated inputs from {} seed file(s) in {:.1f} s{}; slowest: index {} ({:.2f} s)\n",
+                 name, last - first, seeds.size(), s, counts, slowest, slowest_s);
       std::error_code ec;
       fs::remove(input, ec);
     }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -171,13 +172,38 @@ std::string byte_mutation(std::vector<char>& b, Rng& r) {
 
 // ---- structured mutations (HDF5 C API) ----------------------------------------------------------
 
-struct Inventory {
-  std::vector<std::string> datasets, groups;                  // paths, groups without the root
-  std::vector<std::pair<std::string, std::string>> attributes;  // (object path, name)
+// One attribute of a seed: where, its name, and its value when it is a string.
+struct SeedAttr {
+  std::string object, name;
+  enum Kind { String, Integer, Other } kind = Other;
+  std::string text;  // String: the value
 };
 
+// What a seed file holds, read once (prepare_seed) and reused by every mutation.
+struct Inventory {
+  std::vector<std::string> datasets, groups;  // paths, groups without the root
+  std::vector<SeedAttr> attributes;
+};
+
+void add_attrs(const Hdf5File& f, const std::string& object, Inventory& inv) {
+  for (const std::string& a : f.attr_names(object)) {
+    SeedAttr attr{object, a};
+    try {
+      attr.text = f.attr_string(object, a);
+      attr.kind = SeedAttr::String;
+    } catch (const Error&) {
+      try {
+        f.attr_int(object, a);
+        attr.kind = SeedAttr::Integer;
+      } catch (const Error&) {
+      }
+    }
+    inv.attributes.push_back(attr);
+  }
+}
+
 void walk(const Hdf5File& f, const std::string& group, Inventory& inv) {
-  for (const std::string& a : f.attr_names(group)) inv.attributes.emplace_back(group, a);
+  add_attrs(f, group, inv);
   for (const std::string& child : f.list(group)) {
     std::string path = group == "/" ? "/" + child : group + "/" + child;
     if (f.is_group(path)) {
@@ -185,7 +211,7 @@ void walk(const Hdf5File& f, const std::string& group, Inventory& inv) {
       walk(f, path, inv);
     } else {
       inv.datasets.push_back(path);
-      for (const std::string& a : f.attr_names(path)) inv.attributes.emplace_back(path, a);
+      add_attrs(f, path, inv);
     }
   }
 }
@@ -430,24 +456,12 @@ std::string set_attribute(hid_t file, const std::string& object, const std::stri
 }
 
 // The same attribute class with another value; a "keys" list gets line edits.
-std::string attribute_value(const Hdf5File& seed, hid_t file, const std::string& object,
-                            const std::string& name, Rng& r) {
-  std::string text;
-  bool is_string = false;
-  try {
-    text = seed.attr_string(object, name);
-    is_string = true;
-  } catch (const Error&) {
-  }
-  if (!is_string) {
-    bool is_int = true;
-    try {
-      seed.attr_int(object, name);
-    } catch (const Error&) {
-      is_int = false;
-    }
-    return set_attribute(file, object, name, r, is_int ? 0 : 1);
-  }
+std::string attribute_value(const SeedAttr& attr, hid_t file, Rng& r) {
+  const std::string& object = attr.object;
+  const std::string& name = attr.name;
+  const std::string& text = attr.text;
+  if (attr.kind != SeedAttr::String)
+    return set_attribute(file, object, name, r, attr.kind == SeedAttr::Integer ? 0 : 1);
   if (name != "keys") return set_attribute(file, object, name, r, 2);
   std::vector<std::string> lines;
   std::size_t start = 0;
@@ -535,8 +549,7 @@ std::string swap_kind(hid_t file, const Inventory& inv, Rng& r) {
   return fmt::format("dataset '{}' -> an empty group{}", ds, g.id >= 0 ? "" : " (failed)");
 }
 
-std::string structured_mutation(const Hdf5File& seed, const Inventory& inv, hid_t file,
-                                const std::string& self, Rng& r) {
+std::string structured_mutation(const Inventory& inv, hid_t file, const std::string& self, Rng& r) {
   const bool has_ds = !inv.datasets.empty(), has_attr = !inv.attributes.empty();
   for (;;) {
     switch (r.below(12)) {
@@ -550,9 +563,9 @@ std::string structured_mutation(const Hdf5File& seed, const Inventory& inv, hid_
       }
       case 1: {
         if (!has_attr) break;
-        auto [obj, name] = r.pick(inv.attributes);
-        herr_t rc = H5Adelete_by_name(file, obj.c_str(), name.c_str(), H5P_DEFAULT);
-        return fmt::format("attribute '{}' of '{}' deleted{}", name, obj, rc >= 0 ? "" : " (failed)");
+        const SeedAttr& a = r.pick(inv.attributes);
+        herr_t rc = H5Adelete_by_name(file, a.object.c_str(), a.name.c_str(), H5P_DEFAULT);
+        return fmt::format("attribute '{}' of '{}' deleted{}", a.name, a.object, rc >= 0 ? "" : " (failed)");
       }
       case 2: if (has_ds) return other_dtype(file, r.pick(inv.datasets), r); break;
       case 3: if (has_ds) return other_shape(file, r.pick(inv.datasets), r); break;
@@ -562,13 +575,12 @@ std::string structured_mutation(const Hdf5File& seed, const Inventory& inv, hid_
       case 7: if (has_ds) return extreme_values(file, r.pick(inv.datasets), r); break;
       case 8: {
         if (!has_attr) break;
-        auto [obj, name] = r.pick(inv.attributes);
-        return set_attribute(file, obj, name, r, static_cast<int>(r.below(7)));
+        const SeedAttr& a = r.pick(inv.attributes);
+        return set_attribute(file, a.object, a.name, r, static_cast<int>(r.below(7)));
       }
       case 9: {
         if (!has_attr) break;
-        auto [obj, name] = r.pick(inv.attributes);
-        return attribute_value(seed, file, obj, name, r);
+        return attribute_value(r.pick(inv.attributes), file, r);
       }
       case 10: return r.chance(0.5) ? add_object(file, inv, r) : link_mutation(file, inv, self, r);
       default: return swap_kind(file, inv, r);
@@ -587,7 +599,20 @@ struct Quiet {
   ~Quiet() { H5Eset_auto2(H5E_DEFAULT, func, data); }
 };
 
+// The inventory of each seed file, read on first use.
+const Inventory& inventory(const std::string& seed_file) {
+  static std::map<std::string, Inventory> cache;
+  auto it = cache.find(seed_file);
+  if (it != cache.end()) return it->second;
+  Hdf5File seed = Hdf5File::open_read(seed_file);
+  Inventory inv;
+  walk(seed, "/", inv);
+  return cache.emplace(seed_file, std::move(inv)).first->second;
+}
+
 }  // namespace
+
+void prepare_seed(const std::string& seed_file) { inventory(seed_file); }
 
 std::uint64_t mutation_key(std::uint64_t seed, std::uint64_t reader_tag, std::uint64_t index) {
   std::uint64_t s = seed;
@@ -607,13 +632,11 @@ std::string mutate(const std::string& seed_file, const std::string& out_path, st
   std::vector<std::string> done;
   std::filesystem::copy_file(seed_file, out_path, std::filesystem::copy_options::overwrite_existing);
   if (structured > 0) {
-    Hdf5File seed = Hdf5File::open_read(seed_file);
-    Inventory inv;
-    walk(seed, "/", inv);
+    const Inventory& inv = inventory(seed_file);
     Quiet quiet;
     hid_t file = H5Fopen(out_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
     LOOM_CHECK(file >= 0, "loom-fuzz-readers: cannot open the copy '{}'", out_path);
-    for (int i = 0; i < structured; ++i) done.push_back(structured_mutation(seed, inv, file, out_path, r));
+    for (int i = 0; i < structured; ++i) done.push_back(structured_mutation(inv, file, out_path, r));
     H5Fclose(file);
   }
   if (count > structured) {

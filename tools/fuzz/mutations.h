@@ -29,6 +29,11 @@ namespace loom::fuzz {
 // when the seed itself cannot be read or `out_path` cannot be written.
 std::string mutate(const std::string& seed_file, const std::string& out_path, std::uint64_t key);
 
+// Reads what `seed_file` holds (its groups, datasets and attributes) once, so
+// that processes forked afterwards mutate it without reading it again.
+// mutate() does the same on first use of a seed.
+void prepare_seed(const std::string& seed_file);
+
 // The 64-bit key of input `index` of a run with seed `seed` for reader
 // `reader_tag` (splitmix64 of the three), so every input is independent.
 std::uint64_t mutation_key(std::uint64_t seed, std::uint64_t reader_tag, std::uint64_t index);
