@@ -88,9 +88,13 @@ const std::vector<std::string> kStrings = {"",
 // ---- byte-level mutations ---------------------------------------------------------------------
 
 std::vector<char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   LOOM_CHECK(in.good(), "loom-fuzz-readers: cannot read seed '{}'", path);
-  return std::vector<char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<char> bytes(static_cast<std::size_t>(in.tellg()));
+  in.seekg(0);
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  LOOM_CHECK(in.good(), "loom-fuzz-readers: cannot read seed '{}'", path);
+  return bytes;
 }
 
 void write_bytes(const std::string& path, const std::vector<char>& bytes) {
@@ -104,9 +108,12 @@ std::vector<std::size_t> signature_offsets(const std::vector<char>& b) {
   static const char* sigs[] = {"\x89HDF", "TREE", "HEAP", "SNOD", "OHDR", "OCHK", "FRHP",
                                "FHDB", "FSHD", "BTHD", "BTLF", "GCOL", "FSSE"};
   std::vector<std::size_t> out;
-  for (std::size_t i = 0; i + 4 <= b.size(); ++i)
+  for (std::size_t i = 0; i + 4 <= b.size(); ++i) {
+    const char c = b[i];
+    if (c != '\x89' && (c < 'B' || c > 'T')) continue;  // no signature starts here
     for (const char* s : sigs)
-      if (std::memcmp(b.data() + i, s, 4) == 0) out.push_back(i);
+      if (c == s[0] && b[i + 1] == s[1] && b[i + 2] == s[2] && b[i + 3] == s[3]) out.push_back(i);
+  }
   return out;
 }
 
