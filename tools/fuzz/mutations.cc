@@ -247,12 +247,6 @@ std::vector<hsize_t> dataset_dims(hid_t file, const std::string& path) {
   return dims;
 }
 
-hsize_t product(const std::vector<hsize_t>& dims) {
-  hsize_t n = 1;
-  for (hsize_t d : dims) n *= d;
-  return n;
-}
-
 // Replaces whatever is at `path` by a new dataset; `data` (in `mem_type`) may be null.
 bool make_dataset(hid_t file, const std::string& path, hid_t type, hid_t space, hid_t dcpl,
                   hid_t mem_type = -1, const void* data = nullptr) {
@@ -316,7 +310,11 @@ std::string other_shape(hid_t file, const std::string& path, Rng& r) {
     case 4: std::reverse(dims.begin(), dims.end()); if (dims.size() < 2) dims.push_back(2); break;
     default: dims.assign(32, 1); break;
   }
-  hsize_t n = product(dims);
+  hsize_t n = 1;
+  for (hsize_t d : dims)
+    if (d != 0 && n > (hsize_t{1} << 20) / d) n = hsize_t{1} << 21;  // (an earlier mutation made it huge)
+    else n *= d;
+  if (n > (hsize_t{1} << 20)) dims = {2, 3}, n = 6;
   std::vector<double> data(static_cast<std::size_t>(n));
   for (double& v : data) v = static_cast<double>(static_cast<std::int64_t>(r.below(2000)) - 1000) / 100.0;
   Id space{dims.empty() ? H5Screate(H5S_SCALAR)
