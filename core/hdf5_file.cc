@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -278,16 +279,19 @@ std::string string_attr_or_empty(hid_t obj, const char* name) {
   return value;
 }
 
-// Writes the variable-length UTF-8 string attribute `name` = `value` on `obj`
-// (as h5py writes a Python str). False on failure.
+// Writes the fixed-length UTF-8 string attribute `name` = `value` (non-empty)
+// on `obj`: in the checksummed object header, like set_attr_string's texts
+// (a variable-length string would live in the unchecksummed global heap).
+// False on failure.
 bool put_string_attr(hid_t obj, const char* name, const char* value) {
+  const std::size_t size = std::strlen(value);
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  if (!type.ok() || !space.ok() || H5Tset_size(type.get(), H5T_VARIABLE) < 0 ||
-      H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
+  if (size == 0 || !type.ok() || !space.ok() || H5Tset_size(type.get(), size) < 0 ||
+      H5Tset_strpad(type.get(), H5T_STR_NULLPAD) < 0 || H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0)
     return false;
   Handle attr(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  return attr.ok() && H5Awrite(attr.get(), type.get(), &value) >= 0;
+  return attr.ok() && H5Awrite(attr.get(), type.get(), value) >= 0;
 }
 
 // Syncs a file or folder to disk; best effort (errors are ignored: the data
@@ -522,6 +526,25 @@ H5I_type_t object_kind(hid_t file, const std::string& normalized) {
 }
 }  // namespace
 
+std::uint64_t Hdf5File::object_address(const std::string& path) const {
+  require_open("object_address");
+  std::string p = normalize(path);
+  QuietErrors quiet;
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info;
+  haddr_t addr = HADDR_UNDEF;
+  if (H5Oget_info_by_name3(id_, h5name(p).c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+      H5VLnative_token_to_addr(id_, info.token, &addr) < 0)
+    fail("HDF5 file '{}': no object {}{}", path_, describe(p), detail_suffix());
+  return addr;
+#else
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(id_, h5name(p).c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+    fail("HDF5 file '{}': no object {}{}", path_, describe(p), detail_suffix());
+  return info.addr;
+#endif
+}
+
 bool Hdf5File::is_group(const std::string& path) const {
   if (!has(path)) return false;
   QuietErrors quiet;
@@ -585,10 +608,17 @@ OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::st
   d.dataset = Handle(H5Dopen2(file, h5name(path).c_str(), H5P_DEFAULT), H5Dclose);
   if (!d.dataset.ok()) {
     fail_if_checksum_error(file_path, "the object header of dataset " + describe(path));
+    std::string why = detail_suffix();  // e.g. a failed metadata checksum
     H5Eclear2(H5E_DEFAULT);
     H5I_type_t kind = object_kind(file, path);
     if (kind == H5I_GROUP) fail("HDF5 file '{}': {} is a group, not a dataset", file_path,
                                 describe(path));
+    // A link that exists but does not open: the object's metadata is damaged.
+    if (kind == H5I_BADID && H5Lexists(file, h5name(path).c_str(), H5P_DEFAULT) > 0) {
+      H5Eclear2(H5E_DEFAULT);
+      fail("HDF5 file '{}': cannot open {}: the file is damaged{}", file_path, describe(path), why);
+    }
+    H5Eclear2(H5E_DEFAULT);
     fail("HDF5 file '{}': no dataset {}", file_path, describe(path));
   }
   d.type = Handle(H5Dget_type(d.dataset.get()), H5Tclose);
@@ -631,9 +661,62 @@ OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::st
     if (rank < 0 || H5Sget_simple_extent_dims(d.space.get(), dims.data(), nullptr) < 0)
       fail("HDF5 file '{}': cannot read the shape of dataset {}{}", file_path, describe(path),
            detail_suffix());
+    // A damaged or hostile file may declare any dimensions: refuse those whose
+    // element count or byte size does not fit in 63 bits.
+    std::uint64_t elements = 1;
+    for (hsize_t dim : dims)
+      if (dim > static_cast<hsize_t>(INT64_MAX) || __builtin_mul_overflow(elements, dim, &elements) ||
+          elements > static_cast<std::uint64_t>(INT64_MAX) / 8)
+        fail("HDF5 file '{}': dataset {} declares shape [{}], too large to be a tensor "
+             "(damaged file?)",
+             file_path, describe(path), fmt::join(dims, ", "));
     d.shape.assign(dims.begin(), dims.end());
   }
   return d;
+}
+
+// Throws unless every byte of the dataset is stored in the file: a damaged
+// or hostile file can declare a huge shape and store nothing (HDF5 would
+// then produce fill values, after allocating the whole array and iterating
+// over every missing chunk), and a file written with missing chunks or a
+// dataset never written is incomplete.
+void check_stored(const OpenDataset& d, const std::string& file_path, const std::string& path,
+                  std::int64_t numel) {
+  if (numel == 0) return;
+  Handle dcpl(H5Dget_create_plist(d.dataset.get()), H5Pclose);
+  if (!dcpl.ok()) fail("HDF5 file '{}': cannot read dataset {}{}", file_path, describe(path), detail_suffix());
+  H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_CHUNKED) {
+    int rank = H5Pget_chunk(dcpl.get(), 0, nullptr);
+    std::vector<hsize_t> chunk(static_cast<std::size_t>(std::max(rank, 0)));
+    if (rank != static_cast<int>(d.shape.size()) || H5Pget_chunk(dcpl.get(), rank, chunk.data()) < 0)
+      fail("HDF5 file '{}': dataset {} has a damaged chunk layout{}", file_path, describe(path),
+           detail_suffix());
+    std::uint64_t chunks = 1;
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      if (chunk[i] == 0) fail("HDF5 file '{}': dataset {} has a zero chunk size", file_path, describe(path));
+      std::uint64_t along = (static_cast<std::uint64_t>(d.shape[i]) + chunk[i] - 1) / chunk[i];
+      if (__builtin_mul_overflow(chunks, along, &chunks)) chunks = UINT64_MAX;
+    }
+    hsize_t stored = 0;
+    if (H5Dget_num_chunks(d.dataset.get(), d.space.get(), &stored) < 0)
+      fail("HDF5 file '{}': cannot read the chunk index of dataset {}{}", file_path, describe(path),
+           detail_suffix());
+    if (stored < chunks)
+      fail("HDF5 file '{}': dataset {} is incomplete: {} of its {} chunks are stored (damaged "
+           "file?)",
+           file_path, describe(path), stored, chunks);
+  } else if (layout == H5D_CONTIGUOUS) {
+    std::uint64_t need = static_cast<std::uint64_t>(numel) * H5Tget_size(d.type.get());
+    hsize_t have = H5Dget_storage_size(d.dataset.get());
+    if (have < need)
+      fail("HDF5 file '{}': dataset {} stores {} bytes, its shape and type need {} (damaged or "
+           "never written)",
+           file_path, describe(path), have, need);
+  } else if (layout != H5D_COMPACT) {
+    fail("HDF5 file '{}': dataset {} has an unsupported storage layout{}", file_path, describe(path),
+         detail_suffix());
+  }
 }
 
 }  // namespace
@@ -655,7 +738,16 @@ HostArray Hdf5File::read(const std::string& path) const {
   std::string p = normalize(path);
   QuietErrors quiet;
   OpenDataset d = open_dataset(id_, path_, p);
-  HostArray a = HostArray::zeros(d.dtype, d.shape);
+  HostArray a;
+  a.dtype = d.dtype;
+  a.shape = d.shape;
+  check_stored(d, path_, p, a.numel());
+  try {
+    a = HostArray::zeros(d.dtype, d.shape);
+  } catch (const std::bad_alloc&) {
+    fail("HDF5 file '{}': dataset {} of shape {} needs {} bytes, more memory than is available",
+         path_, describe(p), shape_string(d.shape), a.nbytes());
+  }
   if (a.numel() == 0) return a;
   // An enum is read in its own (native) type; everything else converts to the
   // native type of the dtype, which HDF5 does for any width and byte order.
@@ -938,6 +1030,8 @@ std::string Hdf5File::attr_string(const std::string& object, const std::string& 
     }
   } else {
     std::size_t size = H5Tget_size(a.type.get());
+    if (size == 0 || size > (std::size_t{1} << 30))
+      fail("{} declares a string of {} bytes (damaged file?)", attr_where(path_, o, name), size);
     H5Tset_size(mem.get(), size + 1);  // room for a terminating NUL
     H5Tset_strpad(mem.get(), H5T_STR_NULLTERM);
     std::string buf(size + 1, '\0');
@@ -980,12 +1074,16 @@ void Hdf5File::set_attr_string(const std::string& object, const std::string& nam
                                std::string_view value) {
   require_writable("set_attr_string");
   QuietErrors quiet;
+  // Fixed-length, so that the text lives in the (checksummed) object header;
+  // a variable-length string lives in the global heap, which has no checksum
+  // and whose damage crashes libhdf5 1.10 (H5HG_read).
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
+  std::string copy(value);
+  if (copy.empty()) copy.push_back('\0');  // HDF5 strings hold at least one byte
+  H5Tset_size(type.get(), copy.size());
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  std::string copy(value);  // NUL-terminated
-  const char* p = copy.c_str();
-  put_attr(id_, path_, normalize(object), name, type.get(), type.get(), &p);
+  put_attr(id_, path_, normalize(object), name, type.get(), type.get(), copy.data());
 }
 
 void Hdf5File::set_attr_int(const std::string& object, const std::string& name,

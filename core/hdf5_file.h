@@ -12,8 +12,9 @@
 // float16 as numpy.float16), int64, bool stored as uint8 (0/1), and bfloat16,
 // which has no HDF5 or numpy type: its raw bits are stored as uint16 and the
 // dataset carries the string attribute loom_dtype = "bfloat16" (reinterpret
-// the uint16 as bfloat16: torch.from_numpy(a.view(numpy.int16)).view(torch.bfloat16)). Attributes: strings as variable-length UTF-8 (what
-// h5py writes for a Python str), integers as int64, reals as float64.
+// the uint16 as bfloat16: torch.from_numpy(a.view(numpy.int16)).view(torch.bfloat16)). Attributes: strings as fixed-length UTF-8 (h5py
+// reads them as bytes; variable-length strings, what h5py writes for a Python
+// str, are read too), integers as int64, reals as float64.
 // Files written here read back in h5py, and h5py's files read here.
 //
 // Checksums. Damage to a file written here is detected when it is read, not
@@ -155,6 +156,12 @@ class Hdf5File {
   bool is_group(const std::string& path) const;
   bool is_dataset(const std::string& path) const;
 
+  // The address of the object at `path` in the file: two paths give the same
+  // value exactly when they reach the same object (hard links, soft links),
+  // which is how a reader walking groups notices a cycle. Throws loom::Error
+  // when `path` does not exist.
+  std::uint64_t object_address(const std::string& path) const;
+
   // Names (not paths) of the children of group `group`, sorted. Throws
   // loom::Error when `group` does not exist or is not a group.
   std::vector<std::string> list(const std::string& group = "/") const;
@@ -164,7 +171,8 @@ class Hdf5File {
   DType dtype(const std::string& path) const;
   std::vector<std::int64_t> shape(const std::string& path) const;
 
-  // Reads dataset `path`: float32 -> Float32, float64 -> Float64, IEEE
+  // Reads dataset `path` (refusing, as above, a shape that overflows or data
+  // that is not all stored): float32 -> Float32, float64 -> Float64, IEEE
   // float16 -> Float16, uint16 with attribute loom_dtype = "bfloat16" ->
   // BFloat16, signed integers (and unsigned up to 32 bits) -> Int64, uint8
   // and h5py's bool enum -> Bool (nonzero reads as 1). A scalar dataset gives shape {}.
@@ -180,7 +188,7 @@ class Hdf5File {
   bool checksummed(const std::string& path) const;
 
   // True when the file's metadata carries checksums: superblock version 2 or
-  // later (files in the HDF5 1.8 format or newer, as create_atomic writes).
+  // later (files in the HDF5 1.8 format or newer; create_atomic writes 1.10).
   bool metadata_checksummed() const;
 
   // Like read(), converted to `dtype`: conversions between floating dtypes
@@ -216,7 +224,7 @@ class Hdf5File {
   double attr_double(const std::string& object, const std::string& name) const;
 
   // Setters: create or replace a scalar attribute on `object` (which must
-  // exist): a variable-length UTF-8 string, an int64, a float64. Throw
+  // exist): a fixed-length UTF-8 string, an int64, a float64. Throw
   // loom::Error on a read-only file or a missing object.
   void set_attr_string(const std::string& object, const std::string& name, std::string_view value);
   void set_attr_int(const std::string& object, const std::string& name, std::int64_t value);

@@ -1,6 +1,7 @@
 #include "core/tensor_io.h"
 
 #include <cstring>
+#include <set>
 
 #include "core/native.h"
 
@@ -31,21 +32,36 @@ void save_tensors(const std::string& path, const std::map<std::string, Tensor>& 
 }
 
 namespace {
+// Reads the datasets under `group` into `out`. `seen` holds the addresses of
+// the groups already walked: a group reached a second time (a hard or soft
+// link cycle, or a group linked at two places) is refused, so a damaged file
+// cannot make the walk recurse forever.
 void collect(const Hdf5File& file, const std::string& group, Device device,
-             std::map<std::string, Tensor>& out) {
+             std::map<std::string, Tensor>& out, std::set<std::uint64_t>& seen) {
+  if (!seen.insert(file.object_address(group)).second)
+    fail("HDF5 file '{}': {} is reached twice (a link cycle or a group linked at two "
+         "places); loom reads each group once",
+         file.path(), group == "/" ? std::string("the root group") : "group '" + group + "'");
   for (const std::string& child : file.list(group)) {
     std::string path = group == "/" ? child : group + "/" + child;
-    if (file.is_group(path)) collect(file, path, device, out);
+    if (file.is_group(path)) collect(file, path, device, out, seen);
     else out[path] = from_host_array(file.read(path), TensorOptions(file.dtype(path)).device(device));
   }
 }
 }  // namespace
 
 std::map<std::string, Tensor> load_tensors(const std::string& path, Device device) {
-  Hdf5File file = Hdf5File::open_read(path);
-  std::map<std::string, Tensor> out;
-  collect(file, "/", device, out);
-  return out;
+  try {
+    Hdf5File file = Hdf5File::open_read(path);
+    std::map<std::string, Tensor> out;
+    std::set<std::uint64_t> seen;
+    collect(file, "/", device, out, seen);
+    return out;
+  } catch (const Error& e) {
+    // Messages from below the file layer (tensor allocation, ...) do not name it.
+    if (std::string(e.what()).find(path) != std::string::npos) throw;
+    fail("cannot load tensors from '{}': {}", path, e.what());
+  }
 }
 
 }  // namespace loom

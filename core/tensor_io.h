@@ -30,7 +30,9 @@ Tensor from_host_array(const HostArray& array, TensorOptions options = {});
 void save_tensors(const std::string& path, const std::map<std::string, Tensor>& tensors);
 // Reads every dataset in the file (recursively; keys are slash-joined paths
 // without the leading slash) onto `device`, keeping each dataset's dtype;
-// checksums are verified where the file has them.
+// checksums are verified where the file has them. Throws loom::Error naming
+// `path` for a missing, non-HDF5 or damaged file, a dataset loom cannot read
+// (Hdf5File::read), or a group reached twice (a link cycle).
 std::map<std::string, Tensor> load_tensors(const std::string& path, Device device = kCPU);
 
 }  // namespace loom

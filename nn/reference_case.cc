@@ -47,6 +47,38 @@ CaseConfig read_config(const Hdf5File& f) {
   return c;
 }
 
+// Checks the sizes the attributes declare against the stored parameters of
+// layer 0 and the number of layers against the stored datasets, before a
+// module of those sizes is allocated: a damaged hidden_size or num_layers
+// (2^40, say) is refused instead of exhausting memory.
+void check_sizes(const Hdf5File& f, const CaseConfig& c) {
+  const RNNOptions& o = c.options;
+  const std::int64_t G = c.mode == "LSTM" ? 4 : c.mode == "GRU" ? 3 : 1;
+  LOOM_CHECK(o.input_size_ > 0 && o.hidden_size_ > 0 && o.num_layers_ > 0 && o.proj_size_ >= 0,
+             "{}: input_size {}, hidden_size {}, num_layers {}, proj_size {}: sizes must be positive",
+             f.path(), o.input_size_, o.hidden_size_, o.num_layers_, o.proj_size_);
+  LOOM_CHECK(f.is_group("params"), "{}: no group 'params'", f.path());
+  const std::int64_t datasets = static_cast<std::int64_t>(f.list("params").size());
+  LOOM_CHECK(o.num_layers_ <= datasets, "{}: num_layers {} but 'params' holds only {} datasets",
+             f.path(), o.num_layers_, datasets);
+  const std::int64_t H_out = o.proj_size_ > 0 ? o.proj_size_ : o.hidden_size_;
+  auto expect = [&](const std::string& name, std::int64_t rows_per_gate, std::int64_t cols) {
+    std::vector<std::int64_t> shape = f.shape("params/" + name);
+    LOOM_CHECK(shape.size() == 2 && shape[0] % G == 0 && shape[0] / G == rows_per_gate &&
+                   shape[1] == cols,
+               "{}: params/{} has shape {}, but the attributes (mode {}, input_size {}, hidden_size "
+               "{}, proj_size {}) imply [{} * {}, {}]",
+               f.path(), name, shape_string(shape), c.mode, o.input_size_, o.hidden_size_,
+               o.proj_size_, G, rows_per_gate, cols);
+  };
+  expect("weight_ih_l0", o.hidden_size_, o.input_size_);
+  expect("weight_hh_l0", o.hidden_size_, H_out);
+  for (std::int64_t l = 1; l < o.num_layers_; ++l)
+    LOOM_CHECK(f.is_dataset(fmt::format("params/weight_hh_l{}", l)),
+               "{}: num_layers is {} but there is no dataset params/weight_hh_l{}", f.path(),
+               o.num_layers_, l);
+}
+
 std::unique_ptr<RNNBase> make_module(const CaseConfig& c) {
   if (c.mode == "LSTM") return std::make_unique<LSTM>(c.options);
   if (c.mode == "GRU") return std::make_unique<GRU>(c.options);
@@ -78,10 +110,13 @@ void compare(ReferenceCaseReport& report, const std::string& name, const Tensor&
 
 }  // namespace
 
-ReferenceCaseReport run_reference_case(const std::string& path, Device device, DType dtype,
-                                       ReferenceTolerance tol) {
+namespace {
+
+ReferenceCaseReport run_case(const std::string& path, Device device, DType dtype,
+                             ReferenceTolerance tol) {
   Hdf5File f = Hdf5File::open_read(path);
   CaseConfig c = read_config(f);
+  check_sizes(f, c);
   bool lstm = c.mode == "LSTM", packed = c.layout == "packed";
   TensorOptions opts = TensorOptions(dtype).device(device);
   auto load = [&](const std::string& name) { return from_host_array(f.read(name), opts); };
@@ -148,6 +183,19 @@ ReferenceCaseReport run_reference_case(const std::string& path, Device device, D
   for (auto& [name, param] : module->named_parameters())
     compare(report, "grad/params/" + name, param.grad(), load("grad/params/" + name), tol);
   return report;
+}
+
+}  // namespace
+
+ReferenceCaseReport run_reference_case(const std::string& path, Device device, DType dtype,
+                                       ReferenceTolerance tol) {
+  try {
+    return run_case(path, device, dtype, tol);
+  } catch (const Error& e) {
+    // Refusals from the module or the layers (shapes, options) do not name the file.
+    if (std::string(e.what()).find(path) != std::string::npos) throw;
+    fail("reference case '{}': {}", path, e.what());
+  }
 }
 
 }  // namespace loom::nn

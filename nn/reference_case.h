@@ -35,8 +35,11 @@ struct ReferenceCaseReport {
 // Loads the case at `path`, builds the module it describes in eval mode with
 // the stored parameters, runs forward and then backward with the stored
 // upstream gradients, in `dtype` on `device`, and compares everything the
-// file holds. Throws loom::Error when the file is not a valid reference case
-// (wrong format tag, missing or mis-shaped datasets, unknown mode or layout).
+// file holds. Throws loom::Error naming `path` when the file is not a valid
+// reference case (wrong format tag, missing or mis-shaped datasets, unknown
+// mode or layout, sizes that disagree with the stored parameters, inputs the
+// layer refuses) or is damaged; sizes are checked against the stored
+// parameters before the module is allocated.
 ReferenceCaseReport run_reference_case(const std::string& path, Device device, DType dtype,
                                        ReferenceTolerance tolerance);
 

@@ -21,6 +21,17 @@ void check_same_names(const char* what, const StateDict& expected, const StateDi
     LOOM_CHECK(expected.scalars.count(name), "{}.load_state_dict: unexpected key '{}'", what, name);
 }
 
+// `value` (a state_dict scalar) as an integer >= `min`. Throws loom::Error
+// unless it is a whole number within +-2^53: a damaged checkpoint can hold
+// NaN, 1e300 or 0 where an epoch count or a period belongs, whose conversion
+// is undefined or which would divide by zero later.
+std::int64_t whole(const char* what, const std::string& name, double value, std::int64_t min) {
+  LOOM_CHECK(std::isfinite(value) && value == std::floor(value) && std::abs(value) <= 0x1p53 &&
+                 value >= static_cast<double>(min),
+             "{}.load_state_dict: '{}' must be a whole number >= {}, got {}", what, name, min, value);
+  return static_cast<std::int64_t>(value);
+}
+
 std::vector<double> lrs_of(const Optimizer& optimizer) {
   std::vector<double> out;
   for (const ParamGroup& g : optimizer.param_groups()) out.push_back(g.options->get_lr());
@@ -64,8 +75,14 @@ StateDict LRScheduler::state_dict() const {
 
 void LRScheduler::load_state_dict(const StateDict& dict) {
   check_same_names("LRScheduler", state_dict(), dict);
-  last_epoch_ = static_cast<std::int64_t>(dict.scalars.at("last_epoch"));
-  step_count_ = static_cast<std::int64_t>(dict.scalars.at("_step_count"));
+  // Check everything before changing anything; the periods (StepLR's
+  // step_size, CosineAnnealingLR's T_max) are whole numbers >= 1.
+  const std::int64_t last_epoch = whole("LRScheduler", "last_epoch", dict.scalars.at("last_epoch"), -1);
+  const std::int64_t step_count = whole("LRScheduler", "_step_count", dict.scalars.at("_step_count"), 0);
+  for (const auto& [name, ptr] : option_fields())
+    if (name == "step_size" || name == "T_max") whole("LRScheduler", name, dict.scalars.at(name), 1);
+  last_epoch_ = last_epoch;
+  step_count_ = step_count;
   for (std::size_t g = 0; g < base_lrs_.size(); ++g)
     base_lrs_[g] = dict.scalars.at(fmt::format("base_lrs.{}", g));
   for (std::size_t g = 0; g < last_lr_.size(); ++g)
@@ -228,17 +245,23 @@ void ReduceLROnPlateau::load_state_dict(const StateDict& dict) {
   const auto& s = dict.scalars;
   const double factor = s.at("factor");
   LOOM_CHECK(factor < 1.0, "Factor should be < 1.0.");
+  const char* what = "ReduceLROnPlateau";
+  const std::int64_t patience = whole(what, "patience", s.at("patience"), 0);
+  const std::int64_t cooldown = whole(what, "cooldown", s.at("cooldown"), 0);
+  const std::int64_t num_bad_epochs = whole(what, "num_bad_epochs", s.at("num_bad_epochs"), 0);
+  const std::int64_t cooldown_counter = whole(what, "cooldown_counter", s.at("cooldown_counter"), 0);
+  const std::int64_t last_epoch = whole(what, "last_epoch", s.at("last_epoch"), -1);
   mode_max_ = s.at("mode") != 0;
   threshold_abs_ = s.at("threshold_mode") != 0;
   factor_ = factor;
-  patience_ = static_cast<std::int64_t>(s.at("patience"));
+  patience_ = patience;
   threshold_ = s.at("threshold");
-  cooldown_ = static_cast<std::int64_t>(s.at("cooldown"));
+  cooldown_ = cooldown;
   eps_ = s.at("eps");
   best_ = s.at("best");
-  num_bad_epochs_ = static_cast<std::int64_t>(s.at("num_bad_epochs"));
-  cooldown_counter_ = static_cast<std::int64_t>(s.at("cooldown_counter"));
-  last_epoch_ = static_cast<std::int64_t>(s.at("last_epoch"));
+  num_bad_epochs_ = num_bad_epochs;
+  cooldown_counter_ = cooldown_counter;
+  last_epoch_ = last_epoch;
   for (std::size_t g = 0; g < min_lrs_.size(); ++g) min_lrs_[g] = s.at(fmt::format("min_lrs.{}", g));
   for (std::size_t g = 0; g < last_lr_.size(); ++g) last_lr_[g] = s.at(fmt::format("_last_lr.{}", g));
 }

@@ -42,8 +42,9 @@ class LRScheduler {
   // with as many groups; does not touch the optimizer's lrs (PyTorch neither:
   // load the optimizer's own state_dict for those). Every entry is required:
   // throws loom::Error for a missing name ("LRScheduler.load_state_dict: schedule
-  // state entry 'last_epoch' is missing") or an unknown one; on error nothing
-  // is changed.
+  // state entry 'last_epoch' is missing"), an unknown one, or an epoch count or
+  // period (step_size, T_max) that is not a whole number in range; on error
+  // nothing is changed.
   void load_state_dict(const StateDict& dict);
 
  protected:
@@ -148,8 +149,8 @@ class ReduceLROnPlateau {
   // "threshold_mode" (0 rel, 1 abs) as numbers.
   StateDict state_dict() const;
   // Restores a state_dict() over an optimizer with as many groups; throws for
-  // a missing name ("... schedule state entry 'best' is missing") or an
-  // unknown one (nothing changed then).
+  // a missing name ("... schedule state entry 'best' is missing"), an unknown
+  // one, or a count that is not a whole number >= 0 (nothing changed then).
   void load_state_dict(const StateDict& dict);
 
  private:

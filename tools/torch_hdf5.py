@@ -158,16 +158,19 @@ def to_loom(src, dst, key=None):
         raise Refused("cannot write '%s': folder '%s' does not exist" % (dst, folder))
     tmp = os.path.join(folder, ".%s.tmp-%d" % (os.path.basename(dst), os.getpid()))
     try:
+        # As loom writes (core/hdf5_file.h): the HDF5 1.10 format, whose metadata
+        # carries checksums, and fixed-length strings, which live in the
+        # checksummed object header rather than the unchecksummed global heap.
         with h5py.File(tmp, "w", libver=("v110", "v110")) as f:
-            f.attrs["format"] = FORMAT
+            f.attrs["format"] = numpy.bytes_(FORMAT.encode("utf-8"))
             f.attrs["version"] = numpy.int64(VERSION)
             f.attrs["step"] = numpy.int64(0)
             model = f.create_group("model")
-            model.attrs["keys"] = "\n".join(name for name, _ in arrays)
+            model.attrs["keys"] = numpy.bytes_("\n".join(name for name, _ in arrays).encode("utf-8"))
             for name, array in arrays:
                 _write_dataset(h5py, numpy, model, name, array)
                 if name in bfloat16_names:
-                    model[name].attrs[DTYPE_ATTR] = "bfloat16"
+                    model[name].attrs[DTYPE_ATTR] = numpy.bytes_(b"bfloat16")
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
@@ -175,13 +178,118 @@ def to_loom(src, dst, key=None):
     return [name for name, _ in arrays]
 
 
-def _read_attr(f, name, path):
-    if name not in f.attrs:
+def _read_attr(obj, name, path, kind):
+    """Attribute `name` of `obj` as `kind` (str or int); None when absent."""
+    if name not in obj.attrs:
         return None
-    value = f.attrs[name]
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
-    return value
+    value = obj.attrs[name]
+    if kind is str:
+        if isinstance(value, bytes):  # numpy.bytes_: a fixed-length string, what loom writes
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise Refused("'%s': attribute '%s' of %s is not UTF-8 text" % (path, name, obj.name))
+        if not isinstance(value, str):
+            raise Refused("'%s': attribute '%s' of %s is %r, expected a string"
+                          % (path, name, obj.name, value))
+        return value
+    import numpy
+    if isinstance(value, numpy.ndarray) and value.shape == (1,):
+        value = value[0]
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, (int, numpy.integer)):
+        raise Refused("'%s': attribute '%s' of %s is %r, expected an integer" % (path, name, obj.name, value))
+    return int(value)
+
+
+def _check_stored(dataset, path, name):
+    """Refuses a dataset whose data is not all in the file: a damaged or hostile
+    file can declare a huge shape and store nothing, and reading it would
+    allocate the whole array and walk every missing chunk."""
+    nbytes = dataset.dtype.itemsize
+    for n in dataset.shape:  # Python integers: no overflow
+        nbytes *= int(n)
+    if nbytes == 0:
+        return
+    if nbytes > 2**62:
+        raise Refused("'%s': dataset 'model/%s' declares shape %s, too large to be a tensor"
+                      % (path, name, dataset.shape))
+    if dataset.chunks is not None:
+        chunks = 1
+        for n, c in zip(dataset.shape, dataset.chunks):
+            chunks *= -(-n // c)
+        stored = dataset.id.get_num_chunks()
+        if stored < chunks:
+            raise Refused("'%s': dataset 'model/%s' is incomplete: %d of its %d chunks are stored"
+                          % (path, name, stored, chunks))
+    elif dataset.id.get_storage_size() < nbytes:
+        raise Refused("'%s': dataset 'model/%s' stores %d bytes, its shape and type need %d "
+                      "(damaged or never written)" % (path, name, dataset.id.get_storage_size(), nbytes))
+
+
+def _read_model(h5py, numpy, torch, f, src):
+    """(state_dict, names of other non-empty groups) of the open checkpoint `f`."""
+    fmt = _read_attr(f, "format", src, str)
+    if fmt is None:
+        raise Refused("'%s' is not a loom checkpoint: the root group has no 'format' attribute "
+                      "(expected format = \"%s\")" % (src, FORMAT))
+    if fmt != FORMAT:
+        raise Refused("'%s' is not a loom checkpoint: its format attribute is \"%s\", expected \"%s\""
+                      % (src, fmt, FORMAT))
+    version = _read_attr(f, "version", src, int)
+    if version is None or version not in READABLE_VERSIONS:
+        raise Refused("'%s': checkpoint version %s is not supported (this tool reads versions %s)"
+                      % (src, version, " and ".join(str(v) for v in READABLE_VERSIONS)))
+    if "model" not in f or not isinstance(f["model"], h5py.Group):
+        raise Refused("'%s' has no group 'model'" % src)
+    model = f["model"]
+    keys_attr = _read_attr(model, "keys", src, str)
+    if keys_attr is None:
+        raise Refused("'%s': group 'model' has no 'keys' attribute (the state_dict's key order)" % src)
+    keys = keys_attr.split("\n") if keys_attr else []
+    stored = set(model.keys())
+    for name in keys:
+        if name not in stored or not isinstance(model[name], h5py.Dataset):
+            raise Refused("'%s': key '%s' is listed in the 'keys' attribute of group 'model', "
+                          "but there is no dataset 'model/%s'" % (src, name, name))
+    if len(set(keys)) != len(keys):
+        raise Refused("'%s': a key appears twice in the 'keys' attribute of group 'model'" % src)
+    extra = sorted(stored - set(keys))
+    if extra:
+        raise Refused("'%s': dataset 'model/%s' is not listed in the 'keys' attribute of group "
+                      "'model'" % (src, extra[0]))
+    state = collections.OrderedDict()
+    for name in keys:
+        dataset = model[name]
+        _check_stored(dataset, src, name)
+        try:
+            array = numpy.array(dataset[()])  # a writable copy, also of a 0-dim dataset
+        except OSError as e:
+            # A Fletcher32 mismatch reads "data error detected by Fletcher32 checksum".
+            why = " (checksum mismatch: the file is damaged)" if "checksum" in str(e) else ""
+            raise Refused("'%s': cannot read dataset 'model/%s'%s: %s" % (src, name, why, e))
+        recorded = _read_attr(dataset, "crc32", src, int)
+        if recorded is not None and array.size > 0 and zlib.crc32(array.tobytes()) != recorded:
+            raise Refused("'%s': checksum mismatch in dataset 'model/%s': the file is damaged "
+                          "(the values' CRC-32 differs from its crc32 attribute)" % (src, name))
+        kind = array.dtype.kind, array.dtype.itemsize
+        tag = _read_attr(dataset, DTYPE_ATTR, src, str)
+        if tag is not None and (tag != "bfloat16" or kind != ("u", 2)):
+            raise Refused("'%s': dataset 'model/%s' has %s = \"%s\" on a %s dataset; loom writes "
+                          "only \"bfloat16\", on uint16" % (src, name, DTYPE_ATTR, tag, array.dtype))
+        if tag == "bfloat16":
+            bits = array.astype(numpy.dtype("<u2").newbyteorder("="), copy=False).view(numpy.int16)
+            tensor = torch.from_numpy(bits).view(torch.bfloat16)
+        elif kind == ("u", 1) or kind == ("b", 1):
+            tensor = torch.from_numpy(array.astype(numpy.bool_))
+        elif kind in (("f", 2), ("f", 4), ("f", 8), ("i", 8)):
+            tensor = torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=False))
+        else:
+            raise Refused("'%s': dataset 'model/%s' holds %s; loom checkpoints hold %s"
+                          % (src, name, array.dtype, HOLDS))
+        state[name] = tensor.clone()
+    others = [g for g in ("optimizer", "scheduler", "metadata")
+              if g in f and isinstance(f[g], h5py.Group) and len(f[g]) > 0]
+    return state, others
 
 
 def to_torch(src, dst):
@@ -192,67 +300,14 @@ def to_torch(src, dst):
     if not h5py.is_hdf5(src):
         raise Refused("'%s' is not an HDF5 file" % src)
     try:
-        f = h5py.File(src, "r")
-    except OSError as e:
-        raise Refused("'%s' is truncated or damaged: %s" % (src, e))
-    with f:
-        fmt = _read_attr(f, "format", src)
-        if fmt is None:
-            raise Refused("'%s' is not a loom checkpoint: the root group has no 'format' attribute "
-                          "(expected format = \"%s\")" % (src, FORMAT))
-        if fmt != FORMAT:
-            raise Refused("'%s' is not a loom checkpoint: its format attribute is \"%s\", expected \"%s\""
-                          % (src, fmt, FORMAT))
-        version = _read_attr(f, "version", src)
-        if version is None or int(version) not in READABLE_VERSIONS:
-            raise Refused("'%s': checkpoint version %s is not supported (this tool reads versions %s)"
-                          % (src, version, " and ".join(str(v) for v in READABLE_VERSIONS)))
-        if "model" not in f or not isinstance(f["model"], h5py.Group):
-            raise Refused("'%s' has no group 'model'" % src)
-        model = f["model"]
-        keys_attr = _read_attr(model, "keys", src)
-        if keys_attr is None:
-            raise Refused("'%s': group 'model' has no 'keys' attribute (the state_dict's key order)" % src)
-        keys = keys_attr.split("\n") if keys_attr else []
-        stored = set(model.keys())
-        for name in keys:
-            if name not in stored or not isinstance(model[name], h5py.Dataset):
-                raise Refused("'%s': key '%s' is listed in the 'keys' attribute of group 'model', "
-                              "but there is no dataset 'model/%s'" % (src, name, name))
-        extra = sorted(stored - set(keys))
-        if extra:
-            raise Refused("'%s': dataset 'model/%s' is not listed in the 'keys' attribute of group "
-                          "'model'" % (src, extra[0]))
-        state = collections.OrderedDict()
-        for name in keys:
-            try:
-                array = model[name][()]
-            except OSError as e:
-                # A Fletcher32 mismatch reads "data error detected by Fletcher32 checksum".
-                why = " (checksum mismatch: the file is damaged)" if "checksum" in str(e) else ""
-                raise Refused("'%s': cannot read dataset 'model/%s'%s: %s" % (src, name, why, e))
-            array = numpy.array(array)  # a writable copy, also of a 0-dim dataset
-            recorded = model[name].attrs.get("crc32")
-            if recorded is not None and array.size > 0 and zlib.crc32(array.tobytes()) != int(recorded):
-                raise Refused("'%s': checksum mismatch in dataset 'model/%s': the file is damaged "
-                              "(the values' CRC-32 differs from its crc32 attribute)" % (src, name))
-            kind = array.dtype.kind, array.dtype.itemsize
-            tag = _read_attr(model[name], DTYPE_ATTR, src)
-            if tag is not None and (tag != "bfloat16" or kind != ("u", 2)):
-                raise Refused("'%s': dataset 'model/%s' has %s = \"%s\" on a %s dataset; loom writes "
-                              "only \"bfloat16\", on uint16" % (src, name, DTYPE_ATTR, tag, array.dtype))
-            if tag == "bfloat16":
-                bits = array.astype(numpy.dtype("<u2").newbyteorder("="), copy=False).view(numpy.int16)
-                tensor = torch.from_numpy(bits).view(torch.bfloat16)
-            elif kind == ("u", 1) or kind == ("b", 1):
-                tensor = torch.from_numpy(array.astype(numpy.bool_))
-            elif kind in (("f", 2), ("f", 4), ("f", 8), ("i", 8)):
-                tensor = torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=False))
-            else:
-                raise Refused("'%s': dataset 'model/%s' holds %s; loom checkpoints hold %s"
-                              % (src, name, array.dtype, HOLDS))
-            state[name] = tensor.clone()
-        others = [g for g in ("optimizer", "scheduler", "metadata") if g in f and len(f[g]) > 0]
+        with h5py.File(src, "r") as f:
+            state, others = _read_model(h5py, numpy, torch, f, src)
+    except Refused:
+        raise
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError, AttributeError, MemoryError) as e:
+        # What h5py raises for damaged metadata ("bad object header version
+        # number", "bad symbol table node signature", a failed checksum, ...).
+        raise Refused("'%s' is truncated or damaged: %s: %s" % (src, type(e).__name__, e))
     folder = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(folder):
         raise Refused("cannot write '%s': folder '%s' does not exist" % (dst, folder))
@@ -295,7 +350,10 @@ def main(argv=None):
                 print("note: not converted: the %s group(s) of %s (only the model's state_dict is)"
                       % (", ".join(others), args.input))
     except Refused as e:
-        print("torch_hdf5.py: error: %s" % e, file=sys.stderr)
+        message = " ".join(str(e).split("\n"))
+        if args.input not in message:  # e.g. a tensor's dtype: say which file holds it
+            message = "'%s': %s" % (args.input, message)
+        print("torch_hdf5.py: error: %s" % message, file=sys.stderr)
         return 1
     return 0
 

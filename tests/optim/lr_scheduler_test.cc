@@ -189,5 +189,32 @@ TEST(LRScheduler, ErrorsUsePyTorchWords) {
   EXPECT_THROW(optim::CosineAnnealingLR(*sgd, 0), Error);
 }
 
+// loom-fuzz-readers (checkpoint seed 1, index 440: zeroed bytes in a
+// checkpoint) found a CosineAnnealingLR state with T_max = 0 accepted, and
+// the next step() dividing by zero (SIGFPE). Periods and epoch counts from a
+// state_dict must be whole numbers in range; a refusal changes nothing.
+TEST(LRScheduler, LoadStateDictRefusesDamagedCounts) {
+  auto sgd = make_sgd({0.1});
+  optim::CosineAnnealingLR cosine(*sgd, 10);
+  optim::StepLR steplr(*sgd, 3);
+  optim::ReduceLROnPlateau plateau(*sgd);
+  struct Bad { std::string name; double value; };
+  for (const Bad& bad : {Bad{"T_max", 0}, Bad{"T_max", -4}, Bad{"T_max", 2.5}, Bad{"last_epoch", NAN},
+                         Bad{"last_epoch", 1e300}, Bad{"_step_count", -1}}) {
+    SCOPED_TRACE(bad.name + " = " + std::to_string(bad.value));
+    optim::StateDict d = cosine.state_dict();
+    d.scalars[bad.name] = bad.value;
+    testing::expect_error_containing([&] { cosine.load_state_dict(d); }, "'" + bad.name + "' must be a whole number");
+    EXPECT_EQ(cosine.state_dict().scalars, optim::CosineAnnealingLR(*make_sgd({0.1}), 10).state_dict().scalars);
+  }
+  optim::StateDict d = steplr.state_dict();
+  d.scalars["step_size"] = 0;
+  testing::expect_error_containing([&] { steplr.load_state_dict(d); }, "'step_size' must be a whole number >= 1");
+  d = plateau.state_dict();
+  d.scalars["patience"] = INFINITY;
+  testing::expect_error_containing([&] { plateau.load_state_dict(d); }, "'patience' must be a whole number >= 0");
+  cosine.step();  // still usable
+}
+
 }  // namespace
 }  // namespace loom
