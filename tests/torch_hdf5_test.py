@@ -299,7 +299,7 @@ def other_dtypes_and_keys(conv, work):
         check(f["model/empty"].shape == (0, 4), "empty tensor shape")
         check(list(f.keys()) == ["model"], "only the model group: %s" % list(f.keys()))
     with open(h5, "rb") as raw:
-        check(raw.read(9)[8] == 2, "superblock version 2 (HDF5 1.8 format, checksummed metadata)")
+        check(raw.read(9)[8] == 3, "superblock version 3 (HDF5 1.10 format, checksummed metadata)")
     back = os.path.join(work, "mixed_back.pt")
     conv.ok(["to-torch", h5, back])
     check(same_state_dict(torch.load(back), sd), "mixed dtypes round trip")

@@ -101,6 +101,28 @@ def _write_dataset(h5py, numpy, group, name, array):
         ds.attrs["crc32"] = numpy.int64(zlib.crc32(array.tobytes()))
 
 
+def _create_compact_group(h5py, parent, name):
+    """Group `name` of `parent` keeping all its links (up to 65535) inside its
+    checksummed object header, as loom's writer does (core/hdf5_file.cc): past
+    8 links HDF5 would move them to a fractal heap, and libhdf5 1.10 frees
+    invalid pointers when it decodes a damaged one. h5py has no
+    set_link_phase_change, so it is called in the libhdf5 h5py loaded."""
+    import ctypes
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps
+                        if "libhdf5" in line and "_hl" not in line and line.split()[-1].startswith("/")})
+    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+    if len(paths) != 1:
+        raise Refused("cannot find the HDF5 library h5py uses (found %s)" % (paths or "none"))
+    set_phase = ctypes.CDLL(paths[0]).H5Pset_link_phase_change
+    set_phase.argtypes = [ctypes.c_int64, ctypes.c_uint, ctypes.c_uint]
+    set_phase.restype = ctypes.c_int
+    if set_phase(gcpl.id, 65535, 65535) < 0:
+        raise Refused("cannot keep the links of group '%s' compact" % name)
+    h5py.h5g.create(parent.id, name.encode("utf-8"), gcpl=gcpl)
+    return parent[name]
+
+
 def _check_key(name):
     if not isinstance(name, str):
         raise Refused("state_dict key %r is not a string" % (name,))
@@ -165,7 +187,7 @@ def to_loom(src, dst, key=None):
             f.attrs["format"] = numpy.bytes_(FORMAT.encode("utf-8"))
             f.attrs["version"] = numpy.int64(VERSION)
             f.attrs["step"] = numpy.int64(0)
-            model = f.create_group("model")
+            model = _create_compact_group(h5py, f, "model")
             model.attrs["keys"] = numpy.bytes_("\n".join(name for name, _ in arrays).encode("utf-8"))
             for name, array in arrays:
                 _write_dataset(h5py, numpy, model, name, array)
