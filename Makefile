@@ -19,17 +19,20 @@ NVCC := $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/c
 ASAN_BUILD_DIR ?= build-asan
 SANITIZE ?= address,undefined
 # What ctest runs there: everything but
-#  - label python: PyTorch in /usr/bin/python3 (the reference-case generator and
-#    self-check, the state_dict interchange); they test PyTorch's side, not loom's
-#    memory, and the generator is minutes of CPU. With no generated cases, the
-#    rnn_check_generated_* entries go too (their fixture is the generator);
-#    loom-rnn-check still runs under ASan over ../shared/fixtures.
+#  - rnn_cases_generate, rnn_cases_selfcheck: PyTorch writing and re-deriving the
+#    736 reference cases (minutes of CPU, no loom code), and so the
+#    rnn_check_generated_* entries that read them; loom-rnn-check still runs
+#    under ASan over ../shared/fixtures and a foreign file;
 #  - label sanitizer: compute-sanitizer needs a GPU and a CUDA build;
 #  - install_and_build_consumer: packaging, and an ASan static library needs
 #    -fsanitize on the consumer's link line.
+# The other PyTorch-driven entries (torch_hdf5_interchange, bench_compare_smoke)
+# do run: /usr/bin/python3 itself is not instrumented and starts the ASan
+# programs as child processes, which carry libasan themselves (no LD_PRELOAD).
 # Leak checking is on; allocator_may_return_null=1 makes an impossible malloc
 # return null (loom then throws its out-of-memory error) instead of aborting.
-ASAN_CTEST_ARGS ?= -LE 'python|sanitizer' -E '^(install_and_build_consumer|rnn_check_generated_.*)$$'
+ASAN_CTEST_ARGS ?= -LE sanitizer \
+	-E '^(install_and_build_consumer|rnn_cases_generate|rnn_cases_selfcheck|rnn_check_generated_.*)$$'
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:print_summary=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=print_suppressions=0
 
