@@ -20,9 +20,9 @@ ASAN_BUILD_DIR ?= build-asan
 SANITIZE ?= address,undefined
 # What ctest runs there: everything but
 #  - rnn_cases_generate, rnn_cases_selfcheck: PyTorch writing and re-deriving the
-#    736 reference cases (minutes of CPU, no loom code), and so the
-#    rnn_check_generated_* entries that read them; loom-rnn-check still runs
-#    under ASan over ../shared/fixtures and a foreign file;
+#    736 reference cases (minutes of CPU, no loom code). The rnn_check_generated_*
+#    entries do run, on the normal build's cases ($(BUILD_DIR)/rnn_cases,
+#    LOOM_RNN_CASES_DIR); they skip when those are absent (test-sanitize alone);
 #  - label sanitizer: compute-sanitizer needs a GPU and a CUDA build;
 #  - install_and_build_consumer: packaging, and an ASan static library needs
 #    -fsanitize on the consumer's link line.
@@ -31,8 +31,8 @@ SANITIZE ?= address,undefined
 # programs as child processes, which carry libasan themselves (no LD_PRELOAD).
 # Leak checking is on; allocator_may_return_null=1 makes an impossible malloc
 # return null (loom then throws its out-of-memory error) instead of aborting.
-ASAN_CTEST_ARGS ?= -LE sanitizer \
-	-E '^(install_and_build_consumer|rnn_cases_generate|rnn_cases_selfcheck|rnn_check_generated_.*)$$'
+ASAN_CTEST_ARGS ?= -LE sanitizer -FS rnn_cases \
+	-E '^(install_and_build_consumer|rnn_cases_generate|rnn_cases_selfcheck)$$'
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:print_summary=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=print_suppressions=0
 
@@ -69,7 +69,8 @@ test-sanitize: deps
 	@if [ ! -f $(ASAN_BUILD_DIR)/build.ninja ]; then \
 	  cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DLOOM_WITH_CUDA=OFF -DLOOM_SANITIZE=$(SANITIZE) \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1' \
-	    '-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1' $(CMAKE_ARGS); \
+	    '-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1' -DLOOM_RNN_CASES_DIR=$(CURDIR)/$(BUILD_DIR)/rnn_cases \
+	    $(CMAKE_ARGS); \
 	fi
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	$(ASAN_ENV) ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 900 $(ASAN_CTEST_ARGS)
