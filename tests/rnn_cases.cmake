@@ -12,7 +12,10 @@
 # (exit code 77) when the Python below cannot import torch and h5py.
 set(LOOM_TORCH_PYTHON /usr/bin/python3 CACHE FILEPATH
     "Python with PyTorch and h5py (Debian's python3-torch, python3-h5py)")
-set(LOOM_RNN_CASES_DIR ${PROJECT_BINARY_DIR}/rnn_cases)
+# Where the cases are written and read; the sanitizer build (make test-sanitize)
+# points it at the normal build's cases instead of generating them again.
+set(LOOM_RNN_CASES_DIR ${PROJECT_BINARY_DIR}/rnn_cases CACHE PATH
+    "Folder of the generated PyTorch reference cases (written by rnn_cases_generate)")
 
 add_test(NAME rnn_cases_generate
   COMMAND ${LOOM_TORCH_PYTHON} ${PROJECT_SOURCE_DIR}/tests/fixtures/make_rnn_cases.py

@@ -5,7 +5,7 @@
 # checked with atol 1e-4 instead of 1e-5 (measured worst: 7.6e-5).
 if(TARGET loom-rnn-check)
   set(LOOM_CHECK_SCRIPT ${CMAKE_CURRENT_SOURCE_DIR}/run_rnn_check.sh)
-  set(LOOM_CASES ${PROJECT_BINARY_DIR}/rnn_cases)
+  set(LOOM_CASES ${LOOM_RNN_CASES_DIR})  # tests/rnn_cases.cmake
   add_test(NAME rnn_check_generated_float64
     COMMAND bash ${LOOM_CHECK_SCRIPT} $<TARGET_FILE:loom-rnn-check> ${LOOM_CASES} "*.h5" --dtype float64)
   add_test(NAME rnn_check_generated_float32

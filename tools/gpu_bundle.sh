@@ -20,15 +20,23 @@
 #   bash tools/gpu_bundle.sh remote STEP...   STEP: tests (all of loom_tests;
 #                                tests=FILTER: only that gtest filter),
 #                                rnn (loom-rnn-check --device cuda, float64 and
-#                                float32), memcheck, racecheck (compute-sanitizer
-#                                with tests/sanitize.cmake's filter, or
-#                                memcheck=FILTER), bench, bench-graphs, bench-tf32
+#                                float32), memcheck, racecheck, initcheck,
+#                                synccheck (compute-sanitizer over the tool's
+#                                filter in tests/sanitizer_filters.txt, through
+#                                tests/run_compute_sanitizer.sh; TOOL=FILTER for
+#                                another filter), bench, bench-graphs, bench-tf32
 #                                (bench/compare.py --device cuda; the second with
 #                                --cuda-graphs 1, the third with --precision tf32:
 #                                TF32 on both sides; LOOM_BENCH_ARGS, e.g.
-#                                "--rounds 1", is added to all three). Each step
+#                                "--rounds 1", is added to all of them), bench-half
+#                                (bf16 and fp16 rows, bench/suite_half.json). Each step
 #                                has a time limit and logs to $OUT/<step>.log;
 #                                the run exits non-zero when any step failed.
+#                                All steps together stay within
+#                                LOOM_REMOTE_BUDGET seconds (default 570, under
+#                                the run tool's 600 s): a step gets min(its
+#                                limit, what is left), and one left with under
+#                                20 s is not started (and counts as failed).
 #
 # The GPU machine has nvcc, cuBLAS, compute-sanitizer and python3 with torch
 # and h5py, but no HDF5, fmt, OpenBLAS or GoogleTest and no network. So:
@@ -49,11 +57,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${LOOM_GPU_BUILD_DIR:-$ROOT/build-gpu}"
 ARCHIVE="$BUILD/loom-gpu.tar.xz"
 PROGRAMS=(loom_tests loom-rnn-check loom-bench char-lstm)
-# The gtest filter of the ctest sanitizer runs: LOOM_SANITIZER_FILTER in
-# tests/sanitize.cmake (read from there; this copy only if that fails).
-SANITIZER_FILTER="$(grep -A1 'set(LOOM_SANITIZER_FILTER' "$ROOT/tests/sanitize.cmake" 2> /dev/null \
-  | sed -n 's/^ *"\([^"]*\)")\{0,1\}$/\1/p')"
-: "${SANITIZER_FILTER:=*RnnCuda*:BidirectionalOverlapCuda.*:DeterministicTrainingCuda.*:PackedSequence.CudaMatchesCpu}"
+# compute-sanitizer runs: tests/run_compute_sanitizer.sh with the filters of
+# tests/sanitizer_filters.txt (the same as the ctest entries sanitizer_<tool>).
+SANITIZER_RUNNER="$ROOT/tests/run_compute_sanitizer.sh"
 # Libraries that are part of every Linux system, or of the GPU machine's driver
 # and CUDA installation: never bundled.
 SYSTEM_LIBS='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|libcublas|libcublasLt|libnvidia-.*)\.so'
@@ -245,12 +251,20 @@ remote_setup() {
   if ldd "$BUILD"/bin/* 2>&1 | grep 'not found'; then die "unresolved libraries or symbol versions (above)"; fi
 }
 
-# run_step NAME SECONDS COMMAND...: runs COMMAND with a time limit, its output
-# to the terminal and $OUT/NAME.log.
+# run_step NAME SECONDS COMMAND...: runs COMMAND with a time limit (cut to what
+# is left of LOOM_REMOTE_BUDGET), its output to the terminal and $OUT/NAME.log.
 FAILED=()
+BUDGET="${LOOM_REMOTE_BUDGET:-570}"
 run_step() {
   local name=$1 limit=$2
   shift 2
+  local left=$((BUDGET - SECONDS))
+  if [ "$left" -lt 20 ]; then
+    echo "===== $name: NOT RUN: ${left}s left of LOOM_REMOTE_BUDGET=${BUDGET}s" | tee -a "$OUT/$name.log"
+    FAILED+=("$name(not run)")
+    return
+  fi
+  [ "$limit" -gt $((left - 10)) ] && limit=$((left - 10))
   echo "===== $name ($(date -u +%H:%M:%S) UTC, limit ${limit}s): $*" | tee -a "$OUT/$name.log"
   local t0=$SECONDS
   timeout --kill-after=10 "$limit" "$@" 2>&1 | tee -a "$OUT/$name.log"
@@ -261,14 +275,6 @@ run_step() {
 
 # The steps below run as `bash tools/gpu_bundle.sh _STEP ...` so that timeout
 # can stop them; remote_setup has exported what they need.
-step_sanitize() {  # TOOL FILTER
-  local tool=$1 filter=$2 sanitizer
-  sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2> /dev/null)"
-  [ -n "$sanitizer" ] || { echo "compute-sanitizer not found"; return 1; }
-  echo "$sanitizer --tool $tool --error-exitcode 1 $BUILD/bin/loom_tests --gtest_filter=$filter"
-  "$sanitizer" --tool "$tool" --error-exitcode 1 "$BUILD/bin/loom_tests" --gtest_filter="$filter"
-}
-
 step_rnn() {
   local cases="$BUILD/rnn_cases" rc=0 dtype
   if [ ! -d "$cases" ]; then
@@ -291,12 +297,12 @@ step_rnn() {
 }
 
 do_remote() {
-  [ $# -gt 0 ] || die "remote: name the steps (tests rnn memcheck racecheck bench bench-graphs bench-tf32)"
+  [ $# -gt 0 ] || die "remote: name the steps (tests rnn memcheck racecheck initcheck synccheck bench bench-graphs bench-tf32 bench-half)"
   remote_setup
   {
     echo "bundle of commit $(cat "$BUILD/COMMIT" 2> /dev/null), built in $(cat "$BUILD/SOURCE_DIR")"
     echo "checkout here: $ROOT; cuBLAS: $(readlink "$BUILD/lib/libcublas.so.13")"
-    echo "sanitizer filter: $SANITIZER_FILTER"
+    echo "remote steps: $*; time budget ${BUDGET}s"
   } | tee "$OUT/machine.log"
   run_step machine 30 nvidia-smi
   local step
@@ -310,10 +316,11 @@ do_remote() {
           --gtest_output=xml:"$OUT/loom_tests.xml"
         echo "CUDA tests that skipped: $(grep -c 'no CUDA device' "$OUT/tests.log")" | tee -a "$OUT/tests.log" ;;
       rnn) run_step rnn "${LOOM_RNN_LIMIT:-240}" bash "$ROOT/tools/gpu_bundle.sh" _rnn ;;
-      memcheck|racecheck)
-        run_step "$step" "${LOOM_SANITIZER_LIMIT:-540}" bash "$ROOT/tools/gpu_bundle.sh" _sanitize "$step" "$SANITIZER_FILTER" ;;
-      memcheck=*|racecheck=*)
-        run_step "${step%%=*}" "${LOOM_SANITIZER_LIMIT:-540}" bash "$ROOT/tools/gpu_bundle.sh" _sanitize "${step%%=*}" "${step#*=}" ;;
+      memcheck|racecheck|initcheck|synccheck)
+        run_step "$step" "${LOOM_SANITIZER_LIMIT:-180}" bash "$SANITIZER_RUNNER" "$step" "$BUILD/bin/loom_tests" ;;
+      memcheck=*|racecheck=*|initcheck=*|synccheck=*)
+        run_step "${step%%=*}" "${LOOM_SANITIZER_LIMIT:-180}" bash "$SANITIZER_RUNNER" "${step%%=*}" \
+          "$BUILD/bin/loom_tests" "${step#*=}" ;;
       bench)
         run_step bench "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
           --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench" ${LOOM_BENCH_ARGS:-} ;;
@@ -325,6 +332,10 @@ do_remote() {
         run_step bench-tf32 "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
           --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-tf32" --precision tf32 \
           ${LOOM_BENCH_ARGS:-} ;;
+      bench-half)
+        run_step bench-half "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
+          --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-half" \
+          --suite "$ROOT/bench/suite_half.json" ${LOOM_BENCH_ARGS:-} ;;
       *) die "remote: unknown step $step" ;;
     esac
   done
@@ -341,6 +352,5 @@ case "${1:-all}" in
   all) do_build && do_verify ;;
   remote) shift; do_remote "$@" ;;
   _rnn) step_rnn ;;
-  _sanitize) shift; step_sanitize "$@" ;;
   *) die "usage: tools/gpu_bundle.sh [build|verify|remote STEP...]" ;;
 esac
