@@ -30,13 +30,7 @@ namespace {
 
 using Vec = std::vector<double>;
 
-double relative_error(const Vec& a, const Vec& r) {
-  if (a.size() != r.size()) return INFINITY;
-  double d2 = 0, r2 = 0;
-  for (size_t i = 0; i < a.size(); ++i) d2 += (a[i] - r[i]) * (a[i] - r[i]), r2 += r[i] * r[i];
-  if (std::isnan(d2)) return NAN;
-  return d2 == 0 ? 0 : r2 == 0 ? INFINITY : std::sqrt(d2 / r2);
-}
+double relative_error(const Vec& a, const Vec& r) { return testing::relative_l2_error(a, r); }
 
 Vec values(const Tensor& t) { return to(to(t, kCPU), kFloat64).to_vector<double>(); }
 

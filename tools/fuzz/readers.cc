@@ -15,6 +15,7 @@
 #include "nn/linear.h"
 #include "nn/reference_case.h"
 #include "nn/rnn.h"
+#include "tools/fuzz/seed_net.h"
 #include "optim/adam.h"
 #include "optim/lr_scheduler.h"
 
@@ -35,18 +36,6 @@ bool is_pass(Verdict v) { return v == Verdict::Accepted || v == Verdict::Refused
 
 namespace {
 
-// The checkpoint seed's network (seeds.cc builds the same one).
-struct Net : nn::Module {
-  Net() {
-    lstm = register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(3, 5)));
-    head = register_module("head", std::make_shared<nn::Linear>(5, 2));
-  }
-  std::string type() const override { return "SeedNet"; }
-  Tensor forward(const Tensor& x) { return head->forward(std::get<0>(lstm->forward(x))); }
-  std::shared_ptr<nn::LSTM> lstm;
-  std::shared_ptr<nn::Linear> head;
-};
-
 void read_checkpoint(const std::string& path, Outcome& out) {
   nn::Checkpoint ck;
   try {
@@ -59,7 +48,7 @@ void read_checkpoint(const std::string& path, Outcome& out) {
   // What a resuming user does next: restore, then train on.
   try {
     manual_seed(5);
-    Net net;
+    SeedNet net;
     optim::Adam adam(net.parameters(), optim::AdamOptions(0.01).amsgrad(true));
     optim::CosineAnnealingLR sched(adam, 10);
     nn::restore(ck, net, &adam, sched);

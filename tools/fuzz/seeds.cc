@@ -13,6 +13,7 @@
 #include "nn/linear.h"
 #include "nn/packed_sequence.h"
 #include "nn/rnn.h"
+#include "tools/fuzz/seed_net.h"
 #include "optim/adam.h"
 #include "optim/lr_scheduler.h"
 
@@ -34,19 +35,6 @@ Reader reader_from_name(const std::string& name) {
 }
 
 namespace {
-
-// The checkpoint seed's network: LSTM(3, 5) then Linear(5, 2).
-struct SeedNet : nn::Module {
-  SeedNet() {
-    lstm = register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(3, 5)));
-    head = register_module("head", std::make_shared<nn::Linear>(5, 2));
-  }
-  std::string type() const override { return "SeedNet"; }
-  // (L, N, 3) -> (L, N, 2)
-  Tensor forward(const Tensor& x) { return head->forward(std::get<0>(lstm->forward(x))); }
-  std::shared_ptr<nn::LSTM> lstm;
-  std::shared_ptr<nn::Linear> head;
-};
 
 std::string write_checkpoint_seed(const std::string& dir) {
   manual_seed(1);
