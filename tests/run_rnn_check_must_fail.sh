@@ -13,8 +13,9 @@ if [ ! -d "$dir" ] || [ ${#cases[@]} -eq 0 ]; then
 fi
 bad=0
 for c in "${cases[@]}"; do
-  "$checker" "$c" "$@" | head -1
-  rc=${PIPESTATUS[0]}
+  out=$("$checker" "$c" "$@")
+  rc=$?
+  echo "${out%%$'\n'*}"
   if [ "$rc" -ne 1 ]; then
     echo "NOT REJECTED (exit $rc): $c"
     bad=1
