@@ -13,8 +13,19 @@ namespace loom::nn {
 struct ReferenceTolerance {
   double rtol = 1e-9;   // FIXTURES.md: float64 1e-9 / 1e-11, float32 1e-4 / 1e-5
   double atol = 1e-11;
-  // The suggested tolerance for a dtype.
+  // When > 0 (the bfloat16/float16 default), rtol and atol are both set per
+  // case to per_rounding * T * num_layers, T the sequence length: see
+  // for_dtype and README "Recurrent layers in bfloat16 and float16".
+  double per_rounding = 0;
+  // The suggested tolerance for a dtype. float64/float32: FIXTURES.md's fixed
+  // values. bfloat16/float16 (unit roundoff u = 2^-8 / 2^-11): per_rounding =
+  // 2u, i.e. rtol = atol = 2u * T * num_layers. The low-precision layer rounds
+  // every step's hidden state (and its gradient) once, and T * num_layers is
+  // the longest chain of such roundings a value can depend on (bidirectional
+  // layers stacked); the factor 2 covers the backward pass retracing it.
   static ReferenceTolerance for_dtype(DType dtype);
+  // The tolerance used for a case of sequence length T with num_layers layers.
+  ReferenceTolerance for_case(std::int64_t T, std::int64_t num_layers) const;
 };
 
 // One compared quantity ("output", "h_n", "grad/input", "grad/params/weight_ih_l0", ...).
@@ -27,6 +38,7 @@ struct ReferenceQuantity {
 
 struct ReferenceCaseReport {
   std::string path;
+  ReferenceTolerance tolerance;  // the one applied (for_case of the one asked for)
   std::string summary;  // e.g. "LSTM in=3 hid=4 layers=2 bidir packed h0"
   std::vector<ReferenceQuantity> quantities;
   bool ok = true;       // every quantity within tolerance
@@ -34,7 +46,8 @@ struct ReferenceCaseReport {
 
 // Loads the case at `path`, builds the module it describes in eval mode with
 // the stored parameters, runs forward and then backward with the stored
-// upstream gradients, in `dtype` on `device`, and compares everything the
+// upstream gradients, in `dtype` on `device` (bfloat16/float16: parameters,
+// input, initial states and upstream gradients are rounded to that type), and compares everything the
 // file holds. Throws loom::Error naming `path` when the file is not a valid
 // reference case (wrong format tag, missing or mis-shaped datasets, unknown
 // mode or layout, sizes that disagree with the stored parameters, inputs the

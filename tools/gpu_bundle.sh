@@ -20,7 +20,8 @@
 #   bash tools/gpu_bundle.sh remote STEP...   STEP: tests (all of loom_tests;
 #                                tests=FILTER: only that gtest filter),
 #                                rnn (loom-rnn-check --device cuda, float64 and
-#                                float32), memcheck, racecheck, initcheck,
+#                                float32; bfloat16 and float16 on the
+#                                rnn_half_cases), memcheck, racecheck, initcheck,
 #                                synccheck (compute-sanitizer over the tool's
 #                                filter in tests/sanitizer_filters.txt, through
 #                                tests/run_compute_sanitizer.sh; TOOL=FILTER for
@@ -119,6 +120,9 @@ do_build() {
     /usr/bin/python3 "$ROOT/tests/fixtures/make_rnn_cases.py" "$BUILD/rnn_cases" --clean \
       --jobs "${LOOM_GPU_JOBS:-2}" || die "make_rnn_cases.py failed"
     cp -r "$BUILD/rnn_cases" "$stage/rnn_cases"
+    /usr/bin/python3 "$ROOT/tests/fixtures/make_rnn_half_cases.py" "$BUILD/rnn_half_cases" --clean \
+      || die "make_rnn_half_cases.py failed"
+    cp -r "$BUILD/rnn_half_cases" "$stage/rnn_half_cases"
   else
     echo "gpu_bundle: /usr/bin/python3 lacks torch or h5py: no reference cases in the bundle"
   fi
@@ -212,7 +216,7 @@ remote_setup() {
   [ -f "$BUILD/CMakeCache.txt" ] && die "remote: $BUILD is a build folder: run remote on the GPU machine"
   # Always unpack: a warm machine may hold an older bundle.
   [ -f "$ARCHIVE" ] || die "no $ARCHIVE here: name build-gpu/loom-gpu.tar.xz in carry"
-  rm -rf "$BUILD/bin" "$BUILD/lib" "$BUILD/rnn_cases" "$BUILD/shared"
+  rm -rf "$BUILD/bin" "$BUILD/lib" "$BUILD/rnn_cases" "$BUILD/rnn_half_cases" "$BUILD/shared"
   tar -C "$BUILD" -xJf "$ARCHIVE" 2> /dev/null \
     || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$ARCHIVE" "$BUILD" \
     || die "cannot unpack $ARCHIVE"
@@ -286,6 +290,18 @@ step_rnn() {
   "${check[@]}" "$cases" "*.h5" --device cuda --dtype float64 || rc=1
   "${check[@]}" "$cases" '!long_*' --device cuda --dtype float32 || rc=1
   "${check[@]}" "$cases" "long_*.h5" --device cuda --dtype float32 --rtol 1e-4 --atol 1e-4 || rc=1
+  # bfloat16/float16 on the bf16-exact cases (tests/rnn_half_check.cmake): all
+  # must pass with the default 2u*T*num_layers tolerance; every wrong/ case must fail.
+  local half="$BUILD/rnn_half_cases"
+  if [ ! -d "$half" ]; then
+    echo "no carried bf16/fp16 cases: generating them with $(command -v python3)"
+    python3 "$ROOT/tests/fixtures/make_rnn_half_cases.py" "$half" || rc=1
+  fi
+  for dtype in bfloat16 float16; do
+    "${check[@]}" "$half" "*.h5" --device cuda --dtype "$dtype" || rc=1
+    bash "$ROOT/tests/run_rnn_check_must_fail.sh" "$BUILD/bin/loom-rnn-check" "$half/wrong" \
+      --device cuda --dtype "$dtype" || rc=1
+  done
   if [ -d "$BUILD/shared/fixtures" ]; then
     for dtype in float64 float32; do
       "${check[@]}" "$BUILD/shared/fixtures" "*.h5" --device cuda --dtype "$dtype" || rc=1

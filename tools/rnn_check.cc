@@ -1,10 +1,11 @@
-// loom-rnn-check CASE.h5... [--device cpu|cuda] [--dtype float32|float64]
+// loom-rnn-check CASE.h5... [--device cpu|cuda] [--dtype float64|float32|bfloat16|float16]
 //                [--rtol R] [--atol A]
 //
 // Runs each PyTorch reference case (../shared/FIXTURES.md layout) through
 // loom's RNN/LSTM/GRU, forward and backward, and prints one line per case
 // with the worst error of each quantity. Exits 1 when any case is outside the
-// tolerance (FIXTURES.md's suggestion for the dtype unless given), 2 on bad
+// tolerance (FIXTURES.md's suggestion for float64/float32; for bfloat16 and
+// float16 2u * T * num_layers per case, see ReferenceTolerance; unless given), 2 on bad
 // usage or an unreadable case.
 #include <cstdlib>
 #include <string>
@@ -31,12 +32,14 @@ int main(int argc, char** argv) {
       if (a == "--device") device = Device(value());
       else if (a == "--dtype") {
         std::string d = value();
-        LOOM_CHECK(d == "float32" || d == "float64", "--dtype must be float32 or float64, got {}", d);
-        dtype = d == "float32" ? kFloat32 : kFloat64;
+        LOOM_CHECK(d == "float32" || d == "float64" || d == "bfloat16" || d == "float16",
+                   "--dtype must be float64, float32, bfloat16 or float16, got {}", d);
+        dtype = d == "float32" ? kFloat32 : d == "float64" ? kFloat64
+                : d == "bfloat16" ? kBFloat16 : kFloat16;
       } else if (a == "--rtol") rtol = std::stod(value());
       else if (a == "--atol") atol = std::stod(value());
       else if (a == "-h" || a == "--help") {
-        fmt::print("usage: loom-rnn-check CASE.h5... [--device cpu|cuda] [--dtype float32|float64] "
+        fmt::print("usage: loom-rnn-check CASE.h5... [--device cpu|cuda] [--dtype float64|float32|bfloat16|float16] "
                    "[--rtol R] [--atol A]\n");
         return 0;
       } else if (a.rfind("--", 0) == 0) fail("unknown option {}", a);
@@ -45,11 +48,12 @@ int main(int argc, char** argv) {
     LOOM_CHECK(!files.empty(), "no reference case given");
   } catch (const std::exception& e) {
     fmt::print(stderr, "loom-rnn-check: {}\nusage: loom-rnn-check CASE.h5... [--device cpu|cuda] "
-               "[--dtype float32|float64] [--rtol R] [--atol A]\n", e.what());
+               "[--dtype float64|float32|bfloat16|float16] [--rtol R] [--atol A]\n", e.what());
     return 2;
   }
 
   nn::ReferenceTolerance tol = nn::ReferenceTolerance::for_dtype(dtype);
+  if (rtol >= 0 || atol >= 0) tol.per_rounding = 0;  // explicit tolerances apply as given
   if (rtol >= 0) tol.rtol = rtol;
   if (atol >= 0) tol.atol = atol;
   int failed = 0, broken = 0;
@@ -58,6 +62,8 @@ int main(int argc, char** argv) {
     try {
       nn::ReferenceCaseReport r = nn::run_reference_case(file, device, dtype, tol);
       std::string line = fmt::format("{} {} [{}]", r.ok ? "PASS" : "FAIL", file, r.summary);
+      if (tol.per_rounding > 0)
+        line += fmt::format(" tol={:.2e}", r.tolerance.rtol);
       for (const auto& q : r.quantities) {
         line += fmt::format(" {}={:.2e}{}", q.name, q.max_abs_error, q.ok ? "" : "(!)");
         worst = std::max(worst, q.max_abs_error);
@@ -70,8 +76,11 @@ int main(int argc, char** argv) {
     }
   }
   fmt::print("{} cases on {} in {}: {} passed, {} failed, {} unreadable; worst abs error {:.3e} "
-             "(rtol {}, atol {})\n",
+             "({})\n",
              files.size(), device.str(), dtype_name(dtype), files.size() - failed - broken, failed,
-             broken, worst, tol.rtol, tol.atol);
+             broken, worst,
+             tol.per_rounding > 0
+                 ? fmt::format("rtol = atol = {} * T * num_layers per case", tol.per_rounding)
+                 : fmt::format("rtol {}, atol {}", tol.rtol, tol.atol));
   return broken ? 2 : failed ? 1 : 0;
 }
