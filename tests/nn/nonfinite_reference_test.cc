@@ -93,7 +93,10 @@ Results run_case(const CaseInfo& c, const std::string& dtype_name, Device device
     auto it = reference().find(prefix + key);
     if (it == reference().end()) throw std::runtime_error("reference lacks " + prefix + key);
     EXPECT_EQ(it->second.dtype(), dtype) << prefix + key;
-    return to(it->second, device);
+    // A fresh leaf: on the CPU `to` returns the stored tensor itself, and
+    // requires_grad_/backward on it would leak into the next run (the CUDA
+    // variant then got a non-leaf copy and no x.grad: seen on the H200).
+    return to(it->second, device).detach();
   };
   std::map<std::string, Tensor> params;
   for (const auto& [key, value] : reference())
