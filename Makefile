@@ -34,7 +34,7 @@ SANITIZE ?= address,undefined
 ASAN_CTEST_ARGS ?= -LE sanitizer -FS rnn_cases \
 	-E '^(install_and_build_consumer|rnn_cases_generate|rnn_cases_selfcheck)$$'
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:print_summary=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=print_suppressions=0
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=print_suppressions=0:suppressions=$(CURDIR)/tests/lsan_suppressions.txt
 
 .PHONY: all deps configure build test test-normal test-sanitize demo bench clean
 

@@ -257,6 +257,11 @@ std::string string_attr_or_empty(hid_t obj, const char* name) {
   if (!attr.ok()) return "";
   Handle type(H5Aget_type(attr.get()), H5Tclose);
   if (!type.ok() || H5Tget_class(type.get()) != H5T_STRING) return "";
+  // One string only: H5Aread fills one per element of the attribute's dataspace.
+  Handle space(H5Aget_space(attr.get()), H5Sclose);
+  if (!space.ok() || H5Sget_simple_extent_type(space.get()) == H5S_NULL ||
+      H5Sget_simple_extent_npoints(space.get()) != 1)
+    return "";
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
   std::string value;
@@ -768,8 +773,20 @@ HostArray Hdf5File::read(const std::string& path) const {
   if (has_crc < 0) fail_if_checksum_error(path_, "the attributes of dataset " + describe(p));
   if (has_crc > 0 && !d.is_enum_bool && H5Tequal(d.type.get(), file_type(d.dtype)) > 0) {
     Handle attr(H5Aopen(d.dataset.get(), kCrcAttribute, H5P_DEFAULT), H5Aclose);
+    if (!attr.ok())
+      fail("HDF5 file '{}': cannot read the checksum of dataset {}{}", path_, describe(p),
+           detail_suffix());
+    // One integer, or H5Aread would write past `recorded` (a damaged file's
+    // attribute may hold any number of values of any type).
+    Handle aspace(H5Aget_space(attr.get()), H5Sclose);
+    Handle atype(H5Aget_type(attr.get()), H5Tclose);
+    if (!aspace.ok() || !atype.ok() || H5Sget_simple_extent_type(aspace.get()) == H5S_NULL ||
+        H5Sget_simple_extent_npoints(aspace.get()) != 1 || H5Tget_class(atype.get()) != H5T_INTEGER)
+      fail("HDF5 file '{}': the 'crc32' attribute of dataset {} is not one integer: the file is "
+           "damaged",
+           path_, describe(p));
     std::int64_t recorded = -1;
-    if (!attr.ok() || H5Aread(attr.get(), H5T_NATIVE_INT64, &recorded) < 0)
+    if (H5Aread(attr.get(), H5T_NATIVE_INT64, &recorded) < 0)
       fail("HDF5 file '{}': cannot read the checksum of dataset {}{}", path_, describe(p),
            detail_suffix());
     const std::uint32_t actual = crc32(a.bytes);
