@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/context.h"
+#include "device_array.h"
 #endif
 
 namespace {
@@ -185,27 +186,7 @@ std::vector<std::vector<T>> run_cpu(const Problem& p) {
   return out;
 }
 
-// A device array freed on scope exit.
-template <typename T>
-struct DeviceArray {
-  T* ptr = nullptr;
-  size_t n = 0;
-  explicit DeviceArray(size_t count) : n(count) {
-    if (n) LOOM_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T)));
-    if (n) LOOM_CUDA_CHECK(cudaMemset(ptr, 0xFF, n * sizeof(T)));  // NaN: unwritten output shows
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
-    if (n) LOOM_CUDA_CHECK(cudaMemcpy(ptr, host.data(), n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  ~DeviceArray() { cudaFree(ptr); }
-  std::vector<T> download() const {
-    std::vector<T> host(n);
-    if (n) LOOM_CUDA_CHECK(cudaMemcpy(host.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return host;
-  }
-};
+using loom::testing::DeviceArray;
 
 // Forward (training, or inference when `inference`) and backward on the device.
 template <typename T>

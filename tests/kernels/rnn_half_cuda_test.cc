@@ -22,6 +22,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/context.h"
+#include "device_array.h"
 #endif
 
 namespace {
@@ -31,27 +32,7 @@ using loom::bfloat16;
 using loom::float16;
 
 #if defined(LOOM_WITH_CUDA)
-// A device copy of a host vector (or `n` NaN-filled elements), freed on scope exit.
-template <typename T>
-struct DeviceArray {
-  T* ptr = nullptr;
-  size_t n = 0;
-  explicit DeviceArray(size_t count) : n(count) {
-    if (n) LOOM_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(T)));
-    if (n) LOOM_CUDA_CHECK(cudaMemset(ptr, 0xFF, n * sizeof(T)));  // NaN in both 16-bit types
-  }
-  explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
-    if (n) LOOM_CUDA_CHECK(cudaMemcpy(ptr, host.data(), n * sizeof(T), cudaMemcpyHostToDevice));
-  }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  ~DeviceArray() { cudaFree(ptr); }
-  std::vector<T> download() const {
-    std::vector<T> host(n);
-    if (n) LOOM_CUDA_CHECK(cudaMemcpy(host.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return host;
-  }
-};
+using loom::testing::DeviceArray;
 
 // Forward (training) + backward on the device in storage type S, with the
 // results as run_cpu returns them; `inference_y` also gets the y of an
