@@ -2,6 +2,7 @@
 #pragma once
 
 #include "autograd/anomaly_mode.h"
+#include "autograd/autocast.h"
 #include "autograd/engine.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "autograd/anomaly_mode.h"
+#include "autograd/autocast.h"
 #include "autograd/node.h"
 #include "core/native.h"
 
@@ -75,6 +76,9 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
   }
 
   NoGradGuard no_grad;
+  // Backward functions run in the dtypes forward chose, also when backward is
+  // called inside an autocast region.
+  autocast no_autocast(kBFloat16, false);
   const bool detect_anomaly = is_anomaly_enabled();  // read once: free when off
   while (!ready.empty()) {
     Node* node = ready.top();

@@ -1,6 +1,8 @@
-// Differentiable matrix products: matmul, bmm, linear. Forward and backward
+// Differentiable matrix products: matmul, bmm, linear (lower precision under
+// loom::autocast, autograd/autocast.h). Forward and backward
 // run the GEMMs of core/native_linalg.h; transposed operands in backward are
 // strided views that reach BLAS as transpose flags, never copies.
+#include "autograd/autocast.h"
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/native.h"
@@ -56,7 +58,9 @@ struct LinearBackward final : Node {
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  // Under autocast: float32 operands run in the autocast type.
+  const Tensor a = autocast_cast::to_lower(a_in), b = autocast_cast::to_lower(b_in);
   native::check_matmul(a, b);
   const std::int64_t da = a.dim(), db = b.dim();
   if (da >= 3 && db <= 2 && native::can_fold_rows(a)) {
@@ -77,7 +81,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor bmm(const Tensor& a, const Tensor& b) {
+Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = autocast_cast::to_lower(a_in), b = autocast_cast::to_lower(b_in);
   Tensor out = native::bmm(a, b);  // checks the shapes in PyTorch's words
   if (auto node = make_node<MatmulBackward>({a, b})) {
     node->node_name = "BmmBackward";
@@ -88,7 +93,9 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
+  const Tensor x = autocast_cast::to_lower(x_in), weight = autocast_cast::to_lower(weight_in),
+               bias = autocast_cast::to_lower(bias_in);
   Tensor out = native::linear(x, weight, bias);
   if (auto node = make_node<LinearBackward>({x, weight, bias})) {
     node->x = saved(x);

@@ -1,6 +1,7 @@
 // Differentiable neural-network functions: softmax, log_softmax, nll_loss,
 // cross_entropy, mse_loss. Forward and backward run the kernels of
 // core/native_nn.h (mse_loss is composed of native elementwise operations).
+#include "autograd/autocast.h"
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/native.h"
@@ -70,12 +71,19 @@ struct MseLossBackward final : Node {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, std::int64_t dim) { return softmax_impl(x, dim, false); }
+// Under autocast, every function here runs in float32 (autograd/autocast.h).
 
-Tensor log_softmax(const Tensor& x, std::int64_t dim) { return softmax_impl(x, dim, true); }
+Tensor softmax(const Tensor& x, std::int64_t dim) {
+  return softmax_impl(autocast_cast::to_float(x), dim, false);
+}
 
-Tensor nll_loss(const Tensor& input, const Tensor& target, std::int64_t ignore_index,
+Tensor log_softmax(const Tensor& x, std::int64_t dim) {
+  return softmax_impl(autocast_cast::to_float(x), dim, true);
+}
+
+Tensor nll_loss(const Tensor& input_in, const Tensor& target, std::int64_t ignore_index,
                 Reduction reduction) {
+  const Tensor input = autocast_cast::to_float(input_in);
   auto [output, count] = native::nll_loss(input, target, ignore_index, to_kernel(reduction));
   if (auto node = make_node<NllLossBackward>({input})) {
     node->target = saved(target);
@@ -97,7 +105,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, std::int64_t ign
   return nll_loss(log_softmax(input, class_dim), target, ignore_index, reduction);
 }
 
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+Tensor mse_loss(const Tensor& input_in, const Tensor& target_in, Reduction reduction) {
+  const Tensor input = autocast_cast::to_float(input_in), target = autocast_cast::to_float(target_in);
   Tensor diff = native::binary(native::BinaryOp::Sub, input, target);
   Tensor squared = native::unary(native::UnaryOp::Square, diff);
   Tensor out = reduction == Reduction::None ? squared

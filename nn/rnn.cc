@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/autocast.h"
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/native.h"
@@ -109,8 +110,12 @@ void RNNBase::check_state(const Tensor& state, std::int64_t batch, std::int64_t 
              fmt::join(expected, ", "), shape_str(state.shape()));
 }
 
-RNNBase::Result RNNBase::run_layers(const Tensor& x, const std::vector<std::int64_t>& batch_sizes,
-                                    const Tensor& h0, const Tensor& c0) const {
+RNNBase::Result RNNBase::run_layers(const Tensor& x_in, const std::vector<std::int64_t>& batch_sizes,
+                                    const Tensor& h0_in, const Tensor& c0_in) const {
+  // Under autocast the layers run in its type: every float32 operand (input,
+  // states, parameters) is cast, differentiably (autograd/autocast.h).
+  using autocast_cast::to_lower;
+  const Tensor x = to_lower(x_in), h0 = to_lower(h0_in), c0 = to_lower(c0_in);
   bool lstm = mode_ == RnnMode::Lstm;
   bool has_bias = options_.bias_, has_proj = options_.proj_size_ > 0;
   std::vector<Tensor> h_n, c_n;
@@ -119,6 +124,7 @@ RNNBase::Result RNNBase::run_layers(const Tensor& x, const std::vector<std::int6
     std::vector<FusedRnnLayerInputs> ins;
     for (std::int64_t dir = 0; dir < directions(); ++dir) {
       std::vector<Tensor> p = layer_parameters(layer, dir);
+      for (Tensor& t : p) t = to_lower(t);
       std::int64_t index = layer * directions() + dir;
       FusedRnnLayerInputs& in = ins.emplace_back();
       in.x = layer_input;
