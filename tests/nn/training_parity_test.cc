@@ -10,7 +10,9 @@
 //   /usr/bin/python3 tests/fixtures/make_training_trajectory.py
 // into tests/data/training/lstm_lm_trajectory.h5 (committed: no torch needed
 // here). The same test body runs on the CPU and, where a GPU is present, on
-// CUDA, in float64 (tight) and float32 (stated tolerances below).
+// CUDA, in float64 (tight), float32 and under bfloat16 autocast (stated
+// tolerances below; PyTorch's bfloat16 run emulates loom::autocast where
+// PyTorch 1.13's CPU autocast does not cover the LSTM, see the generator).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -20,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/autocast.h"
 #include "autograd/functions.h"
 #include "core/hdf5_file.h"
 #include "core/tensor_io.h"
@@ -42,6 +45,30 @@ constexpr double kLossRtol64 = 1e-10, kParamRtol64 = 1e-10, kParamAtol64 = 1e-12
 // CPU: losses 1.2e-7 relative, clip norms 2.0e-7 relative, final parameters
 // 1.8e-6 absolute (Adam run). Tolerances: 10x (losses) and ~30x (parameters).
 constexpr double kLossRtol32 = 2e-6, kParamRtol32 = 1e-4, kParamAtol32 = 5e-5;
+// bfloat16 autocast (loom::autocast(kBFloat16), float32 parameters) against
+// PyTorch's bfloat16 run of the same steps (the generator's forward_autocast).
+// The two runs round differently inside the LSTM (PyTorch's CPU bfloat16 LSTM
+// rounds its gate math to bfloat16, loom's keeps it in float32), so each is a
+// different bfloat16 perturbation of the float32 trajectory, and they drift
+// apart as far as each drifts from float64. Two checks:
+//  - each step's loss within one bfloat16 unit, 2^-8 relative, of PyTorch's
+//    (measured on the CPU, 2026-11-30: 8.5e-4 SGD, 1.1e-3 Adam);
+//  - loom's worst distance from the float64 trajectory, for losses, final
+//    parameters (relative L2 per tensor) and clip norms, at most 1.5x
+//    PyTorch's own (measured ratios: losses 0.90 and 0.96, parameters 0.27
+//    and 0.38, clip norms 0.46: loom's run is the closer one).
+constexpr double kLossRtolBf16 = 1.0 / 256, kBf16NoWorseThanTorch = 1.5;
+
+struct Tolerance {
+  double loss_rtol, param_rtol, param_atol;
+};
+
+// The tolerance for PyTorch's run `tag` ("float64", "float32", "autocast_bfloat16").
+Tolerance tolerance_for(const std::string& tag) {
+  if (tag == "float64") return {kLossRtol64, kParamRtol64, kParamAtol64};
+  if (tag == "float32") return {kLossRtol32, kParamRtol32, kParamAtol32};
+  fail("no tolerance for PyTorch run '{}'", tag);
+}
 
 // The model of make_training_trajectory.py, with the same child names so that
 // PyTorch's state_dict keys ("lstm.weight_ih_l0", ...) map one to one.
@@ -96,8 +123,10 @@ struct Trajectory {
 };
 
 // Trains the model from init/ on run's batches ("sgd" or "adam") as the
-// generator did, on `device` in `dtype`.
-Trajectory train(const std::string& run, Device device, DType dtype) {
+// generator did, on `device` in `dtype`; with `autocast_type`, the forward
+// and the loss run under loom::autocast(*autocast_type) (float32 parameters).
+Trajectory train(const std::string& run, Device device, DType dtype,
+                 std::optional<DType> autocast_type = std::nullopt) {
   const std::int64_t steps = size_attr("steps"), T = size_attr("seq_len"), N = size_attr("batch");
   const std::int64_t V = size_attr("vocab");
   LanguageModel model(V, size_attr("embed"), size_attr("hidden"), size_attr("num_layers"));
@@ -126,8 +155,14 @@ Trajectory train(const std::string& run, Device device, DType dtype) {
     Tensor x = stored(run + "/inputs").select(0, s).to(device);
     Tensor y = stored(run + "/targets").select(0, s).to(device);
     opt->zero_grad();
-    auto [logits, new_state] = model.forward(x, run == "adam" ? state : std::nullopt);
-    Tensor loss = cross_entropy(logits.reshape({T * N, V}), y.reshape({T * N}));
+    Tensor loss;
+    nn::LSTM::State new_state;
+    {
+      autocast guard(autocast_type.value_or(kBFloat16), autocast_type.has_value());
+      auto [logits, next] = model.forward(x, run == "adam" ? state : std::nullopt);
+      loss = cross_entropy(logits.reshape({T * N, V}), y.reshape({T * N}));
+      new_state = next;
+    }
     loss.backward();
     if (run == "adam") {
       out.grad_norms.push_back(optim::clip_grad_norm_(params, attr("adam_clip_max_norm")).item());
@@ -153,8 +188,8 @@ double worst_relative(const std::vector<double>& a, const std::vector<double>& e
 
 // Compares a loom run against PyTorch's run in `tag` ("float64"/"float32").
 Worst compare(const std::string& run, const Trajectory& got, const std::string& tag) {
-  const bool f64 = tag == "float64";
-  const double loss_rtol = f64 ? kLossRtol64 : kLossRtol32;
+  const Tolerance tol = tolerance_for(tag);
+  const double loss_rtol = tol.loss_rtol;
   Worst w;
   std::vector<double> losses = stored(run + "/losses_" + tag).to_vector<double>();
   EXPECT_EQ(got.losses.size(), losses.size());
@@ -178,8 +213,7 @@ Worst compare(const std::string& run, const Trajectory& got, const std::string& 
     EXPECT_EQ(mine->shape(), value.shape()) << name;
     w.param_abs = std::max(
         w.param_abs, testing::expect_all_close(mine->to_vector<double>(), value.to_vector<double>(),
-                                               f64 ? kParamRtol64 : kParamRtol32,
-                                               f64 ? kParamAtol64 : kParamAtol32,
+                                               tol.param_rtol, tol.param_atol,
                                                run + " final " + name + " " + tag));
     ++compared;
   }
@@ -192,9 +226,10 @@ class TrainingParity : public ::testing::TestWithParam<Device> {
   void SetUp() override {
     if (GetParam().is_cuda()) LOOM_SKIP_WITHOUT_CUDA();
   }
-  void check(const std::string& run, DType dtype) {
-    const std::string tag = dtype == kFloat64 ? "float64" : "float32";
-    Trajectory got = train(run, GetParam(), dtype);
+  void check(const std::string& run, DType dtype, std::optional<DType> autocast_type = std::nullopt) {
+    const std::string tag = autocast_type ? "autocast_" + std::string(dtype_name(*autocast_type))
+                            : dtype == kFloat64 ? "float64" : "float32";
+    Trajectory got = train(run, GetParam(), dtype, autocast_type);
     Worst w = compare(run, got, tag);
     // Sanity of the task itself: the model learned something in 20 steps.
     EXPECT_LT(got.losses.back(), got.losses.front()) << run;
@@ -205,12 +240,65 @@ class TrainingParity : public ::testing::TestWithParam<Device> {
     RecordProperty("worst", line);
     std::printf("%s\n", line.c_str());
   }
+  // bfloat16 autocast (see kLossRtolBf16): each step's loss against PyTorch's
+  // bfloat16 run, and loom's distance from the exact (float64) trajectory
+  // against PyTorch's own bfloat16 distance from it.
+  void check_autocast(const std::string& run) {
+    Trajectory got = train(run, GetParam(), kFloat32, kBFloat16);
+    const std::string tag = "autocast_bfloat16";
+    std::vector<double> torch16 = stored(run + "/losses_" + tag).to_vector<double>();
+    std::vector<double> exact = stored(run + "/losses_float64").to_vector<double>();
+    ASSERT_EQ(got.losses.size(), torch16.size());
+    testing::expect_all_close(got.losses, torch16, kLossRtolBf16, 0, run + " losses " + tag);
+    struct Distances {
+      double loom_torch = 0, loom_exact = 0, torch_exact = 0;
+    } loss, param, norm;
+    loss = {worst_relative(got.losses, torch16), worst_relative(got.losses, exact),
+            worst_relative(torch16, exact)};
+    int compared = 0;
+    for (const auto& [key, value] : reference()) {
+      const std::string prefix = run + "/final_" + tag + "/";
+      if (key.rfind(prefix, 0) != 0) continue;
+      const std::string name = key.substr(prefix.size());
+      const Tensor* mine = got.final_state.find(name);
+      ASSERT_NE(mine, nullptr) << name;
+      EXPECT_EQ(mine->dtype(), kFloat32) << name;
+      std::vector<double> m = mine->to_vector<double>(), t16 = value.to_vector<double>();
+      std::vector<double> ex = stored(run + "/final_float64/" + name).to_vector<double>();
+      param.loom_torch = std::max(param.loom_torch, testing::relative_l2_error(m, t16));
+      param.loom_exact = std::max(param.loom_exact, testing::relative_l2_error(m, ex));
+      param.torch_exact = std::max(param.torch_exact, testing::relative_l2_error(t16, ex));
+      ++compared;
+    }
+    EXPECT_EQ(compared, 11);
+    if (run == "adam") {
+      std::vector<double> n16 = stored(run + "/grad_norm_" + tag).to_vector<double>();
+      std::vector<double> n64 = stored(run + "/grad_norm_float64").to_vector<double>();
+      norm = {worst_relative(got.grad_norms, n16), worst_relative(got.grad_norms, n64),
+              worst_relative(n16, n64)};
+    }
+    EXPECT_LE(loss.loom_exact, kBf16NoWorseThanTorch * loss.torch_exact) << run << " losses";
+    EXPECT_LE(param.loom_exact, kBf16NoWorseThanTorch * param.torch_exact) << run << " parameters";
+    EXPECT_LE(norm.loom_exact, kBf16NoWorseThanTorch * norm.torch_exact) << run << " clip norms";
+    EXPECT_LT(got.losses.back(), got.losses.front()) << run;
+    std::string line = fmt::format(
+        "{} {} {}: worst relative distance loom-PyTorch / loom-float64 / PyTorch-float64: "
+        "losses {:.3g} / {:.3g} / {:.3g}, final parameters (L2 per tensor) {:.3g} / {:.3g} / {:.3g}, "
+        "clip norms {:.3g} / {:.3g} / {:.3g}",
+        run, tag, GetParam().str(), loss.loom_torch, loss.loom_exact, loss.torch_exact,
+        param.loom_torch, param.loom_exact, param.torch_exact, norm.loom_torch, norm.loom_exact,
+        norm.torch_exact);
+    RecordProperty("worst", line);
+    std::printf("%s\n", line.c_str());
+  }
 };
 
 TEST_P(TrainingParity, SgdMomentumFloat64) { check("sgd", kFloat64); }
 TEST_P(TrainingParity, SgdMomentumFloat32) { check("sgd", kFloat32); }
 TEST_P(TrainingParity, AdamClipTruncatedBpttFloat64) { check("adam", kFloat64); }
 TEST_P(TrainingParity, AdamClipTruncatedBpttFloat32) { check("adam", kFloat32); }
+TEST_P(TrainingParity, SgdMomentumAutocastBFloat16) { check_autocast("sgd"); }
+TEST_P(TrainingParity, AdamClipTruncatedBpttAutocastBFloat16) { check_autocast("adam"); }
 
 // CUDA and CPU run the same test body; the CUDA instance skips without a GPU.
 INSTANTIATE_TEST_SUITE_P(Devices, TrainingParity, ::testing::Values(kCPU, kCUDA),
@@ -233,6 +321,8 @@ TEST(TrainingParityData, ReferenceFileLayout) {
   EXPECT_EQ(stored("init/lstm.weight_hh_l1").shape(), (Shape{32, 8}));
   EXPECT_EQ(stored("init/embedding.weight").dtype(), kFloat64);
   EXPECT_EQ(stored("adam/losses_float32").dtype(), kFloat32);
+  EXPECT_EQ(stored("adam/losses_autocast_bfloat16").dtype(), kFloat32);
+  EXPECT_EQ(stored("sgd/final_autocast_bfloat16/lstm.weight_hh_l1").dtype(), kFloat32);
   // Truncated BPTT batches are consecutive windows: the first target of
   // window s + 1 follows the last target of window s in the same stream.
   std::vector<std::int64_t> x = stored("adam/inputs").to_vector<std::int64_t>();
