@@ -34,10 +34,12 @@
 
 #include <fmt/format.h>
 
+#include "autograd/autocast.h"
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "cli.h"
 #include "core/generator.h"
+#include "core/matmul_precision.h"
 #include "nn/checkpoint.h"
 #include "nn/embedding.h"
 #include "nn/linear.h"
@@ -82,15 +84,39 @@ struct Settings {
   std::string prime = "And God said";    // generation starts from this text
   std::string resume;                    // a checkpoint to continue from ("": start afresh)
   std::int64_t stop_at = 0;              // stop after this step as if interrupted (0: run to the end)
+  std::string precision = "fp32";        // fp32, tf32, bf16 or fp16 (see kPrecisions)
 
   // The settings a resumed run must share with the run it continues.
   std::map<std::string, double> trajectory() const {
     return {{"steps", double(steps)},   {"batch", double(batch)},   {"bptt", double(bptt)},
             {"embed", double(embed)},   {"hidden", double(hidden)}, {"layers", double(layers)},
             {"dropout", dropout},       {"lr", lr},                 {"clip", clip},
-            {"val_fraction", val_fraction}, {"seed", double(seed)}};
+            {"val_fraction", val_fraction}, {"seed", double(seed)}, {"precision", precision_index()}};
   }
+  // The position of `precision` in kPrecisions (checked by check_settings).
+  double precision_index() const;
 };
+
+// --precision, as PyTorch users train:
+//   fp32  float32 throughout, TF32 off (loom's default);
+//   tf32  float32 tensors, cuBLAS GEMMs on TF32 tensor cores
+//         (set_float32_matmul_precision("high")); the CPU has no TF32;
+//   bf16  float32 parameters, forward and loss under loom::autocast(kBFloat16);
+//   fp16  likewise with kFloat16, and an optim::GradScaler for the loss.
+constexpr const char* kPrecisions[] = {"fp32", "tf32", "bf16", "fp16"};
+
+double Settings::precision_index() const {
+  for (std::size_t i = 0; i < std::size(kPrecisions); ++i)
+    if (precision == kPrecisions[i]) return static_cast<double>(i);
+  return -1;
+}
+
+// The autocast type of a precision, or nullopt for fp32 and tf32.
+std::optional<DType> autocast_type(const Settings& s) {
+  if (s.precision == "bf16") return kBFloat16;
+  if (s.precision == "fp16") return kFloat16;
+  return std::nullopt;
+}
 
 // Registers every setting as a command-line option of `cli`.
 void add_options(cli::Parser& cli, Settings& s) {
@@ -116,6 +142,7 @@ void add_options(cli::Parser& cli, Settings& s) {
   cli.add("prime", "the text that starts the generated sample", &s.prime);
   cli.add("resume", "continue from this checkpoint (e.g. char_lstm_out/checkpoint.h5)", &s.resume);
   cli.add("stop-at", "stop after this step, checkpointed, as Ctrl-C would (0: run all steps)", &s.stop_at);
+  cli.add("precision", "fp32, tf32 (TF32 GEMMs), bf16 or fp16 (autocast; fp16 with loss scaling)", &s.precision);
 }
 
 // What is wrong with the settings, or "" when nothing is.
@@ -137,6 +164,8 @@ std::string check_settings(const Settings& s) {
     return fmt::format("--val-fraction must be in (0, 1), got {}", s.val_fraction);
   if (!(std::isfinite(s.temperature) && s.temperature > 0))
     return fmt::format("--temperature must be a positive number, got {}", s.temperature);
+  if (s.precision_index() < 0)
+    return fmt::format("--precision expects fp32, tf32, bf16 or fp16, got '{}'", s.precision);
   if (s.out.empty()) return "--out must not be empty";
   if (s.prime.empty()) return "--prime must not be empty";
   if (s.device != "auto") {
@@ -188,9 +217,11 @@ class CharLSTM : public nn::Module {
 // The state with its history cut: gradients stop at the chunk boundary.
 State detached(const State& s) { return {std::get<0>(s).detach(), std::get<1>(s).detach()}; }
 
-// Mean loss in nats/char over every chunk of `batches`, in eval mode.
-double evaluate(CharLSTM& model, const TbpttBatches& batches, Device device) {
+// Mean loss in nats/char over every chunk of `batches`, in eval mode, in the
+// precision the model trains in (`low`: the autocast type, if any).
+double evaluate(CharLSTM& model, const TbpttBatches& batches, Device device, std::optional<DType> low) {
   NoGradGuard no_grad;
+  autocast guard(low.value_or(kBFloat16), low.has_value());
   model.eval();
   std::optional<State> state;
   double nats = 0;
@@ -209,8 +240,9 @@ double evaluate(CharLSTM& model, const TbpttBatches& batches, Device device) {
 // `length` characters sampled one at a time after `prime`, each from
 // softmax(logits / temperature).
 std::string generate(CharLSTM& model, const CharVocab& vocab, const std::string& prime, std::int64_t length,
-                     double temperature, std::uint64_t seed, Device device) {
+                     double temperature, std::uint64_t seed, Device device, std::optional<DType> low) {
   NoGradGuard no_grad;
+  autocast guard(low.value_or(kBFloat16), low.has_value());
   model.eval();
   std::mt19937_64 rng(seed);
   const std::vector<std::int64_t> ids = vocab.encode(prime);
@@ -221,7 +253,7 @@ std::string generate(CharLSTM& model, const CharVocab& vocab, const std::string&
     auto [logits, next] = model.forward(input, state);
     state = next;
     Tensor last = logits.select(0, logits.size(0) - 1).select(0, 0);  // (vocab)
-    std::vector<double> p = softmax(last / temperature, 0).to_vector<double>();
+    std::vector<double> p = softmax(to(last, kFloat32) / temperature, 0).to_vector<double>();
     const auto id = static_cast<std::int64_t>(std::discrete_distribution<std::int64_t>(p.begin(), p.end())(rng));
     text += vocab.decode(id);
     input = tensor_int64({id}, {1, 1}, device);
@@ -263,6 +295,8 @@ volatile std::sig_atomic_t interrupted = 0;
 int run(const Settings& s) {
   const Device device = s.device == "auto" ? (cuda_available() ? kCUDA : kCPU) : Device(s.device);
   manual_seed(static_cast<std::uint64_t>(s.seed));
+  const std::optional<DType> low = autocast_type(s);
+  set_float32_matmul_precision(s.precision == "tf32" ? "high" : "highest");
 
   // The text: the first (1 - val_fraction) for training, the rest for validation.
   const std::string text = examples::read_text_file(s.data);
@@ -292,8 +326,8 @@ int run(const Settings& s) {
   optim::CosineAnnealingLR schedule(adam, s.steps, s.lr / 20);
   fmt::print("model: {} ({} parameters) on {}\n", model.str(), n_params, device.str());
   fmt::print("training: {} steps of {} streams x {} characters ({} steps per epoch), Adam lr {} with cosine decay, "
-             "clip {}, dropout {}\n",
-             s.steps, s.batch, s.bptt, train.chunks_per_epoch(), s.lr, s.clip, s.dropout);
+             "clip {}, dropout {}, precision {}\n",
+             s.steps, s.batch, s.bptt, train.chunks_per_epoch(), s.lr, s.clip, s.dropout, s.precision);
   std::fflush(stdout);  // show the set-up at once, also in a log (the first step may take long)
 
   // Outputs, and the state to continue from when resuming.
@@ -310,9 +344,17 @@ int run(const Settings& s) {
     std::vector<std::string> differences;
     for (const auto& [key, value] : s.trajectory()) {
       auto it = ckpt.metadata.find(key);
-      if (it == ckpt.metadata.end() || it->second != value)
-        differences.push_back(fmt::format("--{} {} (checkpoint: {})", key, value,
-                                          it == ckpt.metadata.end() ? std::string("none") : fmt::format("{}", it->second)));
+      if (key == "precision" && it == ckpt.metadata.end() && value == 0) continue;  // older checkpoints: fp32
+      if (it == ckpt.metadata.end() || it->second != value) {
+        // Precisions by name: "--precision fp16 (checkpoint: bf16)".
+        auto shown = [&](double v) {
+          const auto i = static_cast<std::size_t>(v);
+          return key == "precision" && v >= 0 && i < std::size(kPrecisions) && double(i) == v
+                     ? std::string(kPrecisions[i]) : fmt::format("{}", v);
+        };
+        differences.push_back(fmt::format("--{} {} (checkpoint: {})", key, shown(value),
+                                          it == ckpt.metadata.end() ? std::string("none") : shown(it->second)));
+      }
     }
     if (!ckpt.metadata.count("data_hash") || ckpt.metadata.at("data_hash") != data_hash)
       differences.push_back(fmt::format("--data {} (a different text)", s.data));
@@ -374,8 +416,14 @@ int run(const Settings& s) {
     const std::int64_t chunk = step % train.chunks_per_epoch();
     if (chunk == 0) state.reset();
     auto [inputs, targets] = train.chunk(chunk, device);
-    auto [logits, next] = model.forward(inputs, state);
-    Tensor loss = cross_entropy(logits.flatten(0, 1), targets.flatten());
+    Tensor loss;
+    State next;
+    {
+      autocast guard(low.value_or(kBFloat16), low.has_value());
+      auto [logits, carried] = model.forward(inputs, state);
+      loss = cross_entropy(logits.flatten(0, 1), targets.flatten());  // float32 under autocast too
+      next = carried;
+    }
     adam.zero_grad();
     loss.backward();
     optim::clip_grad_norm_(params, s.clip);
@@ -395,7 +443,7 @@ int run(const Settings& s) {
 
     std::string val_text;
     if (s.val_every > 0 && step % s.val_every == 0 && step < s.steps) {
-      const double val_loss = evaluate(model, val, device);
+      const double val_loss = evaluate(model, val, device, low);
       val_text = fmt::format("{:.6f}", val_loss);
       bar.message(fmt::format("step {}: validation loss {:.3f} nats/char (train {:.3f})", step, val_loss, smooth_loss));
     }
@@ -422,9 +470,9 @@ int run(const Settings& s) {
   if (s.sample_chars > 0) {
     fmt::print("sample (temperature {}):\n{}\n", s.temperature,
                generate(model, vocab, s.prime, s.sample_chars, s.temperature, static_cast<std::uint64_t>(s.seed),
-                        device));
+                        device, low));
   }
-  const double val_loss = evaluate(model, val, device);
+  const double val_loss = evaluate(model, val, device, low);
   fmt::print("training time: {} (this run {})\n", examples::format_duration(elapsed_before + train_seconds),
              examples::format_duration(train_seconds));
   fmt::print("final validation loss: {:.3f} nats/char (unigram baseline: {:.3f})\n", val_loss, baseline);

@@ -7,6 +7,9 @@
 #   - a run stopped at step 20 (--stop-at) and resumed with --resume ends with
 #     the same final line and the same per-step losses as the run straight
 #     through (model, Adam, schedule, carried state and dropout RNG restored);
+#   - --precision tf32, bf16 and fp16 runs end with the final line, and a bf16
+#     run stopped and resumed gives the straight bf16 run's losses; resuming
+#     with another --precision is refused;
 #   - bad options and a mismatched --resume give an error message and a
 #     non-zero exit, not a crash; --help exits 0 and lists the options.
 set -u
@@ -73,7 +76,26 @@ else
     fail "resuming after SIGINT did not start at step $stopped"
 fi
 
-# 4. Errors: a message and a non-zero exit.
+# 4. Other precisions (on the CPU tf32 computes as fp32; bf16 and fp16 run
+#    under autocast, fp16 with a GradScaler).
+for precision in tf32 bf16 fp16; do
+  "$exe" "${args[@]}" --precision $precision --out "$work/$precision" > "$work/$precision.log" 2>&1 ||
+    { cat "$work/$precision.log"; fail "--precision $precision exited non-zero"; }
+  grep -q "precision $precision\$" "$work/$precision.log" || fail "--precision $precision: not said in the set-up line"
+  [[ $(tail -n 1 "$work/$precision.log") =~ $final_re ]] || fail "--precision $precision: no final line"
+done
+[ "$(tail -n 1 "$work/tf32.log")" = "$last" ] || fail "--precision tf32 on the CPU differs from fp32"
+"$exe" "${args[@]}" --precision bf16 --out "$work/bf16_resumed" --stop-at 20 > /dev/null 2>&1 ||
+  fail "the bf16 run stopped at 20 failed"
+"$exe" "${args[@]}" --precision bf16 --out "$work/bf16_resumed" --resume "$work/bf16_resumed/checkpoint.h5" \
+  > "$work/bf16_second_half.log" 2>&1 || fail "the resumed bf16 run failed"
+[ "$(tail -n 1 "$work/bf16_second_half.log")" = "$(tail -n 1 "$work/bf16.log")" ] ||
+  fail "the resumed bf16 run ends differently from the straight one"
+if ! diff <(cut -d, -f1-4 "$work/bf16/loss.csv") <(cut -d, -f1-4 "$work/bf16_resumed/loss.csv"); then
+  fail "the resumed bf16 loss curve differs from the straight one"
+fi
+
+# 5. Errors: a message and a non-zero exit.
 expect_error() {  # expected_rc fragment args...
   local want=$1 fragment=$2
   shift 2
@@ -94,8 +116,11 @@ expect_error 1 "--resume: there is no checkpoint at '$work/none.h5'" "${args[@]}
 expect_error 1 "was written by a run with other settings: --hidden 16 (checkpoint: 32)" \
   "${args[@]}" --hidden 16 --out "$work/other" --resume "$work/straight/checkpoint.h5"
 expect_error 1 "cannot load checkpoint" "${args[@]}" --out "$work/other" --resume "$work/small.txt"
+expect_error 1 "was written by a run with other settings: --precision fp16 (checkpoint: bf16)" \
+  "${args[@]}" --precision fp16 --out "$work/other" --resume "$work/bf16/checkpoint.h5"
+expect_error 2 "--precision expects fp32, tf32, bf16 or fp16, got 'fp8'" --precision fp8
 "$exe" --help > "$work/help.log" 2>&1 || fail "--help exited non-zero"
-for option in steps batch bptt hidden layers dropout lr clip seed device data out checkpoint-every resume; do
+for option in steps batch bptt hidden layers dropout lr clip seed device data out checkpoint-every resume precision; do
   grep -q -- "--$option " "$work/help.log" || fail "--help does not list --$option"
 done
 
