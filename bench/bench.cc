@@ -7,6 +7,7 @@
 //              [--device auto|cpu|cuda] [--warmup W] [--repeats R]
 //              [--deterministic 0|1] [--cuda-graphs 0|1]
 //              [--matmul-precision highest|high|medium]
+//              [--autocast none|bfloat16|float16]
 //
 // What is timed (bench/torch_bench.py times exactly the same on PyTorch):
 //   forward   output = layer(x) under NoGradGuard (inference);
@@ -16,6 +17,13 @@
 // --dtype bfloat16|float16: the layer (parameters), x and g in that type, as
 // a PyTorch module cast with .to(dtype): the fused 16-bit path of
 // kernels/rnn.h (tensor-core GEMMs with float32 accumulation on CUDA).
+// --autocast bfloat16|float16: the layer, x stay float32 and the forward and
+// the loss run under loom::autocast(that type) (autograd/autocast.h), as
+// torch.autocast: the recurrent layers cast their float32 operands to the
+// 16-bit type, the sum runs in float32; backward runs outside the guard.
+// g is made in the forward output's dtype (found by one untimed forward under
+// NoGradGuard before timing), echoed as "output_dtype" with "autocast".
+// Needs --dtype float32.
 // x is (T, N, C) with no gradient; h0/c0 are zeros (not given). With
 // --lengths LO:HI the N sequence lengths are drawn uniformly from [LO, HI]
 // with splitmix64(seed) (the same draw as torch_bench.py), T becomes the
@@ -59,6 +67,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "autograd/autocast.h"
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/allocator.h"
@@ -85,7 +94,8 @@ constexpr const char* kUsage =
     "                  [--step train|forward] [--lengths LO:HI] [--seed S]\n"
     "                  [--device auto|cpu|cuda] [--warmup W] [--repeats R]\n"
     "                  [--deterministic 0|1] [--cuda-graphs 0|1]\n"
-    "                  [--matmul-precision highest|high|medium]\n";
+    "                  [--matmul-precision highest|high|medium]\n"
+    "                  [--autocast none|bfloat16|float16]\n";
 
 struct Config {
   std::string mode = "lstm";
@@ -103,6 +113,7 @@ struct Config {
   int deterministic = -1;  // -1: as LOOM_DETERMINISTIC says
   bool cuda_graphs = false;
   std::string matmul_precision;  // "": as LOOM_FLOAT32_MATMUL_PRECISION says
+  std::string autocast = "none";  // none, bfloat16 or float16
 
   bool packed() const { return lengths_hi > 0; }
 };
@@ -153,6 +164,7 @@ Config parse_args(int argc, char** argv) {
     else if (a == "--deterministic") c.deterministic = parse_int(a, value(), 0) != 0;
     else if (a == "--cuda-graphs") c.cuda_graphs = parse_int(a, value(), 0) != 0;
     else if (a == "--matmul-precision") c.matmul_precision = value();
+    else if (a == "--autocast") c.autocast = value();
     else fail("unknown option {}", a);
   }
   LOOM_CHECK(c.mode == "rnn_tanh" || c.mode == "rnn_relu" || c.mode == "lstm" || c.mode == "gru",
@@ -170,6 +182,11 @@ Config parse_args(int argc, char** argv) {
   LOOM_CHECK(c.matmul_precision.empty() || c.matmul_precision == "highest" ||
                  c.matmul_precision == "high" || c.matmul_precision == "medium",
              "--matmul-precision must be highest, high or medium, got {}", c.matmul_precision);
+  LOOM_CHECK(c.autocast == "none" || c.autocast == "bfloat16" || c.autocast == "float16",
+             "--autocast must be none, bfloat16 or float16, got {}", c.autocast);
+  LOOM_CHECK(c.autocast == "none" || c.dtype == "float32",
+             "--autocast {} runs a float32 layer under loom::autocast: --dtype must be float32, got {}",
+             c.autocast, c.dtype);
   return c;
 }
 
@@ -330,9 +347,13 @@ int run(const Config& c) {
   nn::PackedSequence packed;
   if (c.packed()) packed = nn::pack_padded_sequence(x, lengths, false, /*enforce_sorted=*/false);
   const std::int64_t out_features = (c.bidirectional ? 2 : 1) * (c.proj_size > 0 ? c.proj_size : c.H);
-  Tensor g = c.packed() ? randn({rows, out_features}, opts) : randn({T, c.N, out_features}, opts);
 
-  // One forward: the layer's output (the packed data for a packed input).
+  // One forward: the layer's output (the packed data for a packed input),
+  // under autocast when asked.
+  const std::optional<DType> autocast_dtype =
+      c.autocast == "bfloat16" ? std::optional<DType>(kBFloat16)
+      : c.autocast == "float16" ? std::optional<DType>(kFloat16)
+                                : std::nullopt;
   std::function<Tensor()> forward = [&]() -> Tensor {
     if (auto* lstm = dynamic_cast<nn::LSTM*>(layer.get()))
       return c.packed() ? std::get<0>(lstm->forward(packed)).data : std::get<0>(lstm->forward(x));
@@ -341,12 +362,28 @@ int run(const Config& c) {
     auto* rnn = dynamic_cast<nn::RNN*>(layer.get());
     return c.packed() ? std::get<0>(rnn->forward(packed)).data : std::get<0>(rnn->forward(x));
   };
+  // The output's dtype (one untimed forward): g, the upstream gradient, is made in it.
+  DType output_dtype = dtype;
+  if (autocast_dtype) {
+    NoGradGuard no_grad;
+    autocast guard(*autocast_dtype);
+    output_dtype = forward().dtype();
+  }
+  TensorOptions g_opts = TensorOptions(output_dtype).device(device);
+  Tensor g = c.packed() ? randn({rows, out_features}, g_opts) : randn({T, c.N, out_features}, g_opts);
+
   std::function<void()> step = [&]() {
     if (train) {
-      Tensor loss = sum(mul(forward(), g));
+      Tensor loss;
+      {
+        // Forward and loss under autocast (disabled when not asked), backward outside.
+        autocast guard(autocast_dtype.value_or(kBFloat16), autocast_dtype.has_value());
+        loss = sum(mul(forward(), g));
+      }
       loss.backward();
     } else {
       NoGradGuard no_grad;
+      autocast guard(autocast_dtype.value_or(kBFloat16), autocast_dtype.has_value());
       forward();
     }
   };
@@ -384,7 +421,7 @@ int run(const Config& c) {
       "\"layers\": {}, \"bidirectional\": {}, \"proj_size\": {}, \"dtype\": \"{}\", \"step\": \"{}\", "
       "\"lengths\": {}, \"lengths_drawn\": {}, \"rows\": {}, \"seed\": {}, \"device\": \"{}\", \"device_name\": {}, "
       "\"threads\": {}, \"warmup\": {}, \"repeats\": {}, \"timer\": \"{}\", "
-      "\"deterministic\": {}, \"cuda_graphs\": {}, \"matmul_precision\": \"{}\", \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
+      "\"deterministic\": {}, \"cuda_graphs\": {}, \"matmul_precision\": \"{}\", \"autocast\": {}, \"output_dtype\": \"{}\", \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
       "\"peak_mem_bytes\": {}}}\n",
       c.mode, T, c.N, c.C, c.H, c.layers, c.bidirectional ? "true" : "false", c.proj_size, c.dtype,
       c.step, c.packed() ? fmt::format("[{}, {}]", c.lengths_lo, c.lengths_hi) : "null",
@@ -392,7 +429,8 @@ int run(const Config& c) {
       device.is_cuda() ? "cuda" : "cpu", json_string(device_name(device)),
       threads, c.warmup, c.repeats, timer.name(),
       deterministic() ? "true" : "false", c.cuda_graphs ? "true" : "false",
-      get_float32_matmul_precision(), median, min,
+      get_float32_matmul_precision(), c.autocast == "none" ? "null" : json_string(c.autocast),
+      dtype_name(output_dtype), median, min,
       fmt::join(times, ", "), cpu_median, peak ? std::to_string(*peak) : "null");
   std::fflush(stdout);
   return 0;

@@ -6,7 +6,9 @@
 # (the echoed configuration, T and rows within the length range, min <= median,
 # one time per repeat, peak memory a number on CUDA and null on the CPU,
 # cpu_median_ms a number on the CPU and null on CUDA);
-# then that bad usage exits 2 with the reason.
+# autocast null and output_dtype float32 without --autocast, both the asked
+# 16-bit type with --autocast float16|bfloat16; then that bad usage (an
+# unknown --autocast, --autocast with --dtype float64) exits 2 with the reason.
 cmake_minimum_required(VERSION 3.24)
 if(NOT BENCH)
   message(FATAL_ERROR "pass -DBENCH=path/to/loom-bench")
@@ -58,6 +60,11 @@ expect_field(warmup 1)
 expect_field(repeats 3)
 expect_field(cuda_graphs OFF)
 expect_field(matmul_precision highest)
+expect_field(output_dtype float32)
+string(JSON autocast_type TYPE "${out}" autocast)
+if(NOT autocast_type STREQUAL "NULL")
+  message(FATAL_ERROR "autocast: expected null without --autocast, got ${autocast_type}")
+endif()
 string(JSON det_type TYPE "${out}" deterministic)
 if(NOT det_type STREQUAL "BOOLEAN")
   message(FATAL_ERROR "deterministic: expected a boolean, got ${det_type}")
@@ -159,4 +166,27 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "loom-bench --matmul-precision high exited ${rc}: ${err}")
 endif()
 expect_field(matmul_precision high)
+# --autocast: a float32 layer under loom::autocast; the output (and g) in the
+# 16-bit type, both echoed.
+foreach(type float16 bfloat16)
+  execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --lengths 2:6 --warmup 0 --repeats 1
+                          --autocast ${type}
+    OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "loom-bench --autocast ${type} exited ${rc}: ${err}")
+  endif()
+  expect_field(autocast ${type})
+  expect_field(output_dtype ${type})
+  expect_field(dtype float32)
+endforeach()
+execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --T 2 --autocast half
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "--autocast must be none, bfloat16 or float16, got half")
+  message(FATAL_ERROR "bad --autocast: expected exit 2 and the reason, got ${rc}: ${err}")
+endif()
+execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --T 2 --autocast float16 --dtype float64
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "--dtype must be float32, got float64")
+  message(FATAL_ERROR "--autocast with --dtype float64: expected exit 2 and the reason, got ${rc}: ${err}")
+endif()
 message(STATUS "loom-bench smoke test passed")
