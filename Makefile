@@ -3,7 +3,8 @@
 #   make test   install what is missing, build, run the whole test suite, then
 #               the same tests again in an AddressSanitizer + UndefinedBehaviorSanitizer
 #               build (test-sanitize; `make test-normal` is the first half alone)
-#   make bench  build loom-bench, run the benchmark suite against PyTorch (bench/compare.py)
+#   make bench  build loom-bench, run the benchmark suite against PyTorch in fp32, tf32,
+#               bf16 and fp16 (bench/compare.py --precision all)
 # The build tree is build/; executables land in build/bin/ (build-asan/ for the
 # sanitizer build).
 
@@ -80,11 +81,15 @@ test-sanitize: deps
 demo: build
 	$(BUILD_DIR)/bin/char-lstm --out $(BUILD_DIR)/char_lstm $(DEMO_ARGS)
 
-# On a GPU the full suite, else a scaled-down CPU suite; BENCH_ARGS passes options
-# to bench/compare.py (e.g. BENCH_ARGS="--only lstm --rounds 1").
+# On a GPU the full suite, else a scaled-down CPU suite, in every precision
+# (BENCH_PRECISION: all = fp32, tf32, bf16 and fp16, one table each; or one of
+# them); BENCH_ARGS passes options to bench/compare.py (e.g. BENCH_ARGS="--only
+# lstm --rounds 2").
+BENCH_PRECISION ?= all
 bench: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target loom-bench
-	python3 bench/compare.py --loom-bench $(BUILD_DIR)/bin/loom-bench --out-dir $(BUILD_DIR)/bench $(BENCH_ARGS)
+	python3 bench/compare.py --loom-bench $(BUILD_DIR)/bin/loom-bench --out-dir $(BUILD_DIR)/bench \
+	  --precision $(BENCH_PRECISION) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

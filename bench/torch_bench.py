@@ -8,7 +8,7 @@ Same arguments, same timed step, same JSON fields (one line on stdout):
                  [--dtype float32|float64|bfloat16|float16]
                  [--step train|forward] [--lengths LO:HI] [--seed S]
                  [--device auto|cpu|cuda] [--warmup W] [--repeats R] [--threads K]
-                 [--matmul-precision highest|high]
+                 [--matmul-precision highest|high] [--autocast none|bfloat16|float16]
 
 forward: output = layer(x) under torch.no_grad(); train: output = layer(x),
 loss = (output * g).sum(), loss.backward(), with g a fixed random tensor
@@ -21,6 +21,21 @@ before each repeat, outside the timed region.
 --dtype bfloat16|float16: the module is cast with .to(device, dtype) and, on
 CUDA, flatten_parameters() is called (cuDNN's packed weights in that type);
 x and g are made in that type: what loom-bench --dtype bfloat16|float16 runs.
+
+--autocast bfloat16|float16 (needs --dtype float32): the module and x stay
+float32; forward and loss run under torch.autocast(device, dtype) and
+backward outside it, as mixed-precision training does; g is made in the
+forward output's dtype (one untimed forward under no_grad finds it): what
+loom-bench --autocast runs. "autocast" and "output_dtype" are echoed. Note
+that PyTorch's CUDA autocast runs cuDNN RNNs in float16 even when bfloat16
+is asked (output_dtype says so).
+
+Unsupported: when that first forward shows PyTorch cannot run the asked
+precision on this device (PyTorch 1.13: torch.autocast on the CPU refuses
+float16, leaves nn.LSTM/GRU/RNN in float32 under bfloat16, and its CPU RNNs
+refuse a float16 module: "not implemented for 'Half'"), nothing is timed:
+the JSON line has "unsupported" (the reason) instead of timings, and the
+exit status is 3.
 
 On CUDA: torch.nn.LSTM/GRU/RNN use cuDNN. --matmul-precision highest (the
 default) turns TF32 off for matmul and cuDNN (fp32 rows are true fp32, as
@@ -38,10 +53,12 @@ cpu_median_ms the median process CPU time per step (time.process_time: user +
 system, all threads), null on CUDA.
 """
 import argparse
+import contextlib
 import json
 import statistics
 import sys
 import time
+import warnings
 
 import torch
 
@@ -98,7 +115,12 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (CPU); 0 keeps the default")
     p.add_argument("--matmul-precision", default="highest", choices=["highest", "high"],
                    help="high: TF32 for cuBLAS matmuls and cuDNN (allow_tf32); highest: TF32 off (default)")
+    p.add_argument("--autocast", default="none", choices=["none", "bfloat16", "float16"],
+                   help="run forward and loss under torch.autocast(device, dtype) (needs --dtype float32)")
     a = p.parse_args(argv)
+    if a.autocast != "none" and a.dtype != "float32":
+        p.error(f"--autocast {a.autocast} runs a float32 module under torch.autocast: --dtype must be float32, "
+                f"got {a.dtype}")
     if a.lengths is None and a.T < 1:
         p.error("--T is required unless --lengths is given")
     if min(a.N, a.C, a.H, a.layers, a.repeats) < 1 or a.warmup < 0:
@@ -145,17 +167,49 @@ def main(argv):
     if lengths:
         packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=False)
     out_features = (2 if a.bidirectional else 1) * (a.proj_size or a.H)
-    g = torch.randn(*((rows, out_features) if lengths else (T, a.N, out_features)), device=device, dtype=dtype)
+    autocast_dtype = {"none": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[a.autocast]
+
+    def autocast():
+        if autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=autocast_dtype)
 
     def forward():
         out = layer(packed if packed is not None else x)[0]
         return out.data if packed is not None else out
 
+    # One untimed forward: the output's dtype (g is made in it), or the reason
+    # PyTorch cannot run this precision here.
+    reason = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 1.13 warns before it raises for CPU float16 autocast
+            with torch.no_grad(), autocast():
+                output_dtype = forward().dtype
+    except RuntimeError as e:
+        if "not implemented for" not in str(e) and "only support" not in str(e):
+            raise
+        how = f"torch.autocast('{device.type}', dtype=torch.{a.autocast})" if autocast_dtype else f"a {a.dtype} module"
+        reason = f"PyTorch {torch.__version__} cannot run {how} on {device.type}: {str(e).strip()}"
+    if reason is None and autocast_dtype is not None and output_dtype == torch.float32:
+        reason = (f"PyTorch {torch.__version__}: torch.autocast('{device.type}', dtype=torch.{a.autocast}) leaves "
+                  f"{type(layer).__name__} in float32 on {device.type} (its autocast does not cover recurrent "
+                  f"layers there)")
+    if reason is not None:
+        print(json.dumps({"impl": "pytorch", "mode": a.mode, "dtype": a.dtype, "autocast": autocast_dtype and a.autocast,
+                          "device": device.type, "torch_version": torch.__version__, "unsupported": reason}),
+              flush=True)
+        sys.exit(3)
+    g = torch.randn(*((rows, out_features) if lengths else (T, a.N, out_features)), device=device,
+                    dtype=output_dtype)
+
     def step():
         if a.step == "train":
-            (forward() * g).sum().backward()
+            with autocast():
+                loss = (forward() * g).sum()
+            loss.backward()
         else:
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 forward()
 
     cuda = device.type == "cuda"
@@ -206,6 +260,8 @@ def main(argv):
         "matmul_precision": a.matmul_precision,
         "allow_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
         "allow_tf32_cudnn": torch.backends.cudnn.allow_tf32,
+        "autocast": a.autocast if autocast_dtype is not None else None,
+        "output_dtype": str(output_dtype).replace("torch.", ""),
     }
     print(json.dumps(row), flush=True)
 

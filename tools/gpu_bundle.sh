@@ -25,12 +25,15 @@
 #                                synccheck (compute-sanitizer over the tool's
 #                                filter in tests/sanitizer_filters.txt, through
 #                                tests/run_compute_sanitizer.sh; TOOL=FILTER for
-#                                another filter), bench, bench-graphs, bench-tf32
-#                                (bench/compare.py --device cuda; the second with
-#                                --cuda-graphs 1, the third with --precision tf32:
-#                                TF32 on both sides; LOOM_BENCH_ARGS, e.g.
-#                                "--rounds 1", is added to all of them), bench-half
-#                                (bf16 and fp16 rows, bench/suite_half.json). Each step
+#                                another filter), bench (bench/compare.py --device
+#                                cuda --precision all: the suite in fp32, tf32,
+#                                bf16 and fp16, one table each, 1 round per row:
+#                                about 4 minutes on an H200), bench-graphs (fp32
+#                                with --cuda-graphs 1), bench-tf32 (--precision
+#                                tf32 alone), bench-half (the bf16 and fp16 module
+#                                rows of bench/suite_half.json); LOOM_BENCH_ARGS,
+#                                e.g. "--rounds 2" or "--precision fp16", is added
+#                                last to all of them. Each step
 #                                has a time limit and logs to $OUT/<step>.log;
 #                                the run exits non-zero when any step failed.
 #                                All steps together stay within
@@ -339,7 +342,8 @@ do_remote() {
           "$BUILD/bin/loom_tests" "${step#*=}" ;;
       bench)
         run_step bench "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
-          --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench" ${LOOM_BENCH_ARGS:-} ;;
+          --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench" --precision all \
+          ${LOOM_BENCH_ARGS:-} ;;
       bench-graphs)
         run_step bench-graphs "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
           --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-graphs" \
