@@ -277,6 +277,28 @@ TEST(MasterWeights, LoadingAStateWithoutMastersIsRefused) {
                                    "optimizer state entry 'state.1.master_param' is missing");
 }
 
+// A transposed bfloat16 leaf: the master is contiguous, the rounded copy lands
+// in the parameter's own storage, as for the contiguous equivalent.
+TEST(MasterWeights, NonContiguousParameterIsUpdatedInPlace) {
+  Tensor base = native::to(tensor({1, 2, 3, 4, 5, 6}, {2, 3}, TensorOptions(kFloat32)), kBFloat16);
+  Tensor wt = make_view(base, {3, 2}, {1, 3}, 0).requires_grad_(true);
+  Tensor w = native::contiguous(wt).requires_grad_(true);
+  ASSERT_FALSE(wt.is_contiguous());
+  Tensor g = native::to(tensor({0.1, -0.2, 0.3, -0.4, 0.5, -0.6}, {3, 2}, TensorOptions(kFloat32)), kBFloat16);
+  optim::RMSprop a({wt}, optim::RMSpropOptions(0.01).momentum(0.5).centered(true).master_weights(true));
+  optim::RMSprop b({w}, optim::RMSpropOptions(0.01).momentum(0.5).centered(true).master_weights(true));
+  for (int t = 0; t < 3; ++t) {
+    wt.set_grad(g);
+    w.set_grad(g);
+    a.step();
+    b.step();
+  }
+  expect_same_bits(wt.detach(), w.detach(), "param");
+  EXPECT_NE(w.to_vector<double>()[0], 1.0);
+  expect_same_bits(a.state(wt)->tensors.at("master_param"), b.state(w)->tensors.at("master_param"), "master");
+  expect_same_bits(make_view(base, {3, 2}, {1, 3}, 0), w.detach(), "base storage");
+}
+
 class MasterWeightsCheckpointTest : public testing::TempDirTest {};
 
 // A bfloat16 model with an fp32-master Adam, through an HDF5 checkpoint: the
