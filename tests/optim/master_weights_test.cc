@@ -132,6 +132,44 @@ TEST(MasterWeights, RMSpropMatchesFloat32OnTheMaster) {
   });
 }
 
+// PyTorch 1.13's own optimizer run on a float32 master of a bfloat16
+// parameter, bfloat16 gradients converted to float32 (literals printed by
+// tests/fixtures/print_master_weights_reference.py: torch.optim.AdamW /
+// torch.optim.SGD with foreach=False, then master.bfloat16()).
+TEST(MasterWeights, MatchesPyTorchOnAFloat32Master) {
+  const std::vector<double> start{0.5, -1.25, 2.0, 0.3, -0.7};
+  const std::vector<std::vector<double>> grads{{0.1, -0.2, 0.3, -0.4, 0.05},
+                                               {-0.3, 0.25, 0.1, 0.2, -0.15},
+                                               {0.2, 0.1, -0.5, 0.3, 0.4}};
+  struct Expected {
+    std::vector<double> master;  // float32, printed with float.hex()
+    std::vector<double> bf16;    // master.bfloat16()
+  };
+  auto run = [&](optim::Optimizer& opt, const Tensor& p, const Expected& e) {
+    for (const auto& g : grads) {
+      p.set_grad(native::to(tensor(g, {5}, TensorOptions(kFloat32)), kBFloat16));
+      opt.step();
+    }
+    const std::vector<double> m = opt.state(p)->tensors.at("master_param").to_vector<double>();
+    // Stated tolerance: 4 float32 ulps relative (seen: AdamW bit for bit, SGD
+    // one element 1 ulp apart); the bfloat16 copies must be the same values.
+    testing::expect_all_close(m, e.master, 4 * std::ldexp(1.0, -23), 0, "master vs PyTorch");
+    EXPECT_EQ(p.to_vector<double>(), e.bf16);
+  };
+  {
+    Tensor p = native::to(tensor(start, {5}, TensorOptions(kFloat32)), kBFloat16).requires_grad_(true);
+    optim::AdamW opt({p}, optim::AdamWOptions(0.01).weight_decay(0.1).amsgrad(true).master_weights(true));
+    run(opt, p, {{0x1.f91f0ep-2, -0x1.3db21ap+0, 0x1.fa249ep+0, 0x1.3e1eb4p-2, -0x1.69d4p-1},
+                 {0.494140625, -1.2421875, 1.9765625, 0.310546875, -0.70703125}});
+  }
+  {
+    Tensor p = native::to(tensor(start, {5}, TensorOptions(kFloat32)), kBFloat16).requires_grad_(true);
+    optim::SGD opt({p}, optim::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(0.01).master_weights(true));
+    run(opt, p, {{0x1.029304p-1, -0x1.420bd8p+0, 0x1.f2deaep+0, 0x1.4c19eap-2, -0x1.7e0532p-1},
+                 {0.50390625, -1.2578125, 1.9453125, 0.32421875, -0.74609375}});
+  }
+}
+
 // lr * grad = 1e-3 is below half an ulp of bfloat16 at 1.0 (2^-8 = 0.00390625):
 // a pure bfloat16 update rounds back to 1.0 every time and never moves, while
 // the fp32 master accumulates every step and the bfloat16 copy follows it.
