@@ -7,11 +7,14 @@
 // The hyper-parameter structs hold scalars already converted to T; the host
 // derives them in double (as Python does: 1 - beta1, lr / bias_correction1,
 // ...) and casts once, which is what PyTorch does with a Python scalar.
+// bfloat16 / float16 parameters are updated through an fp32 master copy (the
+// *_master_* functions below), in the same single pass.
 #pragma once
 
 #include <cmath>
 
 #include "kernels/common.h"
+#include "kernels/half.h"
 
 namespace loom::kernels {
 
@@ -143,6 +146,40 @@ LOOM_HD void rmsprop_point(const RmspropHyper<T>& h, T& param, T grad, T& square
   }
 }
 
+// ---- fp32 master weights for 16-bit parameters ----------------------------------
+// The same updates for a bfloat16 / float16 parameter P whose optimizer keeps
+// an fp32 master copy (the options' master_weights(true)): the math runs in
+// float on the master exactly as the float32 update above (same hyper-parameter
+// struct, SgdHyper<float> etc.), with the 16-bit gradient converted to float
+// (exact); then the master is stored and the 16-bit model copy is written as
+// the master rounded to P (round to nearest, ties to even: kernels/half.h).
+// All state (momentum_buffer, exp_avg, ...) is float.
+template <typename P>
+LOOM_HD void sgd_master_point(const SgdHyper<float>& h, float& master, P& model, P grad, float* buf) {
+  float p = master;
+  sgd_point(h, p, static_cast<float>(grad), buf);
+  master = p;
+  model = P(p);
+}
+
+template <typename P>
+LOOM_HD void adam_master_point(const AdamHyper<float>& h, float& master, P& model, P grad,
+                               float& exp_avg, float& exp_avg_sq, float* max_exp_avg_sq) {
+  float p = master;
+  adam_point(h, p, static_cast<float>(grad), exp_avg, exp_avg_sq, max_exp_avg_sq);
+  master = p;
+  model = P(p);
+}
+
+template <typename P>
+LOOM_HD void rmsprop_master_point(const RmspropHyper<float>& h, float& master, P& model, P grad,
+                                  float& square_avg, float* grad_avg, float* momentum_buffer) {
+  float p = master;
+  rmsprop_point(h, p, static_cast<float>(grad), square_avg, grad_avg, momentum_buffer);
+  master = p;
+  model = P(p);
+}
+
 // ---- CPU reference ----------------------------------------------------------------
 // T: float, double. In-place updates of param and state; grad is read only.
 template <typename T>
@@ -165,6 +202,32 @@ void rmsprop_step_cpu(const RmspropHyper<T>& h, index_t n,
                       T* grad_avg,          // [n], or null unless centered
                       T* momentum_buffer);  // [n], or null unless momentum > 0
 
+// P: bfloat16, float16. master and every state pointer are float; model and
+// grad are P. Updates master and state in place and overwrites model with the
+// rounded master; grad is read only.
+template <typename P>
+void sgd_step_master_cpu(const SgdHyper<float>& h, index_t n,
+                         float* master,            // [n] fp32 master weights
+                         P* model,                 // [n] the 16-bit parameter (written)
+                         const P* grad,            // [n] its 16-bit gradient
+                         float* momentum_buffer);  // [n], or null when momentum == 0
+template <typename P>
+void adam_step_master_cpu(const AdamHyper<float>& h, index_t n,
+                          float* master,           // [n] fp32 master weights
+                          P* model,                // [n] the 16-bit parameter (written)
+                          const P* grad,           // [n] its 16-bit gradient
+                          float* exp_avg,          // [n]
+                          float* exp_avg_sq,       // [n]
+                          float* max_exp_avg_sq);  // [n], or null unless amsgrad
+template <typename P>
+void rmsprop_step_master_cpu(const RmspropHyper<float>& h, index_t n,
+                             float* master,            // [n] fp32 master weights
+                             P* model,                 // [n] the 16-bit parameter (written)
+                             const P* grad,            // [n] its 16-bit gradient
+                             float* square_avg,        // [n]
+                             float* grad_avg,          // [n], or null unless centered
+                             float* momentum_buffer);  // [n], or null unless momentum > 0
+
 #if defined(LOOM_WITH_CUDA)
 // ---- CUDA: the same contracts on device pointers; one fused launch on loom's stream.
 template <typename T>
@@ -175,6 +238,16 @@ void adam_step_cuda(const AdamHyper<T>& h, index_t n, T* param, const T* grad, T
 template <typename T>
 void rmsprop_step_cuda(const RmspropHyper<T>& h, index_t n, T* param, const T* grad,
                        T* square_avg, T* grad_avg, T* momentum_buffer);
+template <typename P>
+void sgd_step_master_cuda(const SgdHyper<float>& h, index_t n, float* master, P* model,
+                          const P* grad, float* momentum_buffer);
+template <typename P>
+void adam_step_master_cuda(const AdamHyper<float>& h, index_t n, float* master, P* model,
+                           const P* grad, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq);
+template <typename P>
+void rmsprop_step_master_cuda(const RmspropHyper<float>& h, index_t n, float* master, P* model,
+                              const P* grad, float* square_avg, float* grad_avg,
+                              float* momentum_buffer);
 #endif
 
 }  // namespace loom::kernels

@@ -1,6 +1,7 @@
 #include "optim/adam.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/optim.h"
 #include "optim/param_update.h"
@@ -27,11 +28,12 @@ template <typename Options>
 void adam_update(const ParamGroup& group, bool decoupled, const Tensor& grad, const Tensor& work,
                  ParamState& state) {
   const auto& o = group.options_as<Options>();
+  const Tensor target = detail::update_target(state, work, o);  // work, or its fp32 master
   double& step = state.scalars["step"];  // 0 when new
-  Tensor& exp_avg = detail::state_buffer(state, "exp_avg", work);
-  Tensor& exp_avg_sq = detail::state_buffer(state, "exp_avg_sq", work);
+  Tensor& exp_avg = detail::state_buffer(state, "exp_avg", target);
+  Tensor& exp_avg_sq = detail::state_buffer(state, "exp_avg_sq", target);
   Tensor max_exp_avg_sq;
-  if (o.amsgrad()) max_exp_avg_sq = detail::state_buffer(state, "max_exp_avg_sq", work);
+  if (o.amsgrad()) max_exp_avg_sq = detail::state_buffer(state, "max_exp_avg_sq", target);
   step += 1;
   // Host scalars in double, exactly as Python computes them.
   const double beta1 = o.betas().first, beta2 = o.betas().second;
@@ -39,8 +41,9 @@ void adam_update(const ParamGroup& group, bool decoupled, const Tensor& grad, co
   const double bias_correction2 = 1 - std::pow(beta2, step);
   const double step_size = o.lr() / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-  dispatch_floating(work.dtype(), o.optimizer_name(), [&](auto tag) {
-    using T = decltype(tag);
+  detail::dispatch_update(work.dtype(), o, [&](auto math, auto elem) {
+    using T = decltype(math);
+    using P = decltype(elem);
     kernels::AdamHyper<T> h{};
     h.beta1 = static_cast<T>(beta1);
     h.beta2 = static_cast<T>(beta2);
@@ -54,9 +57,16 @@ void adam_update(const ParamGroup& group, bool decoupled, const Tensor& grad, co
     h.decoupled_weight_decay = decoupled;
     h.amsgrad = o.amsgrad();
     h.maximize = o.maximize();
-    LOOM_DISPATCH_DEVICE(work.device(), adam_step, h, work.numel(), detail::ptr<T>(work),
-                         detail::ptr<const T>(grad), detail::ptr<T>(exp_avg),
-                         detail::ptr<T>(exp_avg_sq), detail::ptr<T>(max_exp_avg_sq));
+    if constexpr (std::is_same_v<T, P>) {
+      LOOM_DISPATCH_DEVICE(work.device(), adam_step, h, work.numel(), detail::ptr<T>(work),
+                           detail::ptr<const T>(grad), detail::ptr<T>(exp_avg),
+                           detail::ptr<T>(exp_avg_sq), detail::ptr<T>(max_exp_avg_sq));
+    } else {
+      LOOM_DISPATCH_DEVICE(work.device(), adam_step_master, h, work.numel(),
+                           detail::ptr<float>(target), detail::ptr<P>(work),
+                           detail::ptr<const P>(grad), detail::ptr<float>(exp_avg),
+                           detail::ptr<float>(exp_avg_sq), detail::ptr<float>(max_exp_avg_sq));
+    }
   });
 }
 

@@ -28,11 +28,17 @@ struct AdamOptions final : OptimizerOptions {
   LOOM_OPTIM_ARG(AdamOptions, double, weight_decay) = 0;                   // L2 penalty
   LOOM_OPTIM_ARG(AdamOptions, bool, amsgrad) = false;                      // AMSGrad variant
   LOOM_OPTIM_ARG(AdamOptions, bool, maximize) = false;                     // maximize the objective
+  // bfloat16 / float16 parameters are updated through fp32 master weights
+  // (state "master_param"), with all state in fp32; without it they are
+  // refused. No effect on float32 / float64 parameters. Not a hyper-parameter:
+  // not in the state_dict's param_groups; load_state_dict keeps it.
+  LOOM_OPTIM_ARG(AdamOptions, bool, master_weights) = false;
 
  public:
   std::unique_ptr<OptimizerOptions> clone() const override {
     return std::make_unique<AdamOptions>(*this);
   }
+  bool keeps_master_weights() const override { return master_weights_; }
   const char* optimizer_name() const override { return "Adam"; }
   // "Invalid learning rate: {}", "Invalid epsilon value: {}", "Invalid beta
   // parameter at index 0: {}" (and 1), "Invalid weight_decay value: {}".
@@ -51,11 +57,17 @@ struct AdamWOptions final : OptimizerOptions {
   LOOM_OPTIM_ARG(AdamWOptions, double, weight_decay) = 1e-2;               // decoupled decay
   LOOM_OPTIM_ARG(AdamWOptions, bool, amsgrad) = false;                     // AMSGrad variant
   LOOM_OPTIM_ARG(AdamWOptions, bool, maximize) = false;                    // maximize the objective
+  // bfloat16 / float16 parameters are updated through fp32 master weights
+  // (state "master_param"), with all state in fp32; without it they are
+  // refused. No effect on float32 / float64 parameters. Not a hyper-parameter:
+  // not in the state_dict's param_groups; load_state_dict keeps it.
+  LOOM_OPTIM_ARG(AdamWOptions, bool, master_weights) = false;
 
  public:
   std::unique_ptr<OptimizerOptions> clone() const override {
     return std::make_unique<AdamWOptions>(*this);
   }
+  bool keeps_master_weights() const override { return master_weights_; }
   const char* optimizer_name() const override { return "AdamW"; }
   // The same checks and messages as AdamOptions.
   void validate() const override;

@@ -93,6 +93,7 @@ void Optimizer::add_param_group(ParamGroup group) {
   } else {
     group.options = defaults_->clone();
   }
+  for (const Tensor& p : group.params) detail::check_param_dtype(p.dtype(), *group.options);
   param_groups_.push_back(std::move(group));
 }
 
@@ -188,6 +189,9 @@ void Optimizer::load_state_dict(const StateDict& dict) {
   // Saved flat index -> our parameter, pairing the groups' lists in order.
   std::map<std::int64_t, Tensor> id_map;
   std::vector<std::vector<std::int64_t>> saved_ids(saved_groups);
+  std::unordered_map<const TensorImpl*, std::size_t> group_of;  // our parameter -> its group
+  for (std::size_t g = 0; g < param_groups_.size(); ++g)
+    for (const Tensor& p : param_groups_[g].params) group_of[p.impl_ptr().get()] = g;
   for (std::size_t g = 0; g < saved_groups; ++g) {
     const Tensor& saved = dict.tensors.at(fmt::format("param_groups.{}.params", g));
     LOOM_CHECK(saved.dtype() == kInt64 && saved.dim() == 1,
@@ -237,8 +241,10 @@ void Optimizer::load_state_dict(const StateDict& dict) {
                value.defined() ? shape_str(value.shape()) : "undefined", shape_str(p.shape()));
     LOOM_CHECK(is_floating(value.dtype()), "load_state_dict: '{}' has dtype {}, expected a floating dtype",
                key, value.dtype());
-    // A copy on the parameter's device and dtype, never aliasing the dict.
-    Tensor copy = empty(p.shape(), TensorOptions(p.dtype()).device(p.device()));
+    // A copy on the parameter's device in its state dtype (float32 for a
+    // 16-bit parameter with master weights), never aliasing the dict.
+    const DType dtype = detail::state_dtype(p, *options[group_of.at(p.impl_ptr().get())]);
+    Tensor copy = empty(p.shape(), TensorOptions(dtype).device(p.device()));
     native::copy_(copy, value);
     state[p.impl_ptr().get()].tensors[name] = copy;
   }
@@ -261,6 +267,13 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       for (const std::string& name : needed.scalars)
         LOOM_CHECK(it->second.scalars.count(name), "optimizer state entry 'state.{}.{}' is missing",
                    i, name);
+      const Tensor& p = param_groups_[g].params[k];
+      if (detail::uses_master(p.dtype(), *options[g]))
+        LOOM_CHECK(it->second.tensors.count("master_param"),
+                   "optimizer state entry 'state.{}.master_param' is missing: parameter {} is {} "
+                   "and this {} keeps fp32 master weights (master_weights(true)), but the loaded "
+                   "state has none (was it saved by an optimizer without master weights?)",
+                   i, i, p.dtype(), options[g]->optimizer_name());
     }
   }
   for (const auto& o : options) o->validate();

@@ -22,7 +22,16 @@
 //                               "exp_avg_sq", "max_exp_avg_sq", "square_avg",
 //                               "grad_avg" (PyTorch's state keys)
 //   "state.{i}.step"            scalar: updates taken (Adam, AdamW, RMSprop)
+//   "state.{i}.master_param"    float32 tensor: the fp32 master weights of a
+//                               bfloat16 / float16 parameter whose group has
+//                               master_weights(true) (PyTorch has no such key;
+//                               the name is loom's)
 //
+// A 16-bit parameter is accepted only by a group with master_weights(true);
+// its state tensors are then all float32 (the master copy and the moments),
+// and the parameter itself holds the master rounded to its dtype after every
+// step. master_weights is fixed at construction: it is not an entry of the
+// state_dict, and load_state_dict keeps the optimizer's own setting.
 // This is PyTorch's state_dict() with its nesting flattened into dotted names.
 #pragma once
 
@@ -63,6 +72,9 @@ class OptimizerOptions {
   // Throws loom::Error in PyTorch's words when an option is invalid
   // ("Invalid learning rate: -0.1").
   virtual void validate() const = 0;
+  // True when the group updates bfloat16 / float16 parameters through fp32
+  // master weights (the options' master_weights(true)); false by default.
+  virtual bool keeps_master_weights() const { return false; }
 
   // The learning rate (every optimizer has one; schedulers change it).
   double get_lr() const;
@@ -149,7 +161,8 @@ class Optimizer {
   // Appends a group. Its options default to the optimizer's; given options must
   // be of the optimizer's type and valid. Throws loom::Error, in PyTorch's
   // words where it has them, for an undefined or non-leaf tensor ("can't
-  // optimize a non-leaf Tensor"), a non-floating one, a tensor repeated within
+  // optimize a non-leaf Tensor"), a non-floating one, a bfloat16 / float16 one
+  // in a group without master_weights(true), a tensor repeated within
   // the group (PyTorch only warns) or already in another group ("some
   // parameters appear in more than one parameter group").
   void add_param_group(ParamGroup group);
@@ -177,6 +190,10 @@ class Optimizer {
   // any state, every entry of state_names() for its group's (loaded) options;
   // a missing one throws "optimizer state entry 'state.0.step' is missing"
   // (a tensor where a scalar belongs, or the reverse, counts as missing).
+  // A 16-bit parameter of a group with master_weights(true) that has state
+  // also needs "state.{i}.master_param" (a state saved without master weights
+  // is refused with a message that says so); its state tensors are loaded as
+  // float32, everyone else's in the parameter's dtype.
   // Entries the optimizer does not use are accepted, as in PyTorch. On error
   // nothing is changed.
   void load_state_dict(const StateDict& dict);
@@ -188,6 +205,7 @@ class Optimizer {
   // The update of one parameter, as a step() gives it to for_each_update():
   //   group  the parameter's group (its options: group.options_as<...>())
   //   grad   its gradient, contiguous, with its shape, dtype and device
+  //          (16-bit for a 16-bit parameter: the master path converts it)
   //   work   the contiguous memory to update in place: the parameter itself,
   //          or a contiguous copy that is stored back into it afterwards
   //   state  its ParamState (created empty on the first update)

@@ -34,6 +34,53 @@ inline Tensor contiguous_grad(const Tensor& param, const Tensor& grad) {
   return native::contiguous(grad);
 }
 
+// True when a `dtype` parameter of a group with `options` is updated through
+// fp32 master weights: a bfloat16 / float16 parameter with master_weights(true).
+inline bool uses_master(DType dtype, const OptimizerOptions& options) {
+  return is_reduced_float(dtype) && options.keeps_master_weights();
+}
+
+// The dtype of `param`'s state tensors in a group with `options`: float32 for
+// a 16-bit parameter with master weights, else the parameter's own.
+inline DType state_dtype(const Tensor& param, const OptimizerOptions& options) {
+  return uses_master(param.dtype(), options) ? kFloat32 : param.dtype();
+}
+
+// Throws loom::Error, naming the option, for a bfloat16 / float16 parameter
+// in a group without master_weights(true).
+inline void check_param_dtype(DType dtype, const OptimizerOptions& options) {
+  const char* name = options.optimizer_name();
+  LOOM_CHECK(!is_reduced_float(dtype) || options.keeps_master_weights(),
+             "{}: a parameter has dtype {}; {} updates bfloat16 and float16 parameters only "
+             "through fp32 master weights, which it keeps when asked: {}Options(lr)"
+             ".master_weights(true) (or give it float32 parameters)",
+             name, dtype, name, name);
+}
+
+// The tensor the update math runs on for `work` (the contiguous parameter):
+// for a 16-bit parameter with master weights, its fp32 master copy
+// state.tensors["master_param"], made from the parameter when absent; else
+// `work` itself. Throws (check_param_dtype) for a 16-bit parameter without.
+inline Tensor update_target(ParamState& state, const Tensor& work, const OptimizerOptions& options) {
+  check_param_dtype(work.dtype(), options);
+  if (!uses_master(work.dtype(), options)) return work;
+  auto it = state.tensors.find("master_param");
+  if (it != state.tensors.end()) return it->second;
+  return state.tensors["master_param"] = native::to(work, kFloat32);
+}
+
+// Calls fn(T{}, P{}) for an update of a `dtype` parameter: T the type the math
+// runs in, P the parameter's element type: (float, float), (double, double),
+// or (float, bfloat16) / (float, float16) through master weights (only when
+// the options keep them; else check_param_dtype's error).
+template <typename Fn>
+void dispatch_update(DType dtype, const OptimizerOptions& options, Fn&& fn) {
+  check_param_dtype(dtype, options);
+  if (dtype == kBFloat16) return fn(float{}, bfloat16{});
+  if (dtype == kFloat16) return fn(float{}, float16{});
+  dispatch_floating(dtype, options.optimizer_name(), [&](auto tag) { fn(tag, tag); });
+}
+
 // state.tensors[name], created as zeros like `param` when absent; *created
 // tells which happened (may be null).
 inline Tensor& state_buffer(ParamState& state, const std::string& name, const Tensor& param,

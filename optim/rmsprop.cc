@@ -1,5 +1,7 @@
 #include "optim/rmsprop.h"
 
+#include <type_traits>
+
 #include "kernels/optim.h"
 #include "optim/param_update.h"
 
@@ -36,13 +38,15 @@ StateNames RMSprop::state_names(const OptimizerOptions& options) const {
 void RMSprop::step() {
   for_each_update([&](const ParamGroup& group, const Tensor& grad, const Tensor& work, ParamState& state) {
     const auto& o = group.options_as<RMSpropOptions>();
+    const Tensor target = detail::update_target(state, work, o);  // work, or its fp32 master
     state.scalars["step"] += 1;
-    Tensor& square_avg = detail::state_buffer(state, "square_avg", work);
+    Tensor& square_avg = detail::state_buffer(state, "square_avg", target);
     Tensor grad_avg, momentum_buffer;
-    if (o.momentum() > 0) momentum_buffer = detail::state_buffer(state, "momentum_buffer", work);
-    if (o.centered()) grad_avg = detail::state_buffer(state, "grad_avg", work);
-    dispatch_floating(work.dtype(), "RMSprop", [&](auto tag) {
-      using T = decltype(tag);
+    if (o.momentum() > 0) momentum_buffer = detail::state_buffer(state, "momentum_buffer", target);
+    if (o.centered()) grad_avg = detail::state_buffer(state, "grad_avg", target);
+    detail::dispatch_update(work.dtype(), o, [&](auto math, auto elem) {
+      using T = decltype(math);
+      using P = decltype(elem);
       kernels::RmspropHyper<T> h{};
       h.lr = static_cast<T>(o.lr());
       h.alpha = static_cast<T>(o.alpha());
@@ -52,9 +56,16 @@ void RMSprop::step() {
       h.momentum = static_cast<T>(o.momentum());
       h.centered = o.centered();
       h.maximize = o.maximize();
-      LOOM_DISPATCH_DEVICE(work.device(), rmsprop_step, h, work.numel(), detail::ptr<T>(work),
-                           detail::ptr<const T>(grad), detail::ptr<T>(square_avg),
-                           detail::ptr<T>(grad_avg), detail::ptr<T>(momentum_buffer));
+      if constexpr (std::is_same_v<T, P>) {
+        LOOM_DISPATCH_DEVICE(work.device(), rmsprop_step, h, work.numel(), detail::ptr<T>(work),
+                             detail::ptr<const T>(grad), detail::ptr<T>(square_avg),
+                             detail::ptr<T>(grad_avg), detail::ptr<T>(momentum_buffer));
+      } else {
+        LOOM_DISPATCH_DEVICE(work.device(), rmsprop_step_master, h, work.numel(),
+                             detail::ptr<float>(target), detail::ptr<P>(work),
+                             detail::ptr<const P>(grad), detail::ptr<float>(square_avg),
+                             detail::ptr<float>(grad_avg), detail::ptr<float>(momentum_buffer));
+      }
     });
   });
 }

@@ -24,11 +24,17 @@ struct RMSpropOptions final : OptimizerOptions {
   LOOM_OPTIM_ARG(RMSpropOptions, double, momentum) = 0;      // momentum factor
   LOOM_OPTIM_ARG(RMSpropOptions, bool, centered) = false;    // normalise by the variance
   LOOM_OPTIM_ARG(RMSpropOptions, bool, maximize) = false;    // maximize the objective
+  // bfloat16 / float16 parameters are updated through fp32 master weights
+  // (state "master_param"), with all state in fp32; without it they are
+  // refused. No effect on float32 / float64 parameters. Not a hyper-parameter:
+  // not in the state_dict's param_groups; load_state_dict keeps it.
+  LOOM_OPTIM_ARG(RMSpropOptions, bool, master_weights) = false;
 
  public:
   std::unique_ptr<OptimizerOptions> clone() const override {
     return std::make_unique<RMSpropOptions>(*this);
   }
+  bool keeps_master_weights() const override { return master_weights_; }
   const char* optimizer_name() const override { return "RMSprop"; }
   // "Invalid learning rate: {}", "Invalid epsilon value: {}", "Invalid
   // momentum value: {}", "Invalid weight_decay value: {}", "Invalid alpha value: {}".

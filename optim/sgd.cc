@@ -1,5 +1,7 @@
 #include "optim/sgd.h"
 
+#include <type_traits>
+
 #include "kernels/optim.h"
 #include "optim/param_update.h"
 
@@ -34,11 +36,13 @@ StateNames SGD::state_names(const OptimizerOptions& options) const {
 void SGD::step() {
   for_each_update([&](const ParamGroup& group, const Tensor& grad, const Tensor& work, ParamState& state) {
     const auto& o = group.options_as<SGDOptions>();
+    const Tensor target = detail::update_target(state, work, o);  // work, or its fp32 master
     Tensor buf;
     bool init = false;
-    if (o.momentum() != 0) buf = detail::state_buffer(state, "momentum_buffer", work, &init);
-    dispatch_floating(work.dtype(), "SGD", [&](auto tag) {
-      using T = decltype(tag);
+    if (o.momentum() != 0) buf = detail::state_buffer(state, "momentum_buffer", target, &init);
+    detail::dispatch_update(work.dtype(), o, [&](auto math, auto elem) {
+      using T = decltype(math);
+      using P = decltype(elem);
       kernels::SgdHyper<T> h{};
       h.lr = static_cast<T>(o.lr());
       h.momentum = static_cast<T>(o.momentum());
@@ -47,8 +51,13 @@ void SGD::step() {
       h.nesterov = o.nesterov();
       h.maximize = o.maximize();
       h.init_buffer = init;
-      LOOM_DISPATCH_DEVICE(work.device(), sgd_step, h, work.numel(), detail::ptr<T>(work),
-                           detail::ptr<const T>(grad), detail::ptr<T>(buf));
+      if constexpr (std::is_same_v<T, P>) {
+        LOOM_DISPATCH_DEVICE(work.device(), sgd_step, h, work.numel(), detail::ptr<T>(work),
+                             detail::ptr<const T>(grad), detail::ptr<T>(buf));
+      } else {
+        LOOM_DISPATCH_DEVICE(work.device(), sgd_step_master, h, work.numel(), detail::ptr<float>(target),
+                             detail::ptr<P>(work), detail::ptr<const P>(grad), detail::ptr<float>(buf));
+      }
     });
   });
 }

@@ -21,11 +21,17 @@ struct SGDOptions final : OptimizerOptions {
   LOOM_OPTIM_ARG(SGDOptions, double, weight_decay) = 0;    // L2 penalty
   LOOM_OPTIM_ARG(SGDOptions, bool, nesterov) = false;      // Nesterov momentum
   LOOM_OPTIM_ARG(SGDOptions, bool, maximize) = false;      // maximize the objective
+  // bfloat16 / float16 parameters are updated through fp32 master weights
+  // (state "master_param"), with all state in fp32; without it they are
+  // refused. No effect on float32 / float64 parameters. Not a hyper-parameter:
+  // not in the state_dict's param_groups; load_state_dict keeps it.
+  LOOM_OPTIM_ARG(SGDOptions, bool, master_weights) = false;
 
  public:
   std::unique_ptr<OptimizerOptions> clone() const override {
     return std::make_unique<SGDOptions>(*this);
   }
+  bool keeps_master_weights() const override { return master_weights_; }
   const char* optimizer_name() const override { return "SGD"; }
   // "Invalid learning rate: {lr}" (lr < 0), "Invalid momentum value: {}",
   // "Invalid weight_decay value: {}", "Nesterov momentum requires a momentum
