@@ -102,11 +102,10 @@ const std::map<std::string, Tensor>& reference() {
   return file;
 }
 
-// Root attributes of the reference file: hyperparameters (attr) and sizes (size_attr).
-const Hdf5File& reference_file() {
-  static const Hdf5File file = Hdf5File::open_read(reference_path());
-  return file;
-}
+// Root attributes of the reference file: hyperparameters (attr) and sizes
+// (size_attr). Opened per use: a static Hdf5File would outlive the HDF5
+// library at exit ("HDF5: infinite loop closing library").
+Hdf5File reference_file() { return Hdf5File::open_read(reference_path()); }
 double attr(const std::string& name) { return reference_file().attr_double("/", name); }
 std::int64_t size_attr(const std::string& name) { return reference_file().attr_int("/", name); }
 
