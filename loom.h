@@ -4,6 +4,8 @@
 #include "autograd/anomaly_mode.h"
 #include "autograd/autocast.h"
 #include "autograd/engine.h"
+#include "autograd/factory_ops.h"
+#include "autograd/statistics_ops.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
