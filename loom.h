@@ -8,6 +8,7 @@
 #include "autograd/statistics_ops.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
+#include "autograd/indexing.h"
 #include "autograd/node.h"
 #include "core/allocator.h"
 #include "core/determinism.h"
