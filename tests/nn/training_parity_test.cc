@@ -194,6 +194,15 @@ Trajectory train(const std::string& run, Device device, DType dtype,
   return out;
 }
 
+// PyTorch's final parameters of `run` in `tag`, by state_dict name.
+std::map<std::string, Tensor> stored_final(const std::string& run, const std::string& tag) {
+  std::map<std::string, Tensor> out;
+  const std::string prefix = run + "/final_" + tag + "/";
+  for (const auto& [key, value] : reference())
+    if (key.rfind(prefix, 0) == 0) out.emplace(key.substr(prefix.size()), value);
+  return out;
+}
+
 struct Worst {
   double loss_rel = 0, norm_rel = 0, param_abs = 0;
 };
@@ -220,10 +229,7 @@ Worst compare(const std::string& run, const Trajectory& got, const std::string& 
     w.norm_rel = worst_relative(got.grad_norms, norms);
   }
   int compared = 0;
-  for (const auto& [key, value] : reference()) {
-    const std::string prefix = run + "/final_" + tag + "/";
-    if (key.rfind(prefix, 0) != 0) continue;
-    const std::string name = key.substr(prefix.size());
+  for (const auto& [name, value] : stored_final(run, tag)) {
     const Tensor* mine = got.final_state.find(name);
     if (mine == nullptr) {
       ADD_FAILURE() << "loom's model has no parameter " << name;
@@ -306,10 +312,7 @@ class TrainingParity : public ::testing::TestWithParam<Device> {
     loss = {worst_relative(got.losses, torch16), worst_relative(got.losses, exact),
             worst_relative(torch16, exact)};
     int compared = 0;
-    for (const auto& [key, value] : reference()) {
-      const std::string prefix = run + "/final_" + tag + "/";
-      if (key.rfind(prefix, 0) != 0) continue;
-      const std::string name = key.substr(prefix.size());
+    for (const auto& [name, value] : stored_final(run, tag)) {
       const Tensor* mine = got.final_state.find(name);
       ASSERT_NE(mine, nullptr) << name;
       EXPECT_EQ(mine->dtype(), kFloat32) << name;
