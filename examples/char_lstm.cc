@@ -324,6 +324,9 @@ int run(const Settings& s) {
   for (const Tensor& p : params) n_params += p.numel();
   optim::Adam adam(params, optim::AdamOptions(s.lr));
   optim::CosineAnnealingLR schedule(adam, s.steps, s.lr / 20);
+  // float16 gradients underflow without loss scaling: --precision fp16 scales
+  // the loss (PyTorch's defaults); disabled, the scaler passes everything through.
+  optim::GradScaler scaler(optim::GradScalerOptions().enabled(s.precision == "fp16"));
   fmt::print("model: {} ({} parameters) on {}\n", model.str(), n_params, device.str());
   fmt::print("training: {} steps of {} streams x {} characters ({} steps per epoch), Adam lr {} with cosine decay, "
              "clip {}, dropout {}, precision {}\n",
@@ -363,7 +366,7 @@ int run(const Settings& s) {
     state = State{ckpt.model.at(kCarryH), ckpt.model.at(kCarryC)};
     ckpt.model.erase(kCarryH);
     ckpt.model.erase(kCarryC);
-    nn::restore(ckpt, model, &adam, schedule);  // all or nothing
+    nn::restore(ckpt, model, &adam, schedule, scaler);  // all or nothing
     default_generator().set_state(get_u64(ckpt.metadata, "rng_seed", s.resume),
                                   get_u64(ckpt.metadata, "rng_offset", s.resume));
     step = ckpt.step;
@@ -378,6 +381,7 @@ int run(const Settings& s) {
     ckpt.model.insert(kCarryC, std::get<1>(*state));
     ckpt.optimizer = adam.state_dict();
     ckpt.scheduler = schedule.state_dict();
+    ckpt.grad_scaler = scaler.state_dict();  // empty unless fp16
     ckpt.step = step;
     ckpt.metadata = s.trajectory();
     ckpt.metadata["data_hash"] = data_hash;
@@ -425,9 +429,11 @@ int run(const Settings& s) {
       next = carried;
     }
     adam.zero_grad();
-    loss.backward();
+    scaler.scale(loss).backward();
+    scaler.unscale_(adam);  // clip the true gradients
     optim::clip_grad_norm_(params, s.clip);
-    adam.step();
+    scaler.step(adam);  // skipped when a gradient overflowed
+    scaler.update();
     const double lr = schedule.get_last_lr()[0];
     schedule.step();
     state = detached(next);

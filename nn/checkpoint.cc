@@ -271,33 +271,45 @@ void load_part(const Checkpoint& ck, const char* part, const std::function<void(
   }
 }
 
-// restore() with an optional schedule given as its two state_dict functions.
+// restore() with an optional schedule given as its two state_dict functions
+// and an optional GradScaler (an enabled one; a disabled one loads nothing).
 void restore_all(const Checkpoint& ck, Module& module, optim::Optimizer* optimizer,
                  const std::function<optim::StateDict()>& sched_save,
-                 const std::function<void(const optim::StateDict&)>& sched_load) {
+                 const std::function<void(const optim::StateDict&)>& sched_load,
+                 optim::GradScaler* scaler = nullptr) {
+  if (scaler != nullptr && !scaler->is_enabled()) scaler = nullptr;
   LOOM_CHECK(optimizer == nullptr || !is_empty(ck.optimizer),
              "cannot restore the optimizer: {} holds no optimizer state", which(ck));
   LOOM_CHECK(!sched_load || !is_empty(ck.scheduler),
              "cannot restore the schedule: {} holds no schedule state", which(ck));
+  LOOM_CHECK(scaler == nullptr || !is_empty(ck.grad_scaler),
+             "cannot restore the grad scaler: {} holds no grad scaler state", which(ck));
   // Only a later part's refusal needs the model put back.
-  const bool later_parts = optimizer != nullptr || sched_load;
+  const bool later_parts = optimizer != nullptr || sched_load || scaler != nullptr;
   StateDict model_backup = later_parts ? snapshot(module) : StateDict();
   optim::StateDict sched_backup;
   if (sched_save) sched_backup = sched_save();
+  optim::StateDict scaler_backup;
+  if (scaler != nullptr) scaler_backup = scaler->state_dict();
 
   // Each load below changes nothing when it throws.
   load_part(ck, "model", [&] { module.load_state_dict(ck.model); });
   if (!later_parts) return;
-  bool sched_loaded = false;
+  bool sched_loaded = false, scaler_loaded = false;
   try {
     if (sched_load) {
       load_part(ck, "schedule", [&] { sched_load(ck.scheduler); });
       sched_loaded = true;
     }
+    if (scaler != nullptr) {
+      load_part(ck, "grad scaler", [&] { scaler->load_state_dict(ck.grad_scaler); });
+      scaler_loaded = true;
+    }
     if (optimizer != nullptr) load_part(ck, "optimizer", [&] { optimizer->load_state_dict(ck.optimizer); });
   } catch (...) {
     module.load_state_dict(model_backup);
     if (sched_loaded) sched_load(sched_backup);
+    if (scaler_loaded) scaler->load_state_dict(scaler_backup);
     throw;
   }
 }
@@ -312,8 +324,10 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
       LOOM_CHECK(value.defined(), "model tensor '{}' is undefined", key);
     }
     for (const auto& [key, value] : checkpoint.metadata) check_key("metadata", key, false);
-    for (const auto* part : {&checkpoint.optimizer, &checkpoint.scheduler}) {
-      const char* group = part == &checkpoint.optimizer ? "optimizer" : "scheduler";
+    for (const auto* part : {&checkpoint.optimizer, &checkpoint.scheduler, &checkpoint.grad_scaler}) {
+      const char* group = part == &checkpoint.optimizer   ? "optimizer"
+                          : part == &checkpoint.scheduler ? "scheduler"
+                                                          : "grad_scaler";
       for (const auto& [key, value] : part->tensors) {
         check_key(group, key, false);
         LOOM_CHECK(value.defined(), "{} tensor '{}' is undefined", group, key);
@@ -332,6 +346,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 
     write_optim(file, "optimizer", checkpoint.optimizer);
     write_optim(file, "scheduler", checkpoint.scheduler);
+    if (!is_empty(checkpoint.grad_scaler)) write_optim(file, "grad_scaler", checkpoint.grad_scaler);
     file.create_group("metadata");
     file.set_attr_string("metadata", "keys", joined_keys(checkpoint.metadata));
     for (const auto& [key, value] : checkpoint.metadata)
@@ -346,12 +361,13 @@ Checkpoint load_checkpoint(const std::string& path, Device device) {
   try {
     Hdf5File file = Hdf5File::open_read(path);
     const Reader r{file, check_format(file), device};
-    check_children(file, "/", {"metadata", "model", "optimizer", "scheduler"});
+    check_children(file, "/", {"grad_scaler", "metadata", "model", "optimizer", "scheduler"});
     Checkpoint ck;
     ck.step = file.attr_int("/", "step");
     ck.model = read_model(r);
     ck.optimizer = read_optim(r, "optimizer", "optimizer state entry");
     ck.scheduler = read_optim(r, "scheduler", "schedule state entry");
+    ck.grad_scaler = read_optim(r, "grad_scaler", "grad scaler state entry");
     if (file.has("metadata")) {
       LOOM_CHECK(file.is_group("metadata"), "'metadata' is not a group");
       for (const std::string& key : r.entries("metadata", "metadata entry"))
@@ -381,6 +397,29 @@ void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* opt
   restore_all(
       checkpoint, module, optimizer, [&] { return scheduler.state_dict(); },
       [&](const optim::StateDict& d) { scheduler.load_state_dict(d); });
+}
+
+}  // namespace loom::nn
+
+namespace loom::nn {
+
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
+             optim::GradScaler& grad_scaler) {
+  restore_all(checkpoint, module, optimizer, nullptr, nullptr, &grad_scaler);
+}
+
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
+             optim::LRScheduler& scheduler, optim::GradScaler& grad_scaler) {
+  restore_all(
+      checkpoint, module, optimizer, [&] { return scheduler.state_dict(); },
+      [&](const optim::StateDict& d) { scheduler.load_state_dict(d); }, &grad_scaler);
+}
+
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
+             optim::ReduceLROnPlateau& scheduler, optim::GradScaler& grad_scaler) {
+  restore_all(
+      checkpoint, module, optimizer, [&] { return scheduler.state_dict(); },
+      [&](const optim::StateDict& d) { scheduler.load_state_dict(d); }, &grad_scaler);
 }
 
 }  // namespace loom::nn

@@ -1,10 +1,13 @@
 // Checkpoints: a module's state_dict, an optimizer's and a schedule's state,
-// the step and a few named numbers, in one HDF5 file written atomically.
+// a GradScaler's state, the step and a few named numbers, in one HDF5 file
+// written atomically.
 //
 //   nn::save_checkpoint("run/last.h5", {model.state_dict(), adam.state_dict(),
 //                                       sched.state_dict(), step, {{"epoch", 3}}});
 //   nn::Checkpoint ck = nn::load_checkpoint("run/last.h5");
 //   nn::restore(ck, model, &adam, sched);   // all or nothing
+//   // with loss scaling: Checkpoint::grad_scaler = scaler.state_dict() and
+//   nn::restore(ck, model, &adam, sched, scaler);
 //   step = ck.step;
 //
 // File layout (version 2). Readable with h5py; tools/torch_hdf5.py converts
@@ -22,14 +25,20 @@
 //   /optimizer/scalars/<k>   its scalars as scalar float64 datasets
 //                            ("param_groups.0.lr", "state.0.step")
 //   /scheduler/tensors/<k>, /scheduler/scalars/<k>   the schedule's, likewise
+//   /grad_scaler/tensors/<k>, /grad_scaler/scalars/<k>   a GradScaler's state
+//                            (scalars "scale", "growth_factor", "backoff_factor",
+//                            "growth_interval", "_growth_tracker"); written
+//                            only when Checkpoint::grad_scaler is not empty, so
+//                            a file without one reads as before
 //   /metadata/<k>            Checkpoint::metadata as scalar float64 datasets
 //   each of the groups optimizer/tensors, optimizer/scalars, scheduler/tensors,
-//   scheduler/scalars and metadata: attribute keys = its entries' names
+//   scheduler/scalars, grad_scaler/tensors, grad_scaler/scalars and metadata: attribute keys = its entries' names
 //   joined by "\n" (so no key may contain a newline)
 //
 // Values round-trip bit for bit (dtypes are kept, scalars are float64, NaN and
 // infinities included). Only /model is required: a file without /optimizer,
-// /scheduler or /metadata (such as torch_hdf5.py writes) loads them empty.
+// /scheduler, /grad_scaler or /metadata (such as torch_hdf5.py writes) loads
+// them empty.
 //
 // Damage is detected, not loaded (version 2). The file is written through
 // core/hdf5_file.h, so all its metadata carries HDF5's checksums (HDF5 1.10
@@ -70,6 +79,7 @@
 
 #include "core/device.h"
 #include "nn/module.h"
+#include "optim/grad_scaler.h"
 #include "optim/lr_scheduler.h"
 #include "optim/optimizer.h"
 
@@ -84,6 +94,8 @@ struct Checkpoint {
   std::int64_t step = 0;              // e.g. optimizer steps taken
   std::map<std::string, double> metadata;  // anything else: epoch, best loss, ...
   std::string source;                 // the file load_checkpoint read ("" otherwise), for messages
+  optim::StateDict grad_scaler;       // GradScaler::state_dict() (empty: none); last, so
+                                      // that brace-initialised checkpoints keep their order
 };
 
 // The format attribute's value, the version this loom writes (with checksums)
@@ -106,7 +118,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // version-1 file prints the no-checksums warning (see above). Throws
 // loom::Error "cannot load checkpoint '<path>': <why>" when the file is
 // missing, is not HDF5, is truncated or damaged (a checksum mismatch names
-// the dataset or object), is an HDF5 file of another kind (no format
+// the dataset or object; a listed entry whose dataset is gone is named, e.g.
+// "grad scaler state entry 'scale' is missing"), is an HDF5 file of another kind (no format
 // attribute, another format, another version), or its layout is broken (a
 // listed entry without its dataset, a version-2 dataset without a checksum,
 // ...).
@@ -130,5 +143,18 @@ void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* opt
              optim::LRScheduler& scheduler);
 void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
              optim::ReduceLROnPlateau& scheduler);
+// The same three, also restoring a GradScaler (GradScaler::load_state_dict,
+// loaded after the schedule and before the optimizer, part of the all or
+// nothing). Throws loom::Error "cannot restore the grad scaler: checkpoint
+// '<source>' holds no grad scaler state" when the checkpoint has none and the
+// scaler is enabled, and "cannot restore the grad scaler from checkpoint
+// '<source>': grad scaler state entry '_growth_tracker' is missing" for a
+// missing entry. A disabled scaler loads nothing (PyTorch's no-op).
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
+             optim::GradScaler& grad_scaler);
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
+             optim::LRScheduler& scheduler, optim::GradScaler& grad_scaler);
+void restore(const Checkpoint& checkpoint, Module& module, optim::Optimizer* optimizer,
+             optim::ReduceLROnPlateau& scheduler, optim::GradScaler& grad_scaler);
 
 }  // namespace loom::nn

@@ -1,8 +1,10 @@
-// Everything in loom::optim: optimizers, gradient clipping, learning-rate schedules.
+// Everything in loom::optim: optimizers, gradient clipping, learning-rate schedules,
+// gradient scaling.
 #pragma once
 
 #include "optim/adam.h"
 #include "optim/clip_grad.h"
+#include "optim/grad_scaler.h"
 #include "optim/lr_scheduler.h"
 #include "optim/optimizer.h"
 #include "optim/rmsprop.h"

@@ -96,6 +96,9 @@ double expect_all_close(std::span<const double> actual, std::span<const double> 
     double a = actual[i], e = expected[i];
     double diff = std::abs(a - e);
     bool ok = diff <= atol + rtol * std::abs(e);
+    // An infinity matches only the same infinity (|a - inf| <= rtol * inf
+    // would accept any finite a).
+    if (std::isinf(a) || std::isinf(e)) ok = false;
     if (std::isnan(a) != std::isnan(e)) ok = false;
     if (std::isnan(a) && std::isnan(e)) ok = true, diff = 0;
     if (a == e) ok = true, diff = 0;  // equal infinities (inf - inf would be NaN)

@@ -309,7 +309,7 @@ def _read_model(h5py, numpy, torch, f, src):
             raise Refused("'%s': dataset 'model/%s' holds %s; loom checkpoints hold %s"
                           % (src, name, array.dtype, HOLDS))
         state[name] = tensor.clone()
-    others = [g for g in ("optimizer", "scheduler", "metadata")
+    others = [g for g in ("optimizer", "scheduler", "grad_scaler", "metadata")
               if g in f and isinstance(f[g], h5py.Group) and len(f[g]) > 0]
     return state, others
 
