@@ -9,6 +9,7 @@
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "autograd/indexing.h"
+#include "autograd/sort_ops.h"
 #include "autograd/node.h"
 #include "core/allocator.h"
 #include "core/determinism.h"

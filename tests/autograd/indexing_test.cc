@@ -13,6 +13,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/indexing.h"
 #include "autograd/op_testing.h"
+#include "autograd/sort_ops.h"
 #include "core/tensor_io.h"
 #include "testing.h"
 
@@ -68,6 +69,12 @@ const std::map<std::string, std::function<Tensor(const Tensor&)>>& cases() {
 }
 
 std::vector<double> host(const Tensor& t) { return t.to(kCPU).to(kFloat64).contiguous().to_vector<double>(); }
+
+// The generator's with_ties: the values of "ties", with x[:2, 0]'s gradient path.
+Tensor with_ties(const Tensor& x) {
+  Tensor part = index(x, {Slice(0, 2), 0});
+  return add(sub(part, detach(part)), at("ties").to(x.device()));
+}
 
 struct Out {
   Tensor value, grad;
@@ -125,6 +132,38 @@ TEST(Indexing, IntegerAndBoolTensors) {
   EXPECT_EQ(index(labels, {ids({3, 0}, {2}, kCPU)}).to_vector<std::int64_t>(), (std::vector<std::int64_t>{10, 7}));
   EXPECT_EQ(index_select(labels, 0, ids({1, 1}, {2}, kCPU)).dtype(), kInt64);
   EXPECT_EQ(gather(labels, 0, ids({2}, {1}, kCPU)).to_vector<std::int64_t>(), (std::vector<std::int64_t>{9}));
+}
+
+// sort / topk cases of the generator: (values, indices) of x (the shuffled tensor).
+const std::map<std::string, std::function<std::pair<Tensor, Tensor>(const Tensor&)>>& sort_cases() {
+  static const std::map<std::string, std::function<std::pair<Tensor, Tensor>(const Tensor&)>> c = {
+      {"sort_last", [](const Tensor& x) { return sort(x, -1); }},
+      {"sort_dim1_desc", [](const Tensor& x) { return sort(x, 1, true); }},
+      {"sort_ties", [](const Tensor& x) { return sort(with_ties(x), -1); }},
+      {"sort_ties_desc", [](const Tensor& x) { return sort(with_ties(x), -1, true); }},
+      {"topk_3_last", [](const Tensor& x) { return topk(x, 3, -1); }},
+      {"topk_2_dim0_smallest", [](const Tensor& x) { return topk(x, 2, 0, false); }},
+  };
+  return c;
+}
+
+TEST(Sort, ValuesIndicesAndGradientsMatchPyTorch) {
+  ASSERT_EQ(sort_cases().size(), 6u);
+  for (Device device : {kCPU, kCUDA}) {
+    if (device.is_cuda() && !testing::has_cuda_device()) continue;
+    for (const auto& [name, fn] : sort_cases()) {
+      SCOPED_TRACE(name + " " + device.str());
+      Tensor x = at("shuffled").to(device).clone().requires_grad_();
+      auto [values, indices] = fn(x);
+      values.backward(at(name + "/upstream").to(device));
+      EXPECT_EQ(values.shape(), at(name + "/output").shape());
+      testing::expect_all_close(host(values), at(name + "/output").to_vector<double>(), 0, 0, "values");  // NaN = NaN
+      EXPECT_EQ(indices.to(kCPU).to_vector<std::int64_t>(), at(name + "/indices").to_vector<std::int64_t>());
+      EXPECT_EQ(host(x.grad()), at(name + "/grad").to_vector<double>());
+    }
+  }
+  EXPECT_EQ(argsort(tensor({3.0, 1.0, 2.0})).to_vector<std::int64_t>(), (std::vector<std::int64_t>{1, 2, 0}));
+  EXPECT_LOOM_ERROR(topk(tensor({1.0, 2.0}), 3), "selected index k out of range");
 }
 
 TEST(Indexing, ErrorsInPyTorchWords) {
