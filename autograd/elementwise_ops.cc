@@ -5,6 +5,7 @@
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/native.h"
+#include "core/type_promotion.h"
 
 namespace loom {
 
@@ -98,12 +99,18 @@ struct UnaryBackward final : Node {
   const char* name() const override { return node_name; }
 };
 
+// What a unary node keeps for backward, as PyTorch's formulas: the input
+// (log, abs, pow), the result (exp, tanh, sigmoid, relu, sqrt). Keeping only
+// that makes an in-place change of the other one legal, as in PyTorch.
+enum class Keep { Input, Result };
+
 Tensor record_unary(Tensor y, const Tensor& x, const char* name, double alpha,
-                    Tensor (*derivative)(const Tensor&, const Tensor&, double)) {
+                    Tensor (*derivative)(const Tensor&, const Tensor&, double),
+                    Keep keep = Keep::Input) {
   if (auto node = make_node<UnaryBackward>({x})) {
     node->node_name = name;
-    node->x = saved(x);
-    node->y = saved(y);
+    if (keep == Keep::Input) node->x = saved(x);
+    else node->y = saved(y);
     node->alpha = alpha;
     node->derivative = derivative;
     set_history(y, node);
@@ -112,15 +119,62 @@ Tensor record_unary(Tensor y, const Tensor& x, const char* name, double alpha,
 }
 
 Tensor unary_op(UnaryOp op, const Tensor& x, const char* name,
-                Tensor (*derivative)(const Tensor&, const Tensor&, double), double alpha = 0) {
-  return record_unary(native::unary(op, x, alpha), x, name, alpha, derivative);
+                Tensor (*derivative)(const Tensor&, const Tensor&, double), double alpha = 0,
+                Keep keep = Keep::Input) {
+  return record_unary(native::unary(op, x, alpha), x, name, alpha, derivative, keep);
+}
+
+// d(x * factor + c)/dx = factor: add, sub, mul, rsub and neg by a scalar save nothing.
+struct ScaleBackward final : Node {
+  const char* node_name = "";
+  double factor = 1;
+  std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
+    return {factor == 1 ? g[0] : native::unary(UnaryOp::MulScalar, g[0], factor)};
+  }
+  const char* name() const override { return node_name; }
+};
+
+Tensor scale_op(UnaryOp op, const Tensor& x, const char* name, double alpha, double factor) {
+  Tensor y = native::unary(op, x, alpha);
+  if (auto node = make_node<ScaleBackward>({x})) {
+    node->node_name = name;
+    node->factor = factor;
+    set_history(y, node);
+  }
+  return y;
 }
 
 Tensor scalar_like(const Tensor& x, double v) {
   return native::full({}, v, TensorOptions(x.dtype()).device(x.device()));
 }
 
-Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
+// A 0-dim tensor of dtype t holding s (integers exactly).
+Tensor scalar_tensor(const Scalar& s, DType t, Device device) {
+  if (!s.is_floating_point())
+    return native::to(tensor_int64({s.to_int64()}, {}, device), t);
+  return native::full({}, s.to_double(), TensorOptions(t).device(device));
+}
+
+// Bool op Bool as PyTorch: add and maximum are "or", mul and minimum "and";
+// no gradient.
+Tensor bool_binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  LOOM_CHECK(op != BinaryOp::Sub,
+             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` "
+             "or `logical_xor()` operator instead.");
+  LOOM_CHECK(op != BinaryOp::Pow, "pow: two bool operands are not supported by loom");
+  Tensor r = native::binary(op, native::to(a, kInt64), native::to(b, kInt64));
+  return native::to(r, kBool);
+}
+
+Tensor binary_op(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
+  LOOM_CHECK(a_in.defined() && b_in.defined(), "binary operation: expected defined tensors");
+  // PyTorch's type promotion; the casts are recorded, so each operand's
+  // gradient comes back in its own dtype.
+  DType common = result_type(a_in, b_in);
+  if (op == BinaryOp::Div && !is_floating(common)) common = kDefaultFloatDType;  // true division
+  if (common == kBool) return bool_binary(op, a_in, b_in);
+  const Tensor a = to(a_in, common);
+  const Tensor b = to(b_in, common);
   Tensor out = native::binary(op, a, b);
   switch (op) {
     case BinaryOp::Add:
@@ -164,7 +218,21 @@ Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor ones_of(const Tensor& x) { return native::ones_like(x); }
+// Gradient passes where min <= x <= max (not for NaN), as PyTorch.
+struct ClampBackward final : Node {
+  Tensor x;
+  double min = 0, max = 0;
+  std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
+    using native::CompareOp;
+    auto bound = [&](double v) { return native::full({}, v, TensorOptions(x.dtype()).device(x.device())); };
+    Tensor inside = native::where(native::compare(CompareOp::Ge, x, bound(min)),
+                                  native::compare(CompareOp::Le, x, bound(max)),
+                                  native::zeros(x.shape(), TensorOptions(kBool).device(x.device())));
+    return {native::where(inside, g[0], native::zeros_like(g[0]))};
+  }
+  void release_saved() override { x = Tensor(); }
+  const char* name() const override { return "ClampBackward"; }
+};
 
 }  // namespace
 
@@ -178,32 +246,47 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Maximum, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Minimum, a, b); }
 
-Tensor add(const Tensor& a, double b) {
-  return unary_op(UnaryOp::AddScalar, a, "AddBackward", [](const Tensor& x, const Tensor&, double) {
-    return ones_of(x);
-  }, b);
+namespace {
+// Tensor-scalar ops on an integer or bool result go through the tensor-tensor
+// kernel with a 0-dim operand (no gradient: integers need none).
+Tensor integral_scalar_op(BinaryOp op, const Tensor& a, const Scalar& b, DType t, bool scalar_first) {
+  Tensor s = scalar_tensor(b, t, a.device());
+  return scalar_first ? binary_op(op, s, a) : binary_op(op, a, s);
 }
-Tensor sub(const Tensor& a, double b) { return add(a, -b); }
-Tensor mul(const Tensor& a, double b) {
-  return unary_op(UnaryOp::MulScalar, a, "MulBackward", [](const Tensor& x, const Tensor&, double s) {
-    return native::full(x.shape(), s, TensorOptions(x.dtype()).device(x.device()));
-  }, b);
+}  // namespace
+
+Tensor add(const Tensor& a, Scalar b) {
+  DType t = result_type(a, b);
+  if (!is_floating(t)) return integral_scalar_op(BinaryOp::Add, a, b, t, false);
+  return scale_op(UnaryOp::AddScalar, to(a, t), "AddBackward", b.to_double(), 1.0);
 }
-Tensor div(const Tensor& a, double b) { return mul(a, 1.0 / b); }
-Tensor rsub(const Tensor& a, double b) {
-  return unary_op(UnaryOp::RSubScalar, a, "RsubBackward", [](const Tensor& x, const Tensor&, double) {
-    return native::full(x.shape(), -1.0, TensorOptions(x.dtype()).device(x.device()));
-  }, b);
+Tensor sub(const Tensor& a, Scalar b) {
+  DType t = result_type(a, b);
+  if (!is_floating(t)) return integral_scalar_op(BinaryOp::Sub, a, b, t, false);
+  return add(a, -b.to_double());
+}
+Tensor mul(const Tensor& a, Scalar b) {
+  DType t = result_type(a, b);
+  if (!is_floating(t)) return integral_scalar_op(BinaryOp::Mul, a, b, t, false);
+  return scale_op(UnaryOp::MulScalar, to(a, t), "MulBackward", b.to_double(), b.to_double());
+}
+Tensor div(const Tensor& a, Scalar b) {
+  DType t = result_type(a, b);
+  if (!is_floating(t)) t = kDefaultFloatDType;  // true division, as torch.div
+  return mul(to(a, t), 1.0 / b.to_double());
+}
+Tensor rsub(const Tensor& a, Scalar b) {
+  DType t = result_type(a, b);
+  if (!is_floating(t)) return integral_scalar_op(BinaryOp::Sub, a, b, t, true);
+  return scale_op(UnaryOp::RSubScalar, to(a, t), "RsubBackward", b.to_double(), -1.0);
 }
 
 Tensor neg(const Tensor& x) {
-  return unary_op(UnaryOp::Neg, x, "NegBackward", [](const Tensor& x, const Tensor&, double) {
-    return native::full(x.shape(), -1.0, TensorOptions(x.dtype()).device(x.device()));
-  });
+  return scale_op(UnaryOp::Neg, x, "NegBackward", 0.0, -1.0);
 }
 Tensor exp(const Tensor& x) {
   return unary_op(UnaryOp::Exp, x, "ExpBackward",
-                  [](const Tensor&, const Tensor& y, double) { return y; });
+                  [](const Tensor&, const Tensor& y, double) { return y; }, 0.0, Keep::Result);
 }
 Tensor log(const Tensor& x) {
   return unary_op(UnaryOp::Log, x, "LogBackward", [](const Tensor& x, const Tensor&, double) {
@@ -213,22 +296,22 @@ Tensor log(const Tensor& x) {
 Tensor tanh(const Tensor& x) {
   return unary_op(UnaryOp::Tanh, x, "TanhBackward", [](const Tensor&, const Tensor& y, double) {
     return rsub(y * y, 1.0);
-  });
+  }, 0.0, Keep::Result);
 }
 Tensor sigmoid(const Tensor& x) {
   return unary_op(UnaryOp::Sigmoid, x, "SigmoidBackward", [](const Tensor&, const Tensor& y, double) {
     return y * rsub(y, 1.0);
-  });
+  }, 0.0, Keep::Result);
 }
 Tensor relu(const Tensor& x) {
   return unary_op(UnaryOp::Relu, x, "ReluBackward", [](const Tensor&, const Tensor& y, double) {
     return native::unary(UnaryOp::Step, y);
-  });
+  }, 0.0, Keep::Result);
 }
 Tensor sqrt(const Tensor& x) {
   return unary_op(UnaryOp::Sqrt, x, "SqrtBackward", [](const Tensor&, const Tensor& y, double) {
     return native::unary(UnaryOp::Reciprocal, y * 2.0);
-  });
+  }, 0.0, Keep::Result);
 }
 Tensor abs(const Tensor& x) {
   return unary_op(UnaryOp::Abs, x, "AbsBackward", [](const Tensor& x, const Tensor&, double) {
@@ -248,15 +331,10 @@ Tensor pow(const Tensor& x, double exponent) {
 Tensor clamp(const Tensor& x, double min, double max) {
   LOOM_CHECK(min <= max, "clamp: min ({}) must not exceed max ({})", min, max);
   Tensor y = native::unary(UnaryOp::ClampMax, native::unary(UnaryOp::ClampMin, x, min), max);
-  if (auto node = make_node<UnaryBackward>({x})) {
-    // Gradient passes where min <= x <= max, as PyTorch.
-    node->node_name = "ClampBackward";
-    node->x = saved(x);
-    node->y = saved(y);
-    node->derivative = [](const Tensor& x, const Tensor& y, double) {
-      return native::where(native::compare(native::CompareOp::Eq, x, y), native::ones_like(x),
-                           native::zeros_like(x));
-    };
+  if (auto node = make_node<ClampBackward>({x})) {
+    node->x = saved(x);  // the input only, as PyTorch
+    node->min = min;
+    node->max = max;
     set_history(y, node);
   }
   return y;
@@ -266,21 +344,62 @@ Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator+(const Tensor& a, double b) { return add(a, b); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, double b) { return div(a, b); }
-Tensor operator+(double a, const Tensor& b) { return add(b, a); }
-Tensor operator-(double a, const Tensor& b) { return rsub(b, a); }
-Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
+Tensor operator+(const Tensor& a, Scalar b) { return add(a, b); }
+Tensor operator-(const Tensor& a, Scalar b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, Scalar b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, Scalar b) { return div(a, b); }
+Tensor operator+(Scalar a, const Tensor& b) { return add(b, a); }
+Tensor operator-(Scalar a, const Tensor& b) { return rsub(b, a); }
+Tensor operator*(Scalar a, const Tensor& b) { return mul(b, a); }
 Tensor operator-(const Tensor& x) { return neg(x); }
 
-Tensor eq(const Tensor& a, const Tensor& b) { return native::compare(native::CompareOp::Eq, a, b); }
-Tensor ne(const Tensor& a, const Tensor& b) { return native::compare(native::CompareOp::Ne, a, b); }
-Tensor lt(const Tensor& a, const Tensor& b) { return native::compare(native::CompareOp::Lt, a, b); }
-Tensor le(const Tensor& a, const Tensor& b) { return native::compare(native::CompareOp::Le, a, b); }
-Tensor gt(const Tensor& a, const Tensor& b) { return native::compare(native::CompareOp::Gt, a, b); }
-Tensor ge(const Tensor& a, const Tensor& b) { return native::compare(native::CompareOp::Ge, a, b); }
+namespace {
+// Compares in the promoted dtype (torch.result_type), as PyTorch.
+Tensor compare_op(native::CompareOp op, const Tensor& a, const Tensor& b) {
+  LOOM_CHECK(a.defined() && b.defined(), "comparison: expected defined tensors");
+  DType t = result_type(a, b);
+  return native::compare(op, native::to(a, t), native::to(b, t));
+}
+Tensor compare_op(native::CompareOp op, const Tensor& a, const Scalar& b) {
+  LOOM_CHECK(a.defined(), "comparison: expected a defined tensor");
+  DType t = result_type(a, b);
+  return native::compare(op, native::to(a, t), scalar_tensor(b, t, a.device()));
+}
+using native::CompareOp;
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::Eq, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::Ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::Lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::Le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::Gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare_op(CompareOp::Ge, a, b); }
+Tensor eq(const Tensor& a, Scalar b) { return compare_op(CompareOp::Eq, a, b); }
+Tensor ne(const Tensor& a, Scalar b) { return compare_op(CompareOp::Ne, a, b); }
+Tensor lt(const Tensor& a, Scalar b) { return compare_op(CompareOp::Lt, a, b); }
+Tensor le(const Tensor& a, Scalar b) { return compare_op(CompareOp::Le, a, b); }
+Tensor gt(const Tensor& a, Scalar b) { return compare_op(CompareOp::Gt, a, b); }
+Tensor ge(const Tensor& a, Scalar b) { return compare_op(CompareOp::Ge, a, b); }
+
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator==(const Tensor& a, Scalar b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, Scalar b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, Scalar b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, Scalar b) { return le(a, b); }
+Tensor operator>(const Tensor& a, Scalar b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, Scalar b) { return ge(a, b); }
+// Scalar first: a < t is t > a, and so on.
+Tensor operator==(Scalar a, const Tensor& b) { return eq(b, a); }
+Tensor operator!=(Scalar a, const Tensor& b) { return ne(b, a); }
+Tensor operator<(Scalar a, const Tensor& b) { return gt(b, a); }
+Tensor operator<=(Scalar a, const Tensor& b) { return ge(b, a); }
+Tensor operator>(Scalar a, const Tensor& b) { return lt(b, a); }
+Tensor operator>=(Scalar a, const Tensor& b) { return le(b, a); }
 
 namespace {
 struct WhereBackward final : Node {

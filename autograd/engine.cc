@@ -112,6 +112,7 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
                "tensors after they have already been freed). Specify retain_graph=true if you need "
                "to backward through the graph a second time. (node {})",
                node->name());
+    check_saved_versions(*node);  // an in-place change since: PyTorch's error, not a wrong gradient
     std::vector<Tensor> outputs = node->apply(inputs);
     if (!retain_graph && !dynamic_cast<AccumulateGrad*>(node)) {
       node->release_saved();

@@ -10,7 +10,13 @@ namespace loom {
 namespace {
 std::atomic<std::uint64_t> g_next_sequence_nr{0};
 thread_local bool g_grad_enabled = true;
+// Version records of the tensors saved since the last make_node (this thread).
+thread_local std::vector<SavedVersion> g_pending_saves;
 }  // namespace
+
+namespace detail {
+void begin_recording() { g_pending_saves.clear(); }
+}  // namespace detail
 
 Node::Node() : sequence_nr(g_next_sequence_nr.fetch_add(1)) {
   if (autograd::is_anomaly_enabled()) anomaly = autograd::capture_anomaly_metadata();
@@ -94,6 +100,17 @@ void set_history(Tensor& output, const std::shared_ptr<Node>& node, std::uint32_
   impl.requires_grad = true;
   if (node->output_meta.size() <= output_nr) node->output_meta.resize(output_nr + 1);
   node->output_meta[output_nr] = {output.shape(), output.dtype(), output.device()};
+  for (SavedVersion& s : g_pending_saves) {
+    node->saved_versions.push_back(std::move(s));
+  }
+  g_pending_saves.clear();
+  // A saved output (e.g. exp's result) is "output k of" this node.
+  for (SavedVersion& s : node->saved_versions) {
+    if (s.source == &impl && s.producer.expired()) {
+      s.producer = node;
+      s.output_nr = output_nr;
+    }
+  }
 }
 
 void set_history(std::vector<Tensor>& outputs, const std::shared_ptr<Node>& node) {
@@ -103,7 +120,38 @@ void set_history(std::vector<Tensor>& outputs, const std::shared_ptr<Node>& node
 
 Tensor saved(const Tensor& t) {
   if (!t.defined()) return t;
+  const TensorImpl& impl = t.impl();
+  SavedVersion record;
+  record.storage = impl.storage;
+  record.version = impl.storage->version();
+  record.shape = impl.shape;
+  record.dtype = impl.dtype;
+  record.device = impl.storage->device();
+  record.producer = impl.grad_fn;
+  record.output_nr = impl.output_nr;
+  record.source = &impl;
+  g_pending_saves.push_back(std::move(record));
   return make_view(t, t.shape(), t.strides(), t.storage_offset());
+}
+
+void check_saved_versions(const Node& node) {
+  for (const SavedVersion& s : node.saved_versions) {
+    auto storage = s.storage.lock();
+    if (!storage || storage->version() == s.version) continue;
+    std::string which;
+    if (auto producer = s.producer.lock())
+      which = fmt::format(", which is output {} of {},", s.output_nr, producer->name());
+    const char* hint =
+        autograd::is_anomaly_enabled()
+            ? " Hint: the backtrace further above shows the operation that failed to compute its "
+              "gradient. The variable in question was changed in there or anywhere later. Good luck!"
+            : " Hint: enable anomaly detection to find the operation that failed to compute its "
+              "gradient, with loom::autograd::set_detect_anomaly(true).";
+    fail("one of the variables needed for gradient computation has been modified by an inplace "
+         "operation: [torch.{}{}Tensor {}]{} is at version {}; expected version {} instead.{}",
+         s.device.is_cuda() ? "cuda." : "", scalar_type_name(s.dtype), shape_str(s.shape), which,
+         storage->version(), s.version, hint);
+  }
 }
 
 }  // namespace loom

@@ -43,6 +43,20 @@ struct TensorMeta {
   Device device;
 };
 
+// A tensor a node saved for backward, as autograd's version counter checks it:
+// the storage's version when saved, and what the error message names (PyTorch's
+// "[torch.FloatTensor [3]], which is output 0 of ExpBackward").
+struct SavedVersion {
+  std::weak_ptr<Storage> storage;
+  std::uint64_t version = 0;
+  Shape shape;
+  DType dtype = DType::Float32;
+  Device device;
+  std::weak_ptr<Node> producer;  // the saved tensor's grad_fn (null for a leaf)
+  std::uint32_t output_nr = 0;
+  const TensorImpl* source = nullptr;  // identity only (never dereferenced)
+};
+
 class Node {
  public:
   Node();
@@ -66,6 +80,10 @@ class Node {
   bool released = false;              // saved tensors freed by an earlier backward
   // Non-leaf outputs whose .grad is kept (retain_grad): output index -> tensor.
   std::vector<std::pair<std::uint32_t, std::weak_ptr<TensorImpl>>> retained;
+  // The tensors saved by saved() while this node was recorded, with their
+  // versions; the engine refuses to run the node when one has moved
+  // (check_saved_versions).
+  std::vector<SavedVersion> saved_versions;
   // Where the node was created: set only while anomaly mode is on
   // (autograd/anomaly_mode.h), else null.
   std::shared_ptr<const autograd::AnomalyMetadata> anomaly;
@@ -105,9 +123,16 @@ bool any_requires_grad(std::initializer_list<Tensor> inputs);
 bool any_requires_grad(const std::vector<Tensor>& inputs);
 
 // A new node of type N wired to `inputs` when recording is needed, else null.
+namespace detail {
+// Forgets tensors saved since the last node was recorded (make_node calls it:
+// what saved() registers next belongs to the new node).
+void begin_recording();
+}  // namespace detail
+
 template <typename N>
 std::shared_ptr<N> make_node(const std::vector<Tensor>& inputs) {
   if (!any_requires_grad(inputs)) return nullptr;
+  detail::begin_recording();
   // Edges first: a leaf's AccumulateGrad, made on demand here, must be older
   // (lower sequence_nr) than every node that feeds it, or the engine would run
   // it before all its gradients have arrived.
@@ -127,13 +152,22 @@ std::shared_ptr<N> make_node(std::initializer_list<Tensor> inputs) {
   return make_node<N>(std::vector<Tensor>(inputs));
 }
 
-// Makes `node` the producer of `output` (its output number `output_nr`).
+// Makes `node` the producer of `output` (its output number `output_nr`), and
+// gives it the version records of the tensors saved() since make_node.
 void set_history(Tensor& output, const std::shared_ptr<Node>& node, std::uint32_t output_nr = 0);
 // Makes `node` the producer of each of `outputs`, numbered in order.
 void set_history(std::vector<Tensor>& outputs, const std::shared_ptr<Node>& node);
 
 // A handle to t's data without its history, for a node to keep (saving the
 // tensor itself would make output -> node -> output a reference cycle).
+// Records t's storage version for the node being recorded (the next
+// set_history), so that an in-place change before backward is an error.
 Tensor saved(const Tensor& t);
+
+// Throws PyTorch's error when a tensor `node` saved has been modified in place
+// since ("one of the variables needed for gradient computation has been
+// modified by an inplace operation: [torch.FloatTensor [3]], which is output 0
+// of ExpBackward, is at version 1; expected version 0 instead. Hint: ...").
+void check_saved_versions(const Node& node);
 
 }  // namespace loom

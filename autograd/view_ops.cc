@@ -88,6 +88,14 @@ Shape infer_shape(const Shape& shape, std::int64_t numel) {
 
 Tensor reshape_grad(const Tensor& g, const TensorMeta& m) { return reshape(g, m.shape); }
 
+// A view of x seen by the user: marked, so that an in-place op that would
+// need PyTorch's history rebasing of the base refuses (autograd/inplace_ops.cc).
+Tensor alias_view(const Tensor& x, const Shape& shape, const Shape& strides, std::int64_t offset) {
+  Tensor v = make_view(x, shape, strides, offset);
+  v.impl().is_view = true;
+  return v;
+}
+
 }  // namespace
 
 Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
@@ -111,7 +119,7 @@ Tensor to(const Tensor& x, DType dtype) {
                      [](const Tensor& g, const TensorMeta& m) { return native::to(g, m.dtype); });
 }
 
-Tensor detach(const Tensor& x) { return saved(x); }
+Tensor detach(const Tensor& x) { return alias_view(x, x.shape(), x.strides(), x.storage_offset()); }
 
 Tensor view(const Tensor& x, const Shape& shape) {
   Shape s = infer_shape(shape, x.numel());
@@ -119,7 +127,7 @@ Tensor view(const Tensor& x, const Shape& shape) {
   LOOM_CHECK(strides.has_value(),
              "view size is not compatible with input tensor's size and stride (at least one "
              "dimension spans across two contiguous subspaces). Use .reshape(...) instead.");
-  return record_view(make_view(x, s, *strides, x.storage_offset()), x, "ViewBackward", reshape_grad);
+  return record_view(alias_view(x, s, *strides, x.storage_offset()), x, "ViewBackward", reshape_grad);
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
@@ -148,7 +156,7 @@ Tensor transpose(const Tensor& x, std::int64_t d0, std::int64_t d1) {
   Shape shape = x.shape(), strides = x.strides();
   std::swap(shape[d0], shape[d1]);
   std::swap(strides[d0], strides[d1]);
-  return record_view(make_view(x, shape, strides, x.storage_offset()), x, "TransposeBackward",
+  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "TransposeBackward",
                      [d0, d1](const Tensor& g, const TensorMeta&) { return transpose(g, d0, d1); });
 }
 
@@ -168,7 +176,7 @@ Tensor permute(const Tensor& x, const Shape& order) {
     strides.push_back(x.strides()[d]);
     inverse[d] = static_cast<std::int64_t>(i);
   }
-  return record_view(make_view(x, shape, strides, x.storage_offset()), x, "PermuteBackward",
+  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "PermuteBackward",
                      [inverse](const Tensor& g, const TensorMeta&) { return permute(g, inverse); });
 }
 
@@ -185,7 +193,7 @@ Tensor slice(const Tensor& x, std::int64_t d, std::int64_t start, std::int64_t e
   Shape shape = x.shape(), strides = x.strides();
   shape[d] = (end - start + step - 1) / step;
   strides[d] *= step;
-  Tensor out = make_view(x, shape, strides, x.storage_offset() + start * x.strides()[d]);
+  Tensor out = alias_view(x, shape, strides, x.storage_offset() + start * x.strides()[d]);
   return record_view(out, x, "SliceBackward", [d, start, end, step](const Tensor& g, const TensorMeta& m) {
     Tensor full = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
     native::copy_(slice(full, d, start, end, step), g);
@@ -216,7 +224,7 @@ Tensor select(const Tensor& x, std::int64_t d, std::int64_t index) {
   std::int64_t offset = x.storage_offset() + index * strides[d];
   shape.erase(shape.begin() + d);
   strides.erase(strides.begin() + d);
-  return record_view(make_view(x, shape, strides, offset), x, "SelectBackward",
+  return record_view(alias_view(x, shape, strides, offset), x, "SelectBackward",
                      [d, index](const Tensor& g, const TensorMeta& m) {
                        Tensor full = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
                        native::copy_(select(full, d, index), g);
@@ -233,7 +241,7 @@ Tensor unsqueeze(const Tensor& x, std::int64_t d) {
   std::int64_t stride = d < x.dim() ? shape[d] * strides[d] : 1;
   shape.insert(shape.begin() + d, 1);
   strides.insert(strides.begin() + d, stride);
-  return record_view(make_view(x, shape, strides, x.storage_offset()), x, "UnsqueezeBackward",
+  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "UnsqueezeBackward",
                      reshape_grad);
 }
 
@@ -241,7 +249,7 @@ Tensor squeeze(const Tensor& x) {
   Shape shape, strides;
   for (std::int64_t d = 0; d < x.dim(); ++d)
     if (x.shape()[d] != 1) shape.push_back(x.shape()[d]), strides.push_back(x.strides()[d]);
-  return record_view(make_view(x, shape, strides, x.storage_offset()), x, "SqueezeBackward",
+  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "SqueezeBackward",
                      reshape_grad);
 }
 
@@ -252,7 +260,7 @@ Tensor squeeze(const Tensor& x, std::int64_t d) {
   Shape shape = x.shape(), strides = x.strides();
   shape.erase(shape.begin() + d);
   strides.erase(strides.begin() + d);
-  return record_view(make_view(x, shape, strides, x.storage_offset()), x, "SqueezeBackward",
+  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "SqueezeBackward",
                      reshape_grad);
 }
 
@@ -278,7 +286,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     out_shape[i] = want;
     strides[i] = have == want ? x.strides()[i - lead] : 0;
   }
-  return record_view(make_view(x, out_shape, strides, x.storage_offset()), x, "ExpandBackward",
+  return record_view(alias_view(x, out_shape, strides, x.storage_offset()), x, "ExpandBackward",
                      [](const Tensor& g, const TensorMeta& m) { return sum_to(g, m.shape); });
 }
 

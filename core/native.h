@@ -42,7 +42,8 @@ Tensor arange(double start, double end, double step = 1, TensorOptions options =
 Shape broadcast_shapes(const Shape& a, const Shape& b);
 // op(x, alpha) for every element; floating dtypes.
 Tensor unary(UnaryOp op, const Tensor& x, double alpha = 0);
-// op(a, b) with broadcasting; same dtype and device required.
+// op(a, b) with broadcasting; same dtype and device required; floating dtypes
+// and int64 (wrapping integer math; callers promote before Div).
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
 // Bool tensor of op(a, b) with broadcasting.
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);
@@ -51,9 +52,12 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // ---- reductions (fixed order: deterministic) -------------------------------------
 // Sum over `dims` (empty: every dimension); keepdim keeps them with size 1.
+// Bool and Int64 inputs sum exactly into Int64, as torch.sum.
 Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false);
+// Floating dtypes only (PyTorch's "mean(): could not infer output dtype" otherwise).
 Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
-// Maximum along dim: values and Int64 indices of the first maximum.
+// Maximum along dim: values and Int64 indices of the first maximum. Any dtype
+// but Bool compares by value; Bool as false < true.
 std::pair<Tensor, Tensor> max(const Tensor& x, std::int64_t dim, bool keepdim = false);
 
 // x converted to float32 when it is bfloat16/float16, else x itself. Ops

@@ -183,13 +183,15 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape());
   Tensor out = empty(shape, TensorOptions(a.dtype()).device(a.device()));
   auto calc = make_calc<2>(shape, {broadcast_strides(a, shape), broadcast_strides(b, shape)});
-  dispatch_floating_and_half(a.dtype(), "binary operation", [&](auto tag) {
+  auto run = [&](auto tag) {
     using T = decltype(tag);
     auto* ap = static_cast<const T*>(a.data_ptr());
     auto* bp = static_cast<const T*>(b.data_ptr());
     auto* op_ = static_cast<T*>(out.data_ptr());
     LOOM_DISPATCH_DEVICE(a.device(), binary, op, out.numel(), calc, ap, bp, op_);
-  });
+  };
+  if (a.dtype() == kInt64) run(std::int64_t{});  // integer math (kernels/elementwise.h)
+  else dispatch_floating_and_half(a.dtype(), "binary operation", run);
   return out;
 }
 

@@ -24,6 +24,10 @@ Tensor reduce(kernels::ReduceOp op, const Tensor& x, const std::vector<bool>& ma
               Tensor* indices) {
   if (is_reduced_float(x.dtype()))  // accumulate in float32, round once
     return to(reduce(op, to_opmath(x), mask, keepdim, indices), x.dtype());
+  if (x.dtype() == kBool) {  // sum counts into int64; max is an "or" (false < true)
+    Tensor wide = reduce(op, to(x, kInt64), mask, keepdim, indices);
+    return op == kernels::ReduceOp::Sum ? wide : to(wide, kBool);
+  }
   Shape order, out_shape, keep_shape;
   std::int64_t outer = 1, inner = 1;
   for (std::int64_t d = 0; d < x.dim(); ++d)
@@ -42,13 +46,15 @@ Tensor reduce(kernels::ReduceOp op, const Tensor& x, const std::vector<bool>& ma
   Tensor idx;
   if (indices) idx = empty(out.shape(), TensorOptions(kInt64).device(x.device()));
   if (outer > 0) {
-    dispatch_floating(x.dtype(), "reduction", [&](auto tag) {
+    auto run = [&](auto tag) {
       using T = decltype(tag);
       auto* ip = indices ? static_cast<kernels::index_t*>(idx.data_ptr()) : nullptr;
       LOOM_DISPATCH_DEVICE(x.device(), reduce_rows, op, outer, inner,
                            static_cast<const T*>(packed.data_ptr()), static_cast<T*>(out.data_ptr()),
                            ip);
-    });
+    };
+    if (x.dtype() == kInt64) run(std::int64_t{});  // exact integer accumulation
+    else dispatch_floating(x.dtype(), "reduction", run);
   }
   if (indices) *indices = idx;
   return out;
@@ -61,6 +67,10 @@ Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+  LOOM_CHECK(is_floating(x.dtype()),
+             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+             "complex dtype. Got: {}",
+             scalar_type_name(x.dtype()));
   return reduce(kernels::ReduceOp::Mean, x, reduced_mask(x, dims), keepdim, nullptr);
 }
 

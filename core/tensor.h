@@ -19,6 +19,7 @@
 #include "core/device.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/scalar.h"
 
 namespace loom {
 
@@ -39,8 +40,14 @@ class Storage {
   void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  // Autograd's version counter: bumped by every in-place operation on any
+  // tensor viewing this storage; a node that saved a tensor for backward
+  // checks it has not moved (autograd/node.h).
+  std::uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
 
  private:
+  std::uint64_t version_ = 0;
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
   Device device_;
@@ -61,6 +68,7 @@ struct TensorImpl {
   std::uint32_t output_nr = 0;             // which output of grad_fn
   std::weak_ptr<Node> grad_accumulator;    // a leaf's AccumulateGrad node, made on demand
   bool retains_grad = false;               // non-leaf keeps .grad (retain_grad())
+  bool is_view = false;                    // made by make_view: shares another tensor's storage
 };
 
 // Options for factories, in libtorch's builder style:
@@ -172,6 +180,52 @@ class Tensor {
   Tensor neg() const;
   Tensor abs() const;
   Tensor matmul(const Tensor& other) const;
+
+  // ---- in-place operations (defined by autograd/inplace_ops.cc) --------------
+  // Each writes its result into this tensor's storage (every view of it sees
+  // the change), bumps the storage's version counter and returns *this, as
+  // libtorch's methods of the same names. The result is computed as the
+  // out-of-place op would (type promotion and broadcasting included) and must
+  // have this tensor's shape and be castable to its dtype, else loom::Error
+  // ("output with shape [3] doesn't match the broadcast shape [2, 3]",
+  // "result type Float can't be cast to the desired output type Long").
+  // With grad mode on: a leaf that requires grad is refused ("a leaf Variable
+  // that requires grad is being used in an in-place operation."); on other
+  // tensors the op is recorded on the tape (this tensor's grad_fn becomes the
+  // op's node), except on a view (loom does not rebase a view's base, as
+  // PyTorch's CopySlices does), which is refused when recording is needed.
+  // Under NoGradGuard nothing is recorded and leaves may be modified.
+  const Tensor& add_(const Tensor& other) const;
+  const Tensor& add_(Scalar other) const;
+  const Tensor& sub_(const Tensor& other) const;
+  const Tensor& sub_(Scalar other) const;
+  const Tensor& mul_(const Tensor& other) const;
+  const Tensor& mul_(Scalar other) const;
+  const Tensor& div_(const Tensor& other) const;
+  const Tensor& div_(Scalar other) const;
+  const Tensor& clamp_(double min, double max) const;
+  const Tensor& pow_(double exponent) const;
+  const Tensor& neg_() const;
+  const Tensor& exp_() const;
+  const Tensor& log_() const;
+  const Tensor& tanh_() const;
+  const Tensor& sigmoid_() const;
+  const Tensor& relu_() const;
+  const Tensor& sqrt_() const;
+  const Tensor& abs_() const;
+  // Copies src (broadcast to this shape, converted to this dtype and device);
+  // the gradient flows to src, none to the overwritten values.
+  const Tensor& copy_(const Tensor& src) const;
+  const Tensor& fill_(Scalar value) const;
+  const Tensor& zero_() const { return fill_(0); }
+  // Random fills from the default Philox generator (core/generator.h): the
+  // same seed gives the same values on CPU and CUDA. Floating dtypes for
+  // uniform_/normal_; bernoulli_ accepts any dtype (values 0 and 1).
+  const Tensor& uniform_(double from = 0, double to = 1) const;  // U[from, to)
+  const Tensor& normal_(double mean = 0, double std = 1) const;   // N(mean, std^2)
+  const Tensor& bernoulli_(double p = 0.5) const;                  // 1 with probability p
+  // The storage's version counter (PyTorch's Tensor._version).
+  std::uint64_t _version() const { return impl().storage->version(); }
 
  private:
   std::shared_ptr<TensorImpl> impl_;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/common.h"
 #include "kernels/half.h"
@@ -72,18 +73,53 @@ LOOM_HD T unary_apply(UnaryOp op, T x, T alpha) {
   return x;
 }
 
+// Integer arithmetic as PyTorch's int64 kernels: wrapping on overflow (done in
+// unsigned arithmetic, so never undefined), pow by squaring with a negative
+// exponent giving 1, -1 or 0 (base 1, -1 or other), and a division guarded
+// against x / 0 and INT64_MIN / -1 (loom divides integers only after
+// promoting them to floating, as torch.div; the guard keeps the kernel total).
 template <typename T>
-LOOM_HD T binary_apply(BinaryOp op, T a, T b) {
+LOOM_HD T integer_binary_apply(BinaryOp op, T a, T b) {
+  using U = unsigned long long;
   switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-    case BinaryOp::Pow: return pow(a, b);
+    case BinaryOp::Add: return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+    case BinaryOp::Sub: return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+    case BinaryOp::Mul: return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+    case BinaryOp::Div:
+      if (b == 0) return T(0);
+      if (b == T(-1)) return static_cast<T>(U(0) - static_cast<U>(a));
+      return a / b;
+    case BinaryOp::Pow: {
+      if (b < 0) return a == 1 ? T(1) : a == T(-1) ? ((b & 1) ? T(-1) : T(1)) : T(0);
+      U result = 1, base = static_cast<U>(a);
+      for (T e = b; e > 0; e >>= 1) {
+        if (e & 1) result *= base;
+        base *= base;
+      }
+      return static_cast<T>(result);
+    }
     case BinaryOp::Maximum: return a > b ? a : b;
     case BinaryOp::Minimum: return a < b ? a : b;
   }
   return a;
+}
+
+template <typename T>
+LOOM_HD T binary_apply(BinaryOp op, T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    return integer_binary_apply(op, a, b);
+  } else {
+    switch (op) {
+      case BinaryOp::Add: return a + b;
+      case BinaryOp::Sub: return a - b;
+      case BinaryOp::Mul: return a * b;
+      case BinaryOp::Div: return a / b;
+      case BinaryOp::Pow: return pow(a, b);
+      case BinaryOp::Maximum: return a > b ? a : b;
+      case BinaryOp::Minimum: return a < b ? a : b;
+    }
+    return a;
+  }
 }
 
 template <typename T>
@@ -122,6 +158,7 @@ LOOM_HD bool compare_element(CompareOp op, T a, T b) {
 // T: float, double, bfloat16, float16. y: [n] contiguous; x read through `in`.
 template <typename T>
 void unary_cpu(UnaryOp op, opmath_t<T> alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y);
+// T: float, double, bfloat16, float16, int64_t (integer_binary_apply).
 // out: [n]; a, b read through `in` (operand 0 = a, 1 = b).
 template <typename T>
 void binary_cpu(BinaryOp op, index_t n, const OffsetCalc<2>& in, const T* a, const T* b, T* out);

@@ -9,6 +9,9 @@
   template void LOOM_EW_NAME(unary)<T>(UnaryOp, opmath_t<T>, index_t, const OffsetCalc<1>&, const T*, T*); \
   template void LOOM_EW_NAME(binary)<T>(BinaryOp, index_t, const OffsetCalc<2>&, const T*,      \
                                         const T*, T*);
+#define LOOM_EW_INTEGER(T)                                                                   \
+  template void LOOM_EW_NAME(binary)<T>(BinaryOp, index_t, const OffsetCalc<2>&, const T*,      \
+                                        const T*, T*);
 #define LOOM_EW_ANY(T)                                                                        \
   template void LOOM_EW_NAME(compare)<T>(CompareOp, index_t, const OffsetCalc<2>&, const T*,   \
                                          const T*, bool*);                                     \
@@ -25,6 +28,7 @@
 #define LOOM_EW_INSTANTIATE_ALL()                                                       \
   LOOM_EW_FLOATING(float) LOOM_EW_FLOATING(double)                                      \
   LOOM_EW_FLOATING(::loom::bfloat16) LOOM_EW_FLOATING(::loom::float16)                  \
+  LOOM_EW_INTEGER(int64_t)                                                              \
   LOOM_EW_ANY(float) LOOM_EW_ANY(double) LOOM_EW_ANY(int64_t) LOOM_EW_ANY(bool)         \
   LOOM_EW_ANY(::loom::bfloat16) LOOM_EW_ANY(::loom::float16)                            \
   LOOM_EW_COPY_FROM(float) LOOM_EW_COPY_FROM(double) LOOM_EW_COPY_FROM(int64_t)         \

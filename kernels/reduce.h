@@ -10,7 +10,8 @@ namespace loom::kernels {
 
 enum class ReduceOp : int { Sum, Mean, Max };
 
-// out: [outer]; for Max, indices (may be null): [outer], the first maximum's
+// T: float, double, int64_t (integer sums are exact and wrap; Mean is for
+// floating T only). out: [outer]; for Max, indices (may be null): [outer], the first maximum's
 // position within its row (NaN counts as the maximum, as PyTorch). inner >= 1
 // for Max; an empty Sum gives 0 and an empty Mean gives NaN.
 template <typename T>

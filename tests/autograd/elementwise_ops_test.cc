@@ -301,9 +301,13 @@ TEST(ElementwiseErrors, BroadcastMismatchUsesPyTorchWords) {
                     "dimension 1");
 }
 
-TEST(ElementwiseErrors, DtypeMismatch) {
-  EXPECT_LOOM_ERROR(ones({2}, kFloat32) + ones({2}, kFloat64),
-                    "expected both operands to have the same dtype, but got Float and Double");
+TEST(ElementwiseErrors, MixedDtypesPromoteAndMatmulStillRefuses) {
+  // torch 1.13: (torch.ones(2) + torch.ones(2, dtype=torch.float64)).dtype -> float64
+  // (type promotion: tests/core/type_promotion_test.cc); torch.matmul of float32 and
+  // float64 refuses: "expected scalar type Float but found Double".
+  EXPECT_EQ((ones({2}, kFloat32) + ones({2}, kFloat64)).dtype(), kFloat64);
+  EXPECT_LOOM_ERROR(matmul(ones({1, 2}, kFloat32), ones({2, 1}, kFloat64)),
+                    "expected scalar type Float but found Double");
 }
 
 TEST(ElementwiseErrors, IntegerInputsToFloatingOps) {

@@ -126,7 +126,10 @@ TEST(ReduceErrors, PyTorchMessages) {
   EXPECT_LOOM_ERROR(max(zeros({0})),
                     "max(): Expected reduction dim to be specified for input.numel() == 0. Specify "
                     "the reduction dim with the 'dim' argument.");
-  EXPECT_LOOM_ERROR(sum(tensor_int64({1, 2}, {2})), "expected a floating dtype");
+  // Integer sums are PyTorch's int64 (torch.tensor([1, 2]).sum() -> tensor(3)); integer
+  // means are refused (tests/core/type_promotion_test.cc).
+  EXPECT_EQ(sum(tensor_int64({1, 2}, {2})).item<std::int64_t>(), 3);
+  EXPECT_LOOM_ERROR(mean(tensor_int64({1, 2}, {2})), "mean(): could not infer output dtype.");
 }
 
 }  // namespace

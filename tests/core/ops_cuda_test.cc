@@ -134,7 +134,8 @@ TEST_F(OpsCuda, UnaryAndScalarForms) {
 TEST_F(OpsCuda, ComparisonsWhereMaskedFill) {
   for (DType dt : kFloatTypes) {
     Tensor a = uniform({17, 3}, 4, -1, 1, TensorOptions(dt)), b = uniform({3}, 5, -1, 1, TensorOptions(dt));
-    for (auto op : {eq, ne, lt, le, gt, ge}) {
+    using Compare = Tensor (*)(const Tensor&, const Tensor&);  // the tensor-tensor overloads
+    for (Compare op : std::initializer_list<Compare>{eq, ne, lt, le, gt, ge}) {
       Tensor ca = op(a, b), cb = op(native::to(a, kCUDA), native::to(b, kCUDA));
       EXPECT_EQ(ca.to_vector<bool>(), cb.to_vector<bool>());
     }
