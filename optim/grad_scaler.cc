@@ -14,7 +14,12 @@ namespace loom::optim {
 namespace {
 
 void check_growth_factor(double v) { LOOM_CHECK(v > 1.0, "The growth factor must be > 1.0."); }
-void check_backoff_factor(double v) { LOOM_CHECK(v < 1.0, "The backoff factor must be < 1.0."); }
+// PyTorch checks only < 1; a factor <= 0 would make the scale 0 or negative
+// and every later step be skipped, so loom refuses it too.
+void check_backoff_factor(double v) {
+  LOOM_CHECK(v < 1.0, "The backoff factor must be < 1.0.");
+  LOOM_CHECK(v > 0.0, "The backoff factor must be > 0.0, got {}.", python_float(v));
+}
 void check_growth_interval(std::int64_t v) {
   LOOM_CHECK(v >= 1, "The growth interval must be >= 1, got {}.", v);
 }
