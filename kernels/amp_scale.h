@@ -9,11 +9,15 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 #include "kernels/common.h"
 #include "kernels/half.h"
 
 namespace loom::kernels {
+
+static_assert(std::numeric_limits<float>::is_iec559 && std::numeric_limits<double>::is_iec559,
+              "amp_scale: the overflow and inf/NaN rules assume IEEE 754 float and double");
 
 // 1 / scale as PyTorch computes it: the reciprocal in float64, rounded once
 // to float32 (scale.double().reciprocal().float()).
@@ -40,7 +44,8 @@ LOOM_HD bool amp_unscale_point(T& grad, float inv_scale) {
 //         successful == growth_interval: scale *= growth_factor unless that
 //                                        overflows float32; growth_tracker = 0
 //         otherwise: growth_tracker = successful
-// The products are computed in double and rounded once to float32.
+// The products are computed in double and rounded once to float32 (IEEE:
+// a product beyond float32's range becomes inf, as in PyTorch's kernel).
 LOOM_HD void amp_update_scale_point(float& scale, std::int64_t& growth_tracker, float found_inf,
                                     double growth_factor, double backoff_factor,
                                     std::int64_t growth_interval) {

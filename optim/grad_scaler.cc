@@ -14,7 +14,12 @@ namespace loom::optim {
 namespace {
 
 void check_growth_factor(double v) { LOOM_CHECK(v > 1.0, "The growth factor must be > 1.0."); }
-void check_backoff_factor(double v) { LOOM_CHECK(v < 1.0, "The backoff factor must be < 1.0."); }
+// PyTorch checks only < 1; a factor <= 0 would make the scale 0 or negative
+// and every later step be skipped, so loom refuses it too.
+void check_backoff_factor(double v) {
+  LOOM_CHECK(v < 1.0, "The backoff factor must be < 1.0.");
+  LOOM_CHECK(v > 0.0, "The backoff factor must be > 0.0, got {}.", python_float(v));
+}
 void check_growth_interval(std::int64_t v) {
   LOOM_CHECK(v >= 1, "The growth interval must be >= 1, got {}.", v);
 }
@@ -51,10 +56,10 @@ Tensor GradScaler::scale(const Tensor& outputs) {
   LOOM_CHECK(is_floating(outputs.dtype()),
              "GradScaler.scale: expected a floating tensor, got {}", outputs.dtype());
   if (!scale_.defined()) {
-    const TensorOptions opts = TensorOptions(kFloat32).device(outputs.device());
-    scale_ = native::full({1}, init_scale_, opts);
-    growth_tracker_ =
-        native::full({1}, static_cast<double>(init_growth_tracker_), TensorOptions(kInt64).device(outputs.device()));
+    const Device device = outputs.device();
+    scale_ = native::full({1}, init_scale_, TensorOptions(kFloat32).device(device));
+    growth_tracker_ = native::full({1}, static_cast<double>(init_growth_tracker_),
+                                   TensorOptions(kInt64).device(device));
   }
   // PyTorch's promotion of outputs * scale: the [1] float32 scale has
   // dimensions, so it wins over a 0-dim output of any floating dtype; against
@@ -106,14 +111,13 @@ void GradScaler::unscale_(Optimizer& optimizer) {
   for (const Tensor& g : grads) {
     const Device device = g.device();
     Tensor* found_inf = nullptr;
-    Tensor device_scale;
     for (auto& [d, t] : found)
       if (d == device) found_inf = &t;
     if (found_inf == nullptr) {
       found.emplace_back(device, native::zeros({1}, TensorOptions(kFloat32).device(device)));
       found_inf = &found.back().second;
     }
-    device_scale = native::to(scale_, device);
+    const Tensor device_scale = native::to(scale_, device);
     Tensor work = native::contiguous(g);
     const float* sp = static_cast<const float*>(device_scale.data_ptr());
     float* fp = static_cast<float*>(found_inf->data_ptr());

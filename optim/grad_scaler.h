@@ -60,8 +60,9 @@ class GradScaler {
   // Throws loom::Error when enabled and an option is invalid: PyTorch's
   // "The growth factor must be > 1.0." and "The backoff factor must be < 1.0."
   // and, loom's own (PyTorch accepts these and then never steps or never
-  // grows), "The initial scale must be finite and > 0.0, got {v}." and "The
-  // growth interval must be >= 1, got {v}.". A disabled scaler checks nothing.
+  // grows), "The backoff factor must be > 0.0, got {v}.", "The initial scale
+  // must be finite and > 0.0, got {v}." and "The growth interval must be >= 1,
+  // got {v}.". A disabled scaler checks nothing.
   explicit GradScaler(GradScalerOptions options = {});
   GradScaler(const GradScaler&) = delete;
   GradScaler& operator=(const GradScaler&) = delete;
@@ -122,7 +123,7 @@ class GradScaler {
   double get_backoff_factor() const { return backoff_factor_; }
   std::int64_t get_growth_interval() const { return growth_interval_; }
   // The setters check as the constructor does (growth factor > 1, backoff
-  // factor < 1, growth interval >= 1) when enabled.
+  // factor in (0, 1), growth interval >= 1) when enabled.
   void set_growth_factor(double new_factor);
   void set_backoff_factor(double new_factor);
   void set_growth_interval(std::int64_t new_interval);

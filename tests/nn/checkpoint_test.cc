@@ -345,8 +345,8 @@ TEST_F(CheckpointTest, RefusesForeignHdf5Files) {
     f.set_attr_int("/", "step", 0);
   });
   EXPECT_ERROR_TEXT(load_checkpoint(p),
-                    head + "unexpected object 'x' (a loom checkpoint has only metadata, model, "
-                           "optimizer, scheduler)");
+                    head + "unexpected object 'x' (a loom checkpoint has only grad_scaler, "
+                           "metadata, model, optimizer, scheduler)");
 }
 
 TEST_F(CheckpointTest, RefusesDamagedLayouts) {

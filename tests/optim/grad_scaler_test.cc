@@ -344,6 +344,8 @@ TEST(GradScaler, ErrorsInTorchsWords) {
                     "The growth factor must be > 1.0.");
   EXPECT_ERROR_TEXT(GradScaler(GradScalerOptions().backoff_factor(1.0)),
                     "The backoff factor must be < 1.0.");
+  EXPECT_ERROR_TEXT(GradScaler(GradScalerOptions().backoff_factor(0.0)),
+                    "The backoff factor must be > 0.0, got 0.0.");
   EXPECT_ERROR_TEXT(GradScaler(GradScalerOptions().init_scale(-1)),
                     "The initial scale must be finite and > 0.0, got -1.0.");
   EXPECT_ERROR_TEXT(GradScaler(GradScalerOptions().init_scale(kInf)),
