@@ -1,0 +1,131 @@
+// Probes for compute-sanitizer initcheck (issue 9; docs/gpu-runs/2026-11-30-h200-b/
+// README.md): does initcheck see the stores of the cuBLAS kernels that compute
+// a recurrent layer's input gradient? Each test writes buffers straight from
+// cudaMalloc (never touched by any other store) ONLY through the GEMM of
+// kernels/rnn_algorithm.h's backward, dx [R, C] = dg [R, G] W_ih [G, C], with
+// the shapes of MatmulPrecisionCuda's 2-layer bidirectional LSTM (R = T N =
+// 640, G = 4H = 1024; C = 2H = 512 for the second layer, C = 256 for the
+// first), then reads every element of dx once with loom's elementwise add
+// (binary_kernel<float>, out = dx + b with b initialised), as the autograd
+// engine does when it sums the two directions' input gradients.
+//
+// Without a sanitizer, both tests check out against float64 (so the GEMM did
+// write every element). Under initcheck, run each alone, e.g.
+//     tools/gpu_bundle.sh remote 'initcheck=InitcheckProbeCuda.Tf32GemmOutputReadByAdd'
+// and read its ERROR SUMMARY: one report per element of dx that initcheck
+// thinks unwritten, so 0 = initcheck sees both GEMMs' stores; 327,680 (= 640 x
+// 512) = it misses the second layer's, 163,840 (= 640 x 256) the first
+// layer's, 491,520 both. Anything but 0 means initcheck does not see that
+// cuBLAS kernel's stores: the reports on the recurrent layers' backward are
+// then false positives. The "highest" (float32) test is the control. These
+// tests are deliberately NOT in tests/sanitizer_filters.txt: their initcheck
+// count is the finding itself.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "autograd/functions.h"
+#include "core/matmul_precision.h"
+#include "testing.h"
+
+#ifdef LOOM_WITH_CUDA
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/context.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#endif
+
+namespace loom {
+namespace {
+
+#ifdef LOOM_WITH_CUDA
+// `n` floats straight from cudaMalloc: no memset, not loom's caching allocator
+// (whose blocks may have been written before), freed on scope exit.
+struct FreshDeviceFloats {
+  float* ptr = nullptr;
+  explicit FreshDeviceFloats(std::size_t n) { LOOM_CUDA_CHECK(cudaMalloc(&ptr, n * sizeof(float))); }
+  FreshDeviceFloats(const FreshDeviceFloats&) = delete;
+  FreshDeviceFloats& operator=(const FreshDeviceFloats&) = delete;
+  ~FreshDeviceFloats() { cudaFree(ptr); }
+};
+
+// dx = dg W_ih (dg [R, G], W_ih [G, C]) by loom's gemm_cuda into fresh
+// memory, then out = dx + b by binary_cuda (b: the first R C elements of dg,
+// initialised); checks out against float64 within the GEMM's error bound
+// (Higham 3.5; input rounding v = 2^-10 under "high", 0 under "highest") plus
+// the roundings of dx and of the sum.
+void gemm_then_add(const std::string& precision, kernels::index_t R, kernels::index_t C,
+                   kernels::index_t G) {
+  SCOPED_TRACE(fmt::format("{}: [{}, {}] x [{}, {}]", precision, R, G, G, C));
+  Tensor dg = testing::random_tensor({R, G}, 41, kFloat32), w = testing::random_tensor({G, C}, 42, kFloat32);
+  FreshDeviceFloats d_dg(R * G), d_w(G * C), d_dx(R * C), d_out(R * C);
+  LOOM_CUDA_CHECK(cudaMemcpy(d_dg.ptr, dg.data_ptr(), R * G * sizeof(float), cudaMemcpyHostToDevice));
+  LOOM_CUDA_CHECK(cudaMemcpy(d_w.ptr, w.data_ptr(), G * C * sizeof(float), cudaMemcpyHostToDevice));
+  LOOM_CUDA_CHECK(cudaDeviceSynchronize());  // the uploads (legacy stream) before loom's stream reads them
+
+  set_float32_matmul_precision(precision);
+  // As rnn_algorithm.h: gemm(false, false, R, C, G, 1, dg, G, w_ih, C, 0, dx, C).
+  kernels::gemm_cuda<float>(false, false, R, C, G, 1.0f, d_dg.ptr, G, d_w.ptr, C, 0.0f, d_dx.ptr, C);
+  kernels::OffsetCalc<2> contiguous;
+  contiguous.ndim = 1;
+  contiguous.sizes[0] = R * C;
+  contiguous.strides[0][0] = contiguous.strides[1][0] = 1;
+  kernels::binary_cuda<float>(kernels::BinaryOp::Add, R * C, contiguous, d_dx.ptr, d_dg.ptr, d_out.ptr);
+  kernels::cuda::synchronize();
+
+  std::vector<float> out(R * C);
+  LOOM_CUDA_CHECK(cudaMemcpy(out.data(), d_out.ptr, R * C * sizeof(float), cudaMemcpyDeviceToHost));
+  const Tensor dg64 = dg.to(kFloat64), w64 = w.to(kFloat64);
+  const std::vector<double> exact = matmul(dg64, w64).to_vector<double>();
+  const std::vector<double> size = matmul(abs(dg64), abs(w64)).to_vector<double>();
+  const std::vector<double> b = dg64.reshape({R * G}).to_vector<double>();
+  const double u = 0x1p-24, v = precision == "highest" ? 0.0 : 0x1p-10;
+  const double g = static_cast<double>(G) * u / (1 - static_cast<double>(G) * u);
+  const double rel = (1 + v) * (1 + v) * (1 + g) - 1 + u;  // the GEMM, then dx rounded to float32
+  std::size_t bad = 0, at = 0;
+  double worst = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const double expected = exact[i] + b[i];
+    const double bound = rel * size[i] + 2 * u * (size[i] + std::abs(b[i]));
+    const double ratio = std::abs(out[i] - expected) / bound;
+    if (!(ratio <= 1)) ++bad;  // NaN counts as bad
+    if (!(ratio <= worst)) worst = ratio, at = i;
+  }
+  EXPECT_EQ(bad, 0u) << "worst at " << at << ": got " << out[at] << ", float64 " << exact[at] + b[at];
+  std::printf("[ measured ] %s, dx [%lld, %lld]: dx + b, worst error / bound %.3g\n", precision.c_str(),
+              static_cast<long long>(R), static_cast<long long>(C), worst);
+}
+
+// Both layers' input-gradient GEMMs of MatmulPrecisionCuda's workload under `precision`.
+void probe(const std::string& precision) {
+  const std::string previous = get_float32_matmul_precision();
+  struct Restore {
+    std::string p;
+    ~Restore() { set_float32_matmul_precision(p); }
+  } restore{previous};
+  gemm_then_add(precision, 640, 512, 1024);  // second layer: C = 2H
+  gemm_then_add(precision, 640, 256, 1024);  // first layer: C = 256
+}
+#endif
+
+TEST(InitcheckProbeCuda, Tf32GemmOutputReadByAdd) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#ifdef LOOM_WITH_CUDA
+  probe("high");
+#endif
+}
+
+TEST(InitcheckProbeCuda, Float32GemmOutputReadByAdd) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#ifdef LOOM_WITH_CUDA
+  probe("highest");
+#endif
+}
+
+}  // namespace
+}  // namespace loom
