@@ -9,17 +9,18 @@
 // (binary_kernel<float>, out = dx + b with b initialised), as the autograd
 // engine does when it sums the two directions' input gradients.
 //
-// Without a sanitizer, both tests check out against float64 (so the GEMM did
-// write every element). Under initcheck, run each alone, e.g.
+// Without a sanitizer, every test checks out against float64 (so the GEMM
+// did write every element). Under initcheck, run each alone, e.g.
 //     tools/gpu_bundle.sh remote 'initcheck=InitcheckProbeCuda.Tf32GemmOutputReadByAdd'
-// and read its ERROR SUMMARY: one report per element of dx that initcheck
-// thinks unwritten, so 0 = initcheck sees both GEMMs' stores; 327,680 (= 640 x
-// 512) = it misses the second layer's, 163,840 (= 640 x 256) the first
-// layer's, 491,520 both. Anything but 0 means initcheck does not see that
-// cuBLAS kernel's stores: the reports on the recurrent layers' backward are
-// then false positives. The "highest" (float32) test is the control. These
-// tests are deliberately NOT in tests/sanitizer_filters.txt: their initcheck
-// count is the finding itself.
+// (the side-stream and float32 tests likewise) and read its ERROR SUMMARY:
+// one report per element of dx that initcheck thinks unwritten, so 0 =
+// initcheck sees both GEMMs' stores; 327,680 (= 640 x 512) = it misses the
+// second layer's, 163,840 (= 640 x 256) the first layer's, 491,520 both.
+// Anything but 0 means initcheck does not see that cuBLAS kernel's stores
+// (nothing else writes or reads dx): the reports on the recurrent layers'
+// backward are then false positives. The "highest" (float32) test is the
+// control. These tests are deliberately NOT in tests/sanitizer_filters.txt:
+// their initcheck count is the finding itself.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -59,9 +60,12 @@ struct FreshDeviceFloats {
 // initialised); checks out against float64 within the GEMM's error bound
 // (Higham 3.5; input rounding v = 2^-10 under "high", 0 under "highest") plus
 // the roundings of dx and of the sum.
+// With `side`, the GEMM runs on side stream 1 inside a SideStreamFork, as the
+// reverse direction's does in nn/fused_rnn.cc, and the add on the main stream
+// after the join.
 void gemm_then_add(const std::string& precision, kernels::index_t R, kernels::index_t C,
-                   kernels::index_t G) {
-  SCOPED_TRACE(fmt::format("{}: [{}, {}] x [{}, {}]", precision, R, G, G, C));
+                   kernels::index_t G, bool side) {
+  SCOPED_TRACE(fmt::format("{}: [{}, {}] x [{}, {}]{}", precision, R, G, G, C, side ? " on the side stream" : ""));
   Tensor dg = testing::random_tensor({R, G}, 41, kFloat32), w = testing::random_tensor({G, C}, 42, kFloat32);
   FreshDeviceFloats d_dg(R * G), d_w(G * C), d_dx(R * C), d_out(R * C);
   LOOM_CUDA_CHECK(cudaMemcpy(d_dg.ptr, dg.data_ptr(), R * G * sizeof(float), cudaMemcpyHostToDevice));
@@ -70,7 +74,16 @@ void gemm_then_add(const std::string& precision, kernels::index_t R, kernels::in
 
   set_float32_matmul_precision(precision);
   // As rnn_algorithm.h: gemm(false, false, R, C, G, 1, dg, G, w_ih, C, 0, dx, C).
-  kernels::gemm_cuda<float>(false, false, R, C, G, 1.0f, d_dg.ptr, G, d_w.ptr, C, 0.0f, d_dx.ptr, C);
+  {
+    kernels::cuda::SideStreamFork fork(1);
+    if (side) {
+      kernels::cuda::StreamRoute route(1);
+      kernels::gemm_cuda<float>(false, false, R, C, G, 1.0f, d_dg.ptr, G, d_w.ptr, C, 0.0f, d_dx.ptr, C);
+    } else {
+      kernels::gemm_cuda<float>(false, false, R, C, G, 1.0f, d_dg.ptr, G, d_w.ptr, C, 0.0f, d_dx.ptr, C);
+    }
+    fork.join();
+  }
   kernels::OffsetCalc<2> contiguous;
   contiguous.ndim = 1;
   contiguous.sizes[0] = R * C;
@@ -101,15 +114,16 @@ void gemm_then_add(const std::string& precision, kernels::index_t R, kernels::in
               static_cast<long long>(R), static_cast<long long>(C), worst);
 }
 
-// Both layers' input-gradient GEMMs of MatmulPrecisionCuda's workload under `precision`.
-void probe(const std::string& precision) {
+// Both layers' input-gradient GEMMs of MatmulPrecisionCuda's workload under
+// `precision`, on the main stream or (`side`) on side stream 1.
+void probe(const std::string& precision, bool side = false) {
   const std::string previous = get_float32_matmul_precision();
   struct Restore {
     std::string p;
     ~Restore() { set_float32_matmul_precision(p); }
   } restore{previous};
-  gemm_then_add(precision, 640, 512, 1024);  // second layer: C = 2H
-  gemm_then_add(precision, 640, 256, 1024);  // first layer: C = 256
+  gemm_then_add(precision, 640, 512, 1024, side);  // second layer: C = 2H
+  gemm_then_add(precision, 640, 256, 1024, side);  // first layer: C = 256
 }
 #endif
 
@@ -117,6 +131,14 @@ TEST(InitcheckProbeCuda, Tf32GemmOutputReadByAdd) {
   LOOM_SKIP_WITHOUT_CUDA();
 #ifdef LOOM_WITH_CUDA
   probe("high");
+#endif
+}
+
+// The same with the GEMMs on the side stream (the reverse direction's route).
+TEST(InitcheckProbeCuda, Tf32GemmOnSideStreamOutputReadByAdd) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#ifdef LOOM_WITH_CUDA
+  probe("high", true);
 #endif
 }
 
