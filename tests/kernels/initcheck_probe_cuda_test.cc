@@ -31,18 +31,80 @@
 
 #include "autograd/functions.h"
 #include "core/matmul_precision.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
 #include "testing.h"
 
 #ifdef LOOM_WITH_CUDA
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/context.h"
-#include "kernels/elementwise.h"
-#include "kernels/gemm.h"
 #endif
 
 namespace loom {
 namespace {
+
+// The elements of out = dg W + b (b: the first R C elements of dg, dg [R, G],
+// W [G, C], float32 on the host) that are NaN or farther from float64 than the
+// GEMM's error bound (Higham 3.5; input rounding v = 2^-10 under "high", 0
+// under "highest") plus the roundings of the product and of the sum. Prints
+// the worst error in units of the bound.
+std::size_t count_beyond_bound(const std::vector<float>& out, const Tensor& dg, const Tensor& w,
+                               const std::string& precision) {
+  const std::int64_t R = dg.size(0), G = dg.size(1), C = w.size(1);
+  const Tensor dg64 = dg.to(kFloat64), w64 = w.to(kFloat64);
+  const std::vector<double> exact = matmul(dg64, w64).to_vector<double>();
+  const std::vector<double> size = matmul(abs(dg64), abs(w64)).to_vector<double>();
+  const std::vector<double> b = dg64.reshape({R * G}).to_vector<double>();
+  const double u = 0x1p-24, v = precision == "highest" ? 0.0 : 0x1p-10;
+  const double g = static_cast<double>(G) * u / (1 - static_cast<double>(G) * u);
+  const double rel = (1 + v) * (1 + v) * (1 + g) - 1 + u;  // the GEMM, then dx rounded to float32
+  std::size_t bad = 0, at = 0;
+  double worst = 0;
+  for (std::size_t i = 0; i < out.size() && i < exact.size(); ++i) {
+    const double expected = exact[i] + b[i];
+    const double bound = rel * size[i] + 2 * u * (size[i] + std::abs(b[i]));
+    const double ratio = std::abs(out[i] - expected) / bound;
+    if (!(ratio <= 1)) ++bad;  // NaN counts as bad
+    if (!(ratio <= worst)) worst = ratio, at = i;
+  }
+  if (out.size() != static_cast<std::size_t>(R * C)) return out.size() + 1;
+  std::printf("[ measured ] %s, dx [%lld, %lld]: dx + b, worst error / bound %.3g (at %zu: got %.9g, "
+              "float64 %.9g)\n", precision.c_str(), static_cast<long long>(R), static_cast<long long>(C),
+              worst, at, static_cast<double>(out[at]), exact[at] + b[at]);
+  return bad;
+}
+
+// The check above on the CPU (OpenBLAS float32, the same GEMM and add): it
+// accepts the right sum and refuses one without b, with one element off by a
+// few bounds, or with a NaN (what reading poisoned memory would give).
+TEST(InitcheckProbe, CpuSumPassesTheProbesCheckAndWrongSumsFail) {
+  const kernels::index_t R = 64, C = 48, G = 1024;
+  Tensor dg = testing::random_tensor({R, G}, 41, kFloat32), w = testing::random_tensor({G, C}, 42, kFloat32);
+  const float* pdg = static_cast<const float*>(dg.data_ptr());
+  std::vector<float> dx(R * C), out(R * C);
+  kernels::gemm_cpu<float>(false, false, R, C, G, 1.0f, pdg, G, static_cast<const float*>(w.data_ptr()),
+                           C, 0.0f, dx.data(), C);
+  kernels::OffsetCalc<2> contiguous;
+  contiguous.ndim = 1;
+  contiguous.sizes[0] = R * C;
+  contiguous.strides[0][0] = contiguous.strides[1][0] = 1;
+  kernels::binary_cpu<float>(kernels::BinaryOp::Add, R * C, contiguous, dx.data(), pdg, out.data());
+  EXPECT_EQ(count_beyond_bound(out, dg, w, "highest"), 0u);
+  EXPECT_EQ(count_beyond_bound(out, dg, w, "high"), 0u);
+  // |b| is uniform in [0, 1); the float32 bound here is about 6e-5 x 256.
+  EXPECT_GT(count_beyond_bound(dx, dg, w, "highest"), static_cast<std::size_t>(R * C * 9 / 10)) << "b left out";
+  // Element 7 (row 0, column 7) moved by 3 of its "high" bounds: rel ~ 2^-9 times sum_k |dg_0k| |w_k7|.
+  double size7 = 0;
+  for (kernels::index_t k = 0; k < G; ++k)
+    size7 += std::abs(static_cast<double>(pdg[k])) * std::abs(static_cast<double>(static_cast<const float*>(w.data_ptr())[k * C + 7]));
+  std::vector<float> off = out;
+  off[7] += static_cast<float>(3 * 0x1p-9 * size7 + 1e-3);
+  EXPECT_EQ(count_beyond_bound(off, dg, w, "high"), 1u) << "one element off by 3 bounds";
+  off = out;
+  off[R * C - 1] = NAN;
+  EXPECT_EQ(count_beyond_bound(off, dg, w, "highest"), 1u) << "a NaN";
+}
 
 #ifdef LOOM_WITH_CUDA
 // `n` floats straight from cudaMalloc: no memset, not loom's caching allocator
@@ -93,25 +155,8 @@ void gemm_then_add(const std::string& precision, kernels::index_t R, kernels::in
 
   std::vector<float> out(R * C);
   LOOM_CUDA_CHECK(cudaMemcpy(out.data(), d_out.ptr, R * C * sizeof(float), cudaMemcpyDeviceToHost));
-  const Tensor dg64 = dg.to(kFloat64), w64 = w.to(kFloat64);
-  const std::vector<double> exact = matmul(dg64, w64).to_vector<double>();
-  const std::vector<double> size = matmul(abs(dg64), abs(w64)).to_vector<double>();
-  const std::vector<double> b = dg64.reshape({R * G}).to_vector<double>();
-  const double u = 0x1p-24, v = precision == "highest" ? 0.0 : 0x1p-10;
-  const double g = static_cast<double>(G) * u / (1 - static_cast<double>(G) * u);
-  const double rel = (1 + v) * (1 + v) * (1 + g) - 1 + u;  // the GEMM, then dx rounded to float32
-  std::size_t bad = 0, at = 0;
-  double worst = 0;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const double expected = exact[i] + b[i];
-    const double bound = rel * size[i] + 2 * u * (size[i] + std::abs(b[i]));
-    const double ratio = std::abs(out[i] - expected) / bound;
-    if (!(ratio <= 1)) ++bad;  // NaN counts as bad
-    if (!(ratio <= worst)) worst = ratio, at = i;
-  }
-  EXPECT_EQ(bad, 0u) << "worst at " << at << ": got " << out[at] << ", float64 " << exact[at] + b[at];
-  std::printf("[ measured ] %s, dx [%lld, %lld]: dx + b, worst error / bound %.3g\n", precision.c_str(),
-              static_cast<long long>(R), static_cast<long long>(C), worst);
+  const std::size_t bad = count_beyond_bound(out, dg, w, precision);
+  EXPECT_EQ(bad, 0u);
 }
 
 // Both layers' input-gradient GEMMs of MatmulPrecisionCuda's workload under
