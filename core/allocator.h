@@ -41,9 +41,11 @@ void device_free(void* ptr, std::size_t bytes, Device device);
 // from the previous run), so its results turn NaN or change bits. On CUDA the
 // fill is a cudaMemsetAsync on the device's main loom stream, queued before
 // the caller can use the block (blocks handed to side-stream work are
-// allocated before its fork: kernels/cuda/context.h). The initial setting is
-// the environment variable LOOM_POISON_MEMORY ("1" = on; unset, "" or "0" =
-// off; anything else is refused with a loom::Error at the first allocation).
+// allocated before its fork: kernels/cuda/context.h); it is skipped while that
+// stream is being captured into a CUDA graph (loom allocates nothing then).
+// The initial setting is the environment variable LOOM_POISON_MEMORY ("1" =
+// on; unset, "" or "0" = off; anything else is refused with a loom::Error at
+// the first allocation or call of the two functions below).
 // When off, an allocation pays one relaxed atomic load.
 void set_memory_poisoning(bool enabled);
 // Whether memory poisoning is on now.
