@@ -43,7 +43,21 @@ HostCounters& host_counters() {
        why);
 }
 
+// The poisoning switch (allocator.h), first read from LOOM_POISON_MEMORY.
+bool poisoning_from_environment() {
+  const char* v = std::getenv("LOOM_POISON_MEMORY");
+  if (v == nullptr || *v == '\0' || std::strcmp(v, "0") == 0) return false;
+  if (std::strcmp(v, "1") == 0) return true;
+  fail("LOOM_POISON_MEMORY must be 1 (poison every new block) or 0 (off), got \"{}\"", v);
+}
+std::atomic<bool>& poisoning_switch() {
+  static std::atomic<bool> on{poisoning_from_environment()};
+  return on;
+}
+bool poisoning_on() { return poisoning_switch().load(std::memory_order_relaxed); }
+
 void* host_allocate(std::size_t bytes) {
+  const bool poison = poisoning_on();  // first: a bad LOOM_POISON_MEMORY throws before malloc
   // Checked before malloc: with overcommit a huge malloc may succeed and the
   // process be killed later, when the pages are touched. Also keeps the
   // rounding below from overflowing.
@@ -59,6 +73,7 @@ void* host_allocate(std::size_t bytes) {
   while (now > peak && !c.max_allocated.compare_exchange_weak(peak, now)) {
   }
   c.allocations.fetch_add(1);
+  if (poison) std::memset(p, 0xFF, bytes);
   return p;
 }
 
@@ -203,6 +218,25 @@ struct DeviceGuard {
   }
   ~DeviceGuard() { cudaSetDevice(previous); }
 };
+
+// Fills a block just handed out with 0xFF bytes, queued on the main loom
+// stream of the current device (`device`), where its earlier uses were queued
+// and its next ones will be (allocator.h). Not while that stream is being
+// captured into a CUDA graph (the fill would become part of the graph). On
+// failure the block goes back to the cache and the error is thrown.
+void poison_cuda_block(void* ptr, std::size_t bytes, int device) {
+  cudaStream_t main = kernels::cuda::main_stream();
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  cudaError_t err = cudaStreamIsCapturing(main, &capturing);
+  if (err == cudaSuccess && capturing == cudaStreamCaptureStatusNone)
+    err = cudaMemsetAsync(ptr, 0xFF, bytes, main);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    cuda_allocator().free(ptr, device);
+    kernels::cuda::fail_call("CUDA", "cudaMemsetAsync(ptr, 0xFF, bytes, main) (memory poisoning)",
+                             cudaGetErrorString(err), __FILE__, __LINE__);
+  }
+}
 #endif
 
 [[noreturn]] void no_cuda() {
@@ -216,8 +250,11 @@ void* device_allocate(std::size_t bytes, Device device) {
 #if defined(LOOM_WITH_CUDA)
   LOOM_CHECK(device.index < cuda_device_count(), "CUDA device {} is not available ({} device(s))",
              device.str(), cuda_device_count());
+  const bool poison = poisoning_on();  // first: a bad LOOM_POISON_MEMORY throws before allocating
   DeviceGuard guard(device.index);
-  return cuda_allocator().allocate(bytes, device.index);
+  void* ptr = cuda_allocator().allocate(bytes, device.index);
+  if (poison && bytes > 0) poison_cuda_block(ptr, bytes, device.index);
+  return ptr;
 #else
   no_cuda();
 #endif
@@ -290,6 +327,9 @@ CudaDeviceMemory cuda_device_memory(int index) {
   return {};
 #endif
 }
+
+void set_memory_poisoning(bool enabled) { poisoning_switch().store(enabled); }
+bool memory_poisoning() { return poisoning_on(); }
 
 HostMemoryStats host_memory_stats() {
   const HostCounters& c = host_counters();

@@ -32,6 +32,25 @@ void* device_allocate(std::size_t bytes, Device device);
 // was asked for (the host statistics count it).
 void device_free(void* ptr, std::size_t bytes, Device device);
 
+// Memory poisoning, a debugging aid (off by default): while it is on, every
+// block device_allocate hands out, new or reused, on the host or on a CUDA
+// device, is first filled with 0xFF bytes, which is NaN in float32, float64,
+// bfloat16 and float16 (and -1 in the integer types). A kernel that reads an
+// element before anything wrote it then reads NaN instead of whatever the
+// block held before (which, for a repeated workload, is often the right value
+// from the previous run), so its results turn NaN or change bits. On CUDA the
+// fill is a cudaMemsetAsync on the device's main loom stream, queued before
+// the caller can use the block (blocks handed to side-stream work are
+// allocated before its fork: kernels/cuda/context.h); it is skipped while that
+// stream is being captured into a CUDA graph (loom allocates nothing then).
+// The initial setting is the environment variable LOOM_POISON_MEMORY ("1" =
+// on; unset, "" or "0" = off; anything else is refused with a loom::Error at
+// the first allocation or call of the two functions below).
+// When off, an allocation pays one relaxed atomic load.
+void set_memory_poisoning(bool enabled);
+// Whether memory poisoning is on now.
+bool memory_poisoning();
+
 // Host allocation statistics, in bytes as requested (before the 64-byte
 // rounding), over every device_allocate on the CPU (all tensor storage).
 struct HostMemoryStats {
