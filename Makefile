@@ -25,17 +25,19 @@ SANITIZE ?= address,undefined
 #    entries do run, on the normal build's cases ($(BUILD_DIR)/rnn_cases,
 #    LOOM_RNN_CASES_DIR); they skip when those are absent (test-sanitize alone);
 #  - label sanitizer: compute-sanitizer needs a GPU and a CUDA build;
-#  - install_and_build_consumer: packaging, and an ASan static library needs
-#    -fsanitize on the consumer's link line;
 #  - label poison: loom_tests again with every block poisoned (NaN-filled),
 #    which finds reads before writes by their results; the normal build runs it.
+# install_and_build_consumer does run here: this is the CPU-only build, so it is
+# where the installed CPU-only package is consumed with the CUDA toolkit hidden
+# (tests/install_consumer.sh; the package carries -fsanitize to the consumer's
+# link). In $(BUILD_DIR) it consumes that build (the CUDA one where nvcc is found).
 # The other PyTorch-driven entries (torch_hdf5_interchange, bench_compare_smoke)
 # do run: /usr/bin/python3 itself is not instrumented and starts the ASan
 # programs as child processes, which carry libasan themselves (no LD_PRELOAD).
 # Leak checking is on; allocator_may_return_null=1 makes an impossible malloc
 # return null (loom then throws its out-of-memory error) instead of aborting.
 ASAN_CTEST_ARGS ?= -LE 'sanitizer|poison' -FS rnn_cases \
-	-E '^(install_and_build_consumer|rnn_cases_generate|rnn_cases_selfcheck)$$'
+	-E '^(rnn_cases_generate|rnn_cases_selfcheck)$$'
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=0:print_summary=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=print_suppressions=0:suppressions=$(CURDIR)/tests/lsan_suppressions.txt
 

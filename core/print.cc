@@ -10,8 +10,10 @@
 //     "..." (" ..." inside a row);
 //   - rows wrap at 80 columns; suffixes (device, dtype, grad_fn or
 //     requires_grad) follow, wrapping to a new line when they would pass 80.
+// operator<< writes the same text.
 #include <cmath>
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -207,5 +209,7 @@ std::string Tensor::str() const {
   else if (requires_grad()) suffixes.push_back("requires_grad=True");
   return add_suffixes(prefix + body, suffixes, indent);
 }
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
 
 }  // namespace loom

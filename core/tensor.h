@@ -265,3 +265,12 @@ struct fmt::formatter<loom::Tensor> : fmt::formatter<std::string_view> {
     return fmt::formatter<std::string_view>::format(t.str(), ctx);
   }
 };
+
+#include <iosfwd>
+
+namespace loom {
+// Writes t.str(): PyTorch 1.13's repr of the tensor (core/print.cc), e.g.
+// "tensor([1.5000, 2.0000], dtype=torch.bfloat16)"; "[ Tensor (undefined) ]"
+// for an undefined tensor.
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+}  // namespace loom

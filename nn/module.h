@@ -12,10 +12,12 @@
 //       fc = register_module("fc", std::make_shared<nn::Linear>(3, 4));
 //       scale = register_parameter("scale", ones({4}));
 //     }
-//     std::string type() const override { return "Net"; }
 //     std::shared_ptr<nn::Linear> fc;
 //     Tensor scale;
 //   };
+//
+// It prints as PyTorch prints it, under its own class name ("Net(\n  (fc):
+// Linear(...)\n)", nn/print.h: std::cout << net, fmt::print("{}", net)).
 //
 // Handles. A registered parameter is stored as a Tensor handle to the same
 // TensorImpl the caller holds (e.g. `Linear::weight`) and that an optimizer
@@ -79,6 +81,9 @@ struct LoadStateDictResult {
 class Module {
  public:
   Module() = default;
+  // A module that prints as `name` instead of its C++ class name (libtorch's
+  // Module(std::string name)).
+  explicit Module(std::string name) : name_(std::move(name)) {}
   virtual ~Module() = default;
   // Modules are not copied (a copy would share its children); they may be moved.
   Module(const Module&) = delete;
@@ -167,8 +172,12 @@ class Module {
   LoadStateDictResult load_state_dict(const StateDict& state, bool strict = true);
 
   // ---- printing ------------------------------------------------------------------
-  // The class name PyTorch prints ("Linear"); override in every module.
-  virtual std::string type() const { return "Module"; }
+  // The class name PyTorch prints ("Linear"): the name given to Module(name), or
+  // else the C++ class name without namespaces or enclosing scopes ("Net" for a
+  // class app::Net; nn/print.cc). Built-in modules override it.
+  virtual std::string type() const;
+  // The same name, as libtorch spells it.
+  std::string name() const { return type(); }
   // The text inside the parentheses, e.g. "in_features=3, out_features=4, bias=True".
   virtual std::string extra_repr() const { return ""; }
   // PyTorch's repr: "Linear(in_features=3, out_features=4, bias=True)", children
@@ -179,6 +188,7 @@ class Module {
   bool training_ = true;
 
  private:
+  std::string name_;  // Module(name); empty: the C++ class name
   struct Entry {
     std::string name;
     Tensor value;          // undefined: registered as absent (None)
@@ -207,3 +217,6 @@ std::string repr_float(double value);
 inline const char* repr_bool(bool value) { return value ? "True" : "False"; }
 
 }  // namespace loom::nn
+
+// operator<< and fmt formatters for modules and module pointers.
+#include "nn/print.h"  // IWYU pragma: export

@@ -69,3 +69,6 @@ Tensor pad_sequence(const std::vector<Tensor>& sequences, bool batch_first = fal
 PackedSequence pack_sequence(const std::vector<Tensor>& sequences, bool enforce_sorted = true);
 
 }  // namespace loom::nn
+
+// operator<< and the fmt formatter for PackedSequence.
+#include "nn/print.h"  // IWYU pragma: export
