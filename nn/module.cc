@@ -148,6 +148,16 @@ void Module::register_child(const std::string& name, std::shared_ptr<Module> mod
   children_.emplace_back(name, std::move(module));
 }
 
+void Module::unregister_module(const std::string& name) {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first == name) {
+      children_.erase(it);
+      return;
+    }
+  }
+  fail("No Module with name `{}` is registered", name);
+}
+
 // ---- listing ------------------------------------------------------------------------------
 
 template <typename Fn>

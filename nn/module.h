@@ -24,6 +24,7 @@
 // keeps seeing the current value.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
@@ -105,6 +106,20 @@ class Module {
     register_child(name, module);
     return module;
   }
+  // Registers the module that a holder (nn::Sequential, nn::ModuleList, ...)
+  // holds and returns the holder, as libtorch's register_module.
+  template <typename Holder>
+    requires requires(const Holder& h) {
+      { h.ptr() } -> std::convertible_to<std::shared_ptr<Module>>;
+    }
+  Holder register_module(const std::string& name, Holder holder) {
+    register_child(name, holder.ptr());
+    return holder;
+  }
+
+  // Removes the child registered as `name`, as libtorch's unregister_module;
+  // throws loom::Error when there is none.
+  void unregister_module(const std::string& name);
 
   // ---- listing (registration order; children after the module's own entries) -----
   // (dotted name, parameter) over this module and, when recurse, every
