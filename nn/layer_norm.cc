@@ -27,6 +27,10 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
                "Expected {} to be of same shape as normalized_shape, but got {} of shape {} and "
                "normalized_shape = {}",
                what, what, shape_str(t.shape()), shape_str(normalized_shape));
+  // PyTorch refuses mixed dtypes here (no promotion): "expected scalar type Double but found Float".
+  for (const Tensor& t : {weight, bias})
+    LOOM_CHECK(!t.defined() || t.dtype() == input.dtype(), "expected scalar type {} but found {}",
+               scalar_type_name(input.dtype()), scalar_type_name(t.dtype()));
   Shape dims;
   for (std::int64_t i = 0; i < D; ++i) dims.push_back(lead + i);
   Tensor centered = input - mean(input, dims, /*keepdim=*/true);

@@ -18,7 +18,7 @@ namespace loom {
 // layer_norm(input, normalized_shape, weight, bias, eps), as
 // torch.nn.functional.layer_norm; weight and bias may be undefined. Throws
 // loom::Error (PyTorch's words) when input's trailing sizes are not
-// normalized_shape, or weight / bias have another shape.
+// normalized_shape, or weight / bias have another shape or dtype.
 Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps = 1e-5);
 

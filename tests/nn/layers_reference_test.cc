@@ -155,6 +155,9 @@ TEST(LayerNorm, ParametersPrintingAndErrors) {
   EXPECT_LOOM_ERROR(nn::LayerNorm(nn::LayerNormOptions(Shape{})), "at least 1-dimensional");
   EXPECT_LOOM_ERROR(nn::LayerNorm(nn::LayerNormOptions({0, 2})), "must be positive");
   EXPECT_LOOM_ERROR(layer_norm(ones({2, 3}), {3}, ones({2}), Tensor()), "Expected weight to be of same shape");
+  // torch: F.layer_norm(torch.ones(2, 4, dtype=torch.float64), [4], torch.ones(4))
+  EXPECT_ERROR_TEXT(layer_norm(ones({2, 4}, TensorOptions(kFloat64)), {4}, ones({4}), Tensor()),
+                    "expected scalar type Double but found Float");
 }
 
 // Conv1d(4, 6, 3, stride=2, padding=1, dilation=2, groups=2) with the generator's parameters.
