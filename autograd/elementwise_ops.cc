@@ -328,6 +328,12 @@ Tensor pow(const Tensor& x, double exponent) {
     return native::unary(UnaryOp::PowScalar, x, e - 1) * e;
   }, exponent);
 }
+Tensor erf(const Tensor& x) {
+  return unary_op(UnaryOp::Erf, x, "ErfBackward", [](const Tensor& x, const Tensor&, double) {
+    Tensor gauss = native::unary(UnaryOp::Exp, native::unary(UnaryOp::Neg, native::unary(UnaryOp::Square, x)));
+    return native::unary(UnaryOp::MulScalar, gauss, 1.1283791670955126);  // 2 / sqrt(pi)
+  });
+}
 Tensor clamp(const Tensor& x, double min, double max) {
   LOOM_CHECK(min <= max, "clamp: min ({}) must not exceed max ({})", min, max);
   Tensor y = native::unary(UnaryOp::ClampMax, native::unary(UnaryOp::ClampMin, x, min), max);

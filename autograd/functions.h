@@ -44,6 +44,8 @@ Tensor pow(const Tensor& base, const Tensor& exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);  // gradient split evenly on ties
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor clamp(const Tensor& x, double min, double max);
+// The error function, as torch.erf; d erf(x) = 2 / sqrt(pi) * exp(-x^2).
+Tensor erf(const Tensor& x);
 
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

@@ -43,6 +43,7 @@ enum class UnaryOp : int {
   RSubScalar,  // alpha - x
   ClampMin,    // max(x, alpha)
   ClampMax,    // min(x, alpha)
+  Erf,         // the error function
 };
 
 enum class BinaryOp : int { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
@@ -69,6 +70,7 @@ LOOM_HD T unary_apply(UnaryOp op, T x, T alpha) {
     case UnaryOp::RSubScalar: return alpha - x;
     case UnaryOp::ClampMin: return x < alpha ? alpha : x;
     case UnaryOp::ClampMax: return x > alpha ? alpha : x;
+    case UnaryOp::Erf: return erf(x);
   }
   return x;
 }

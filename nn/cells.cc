@@ -91,6 +91,13 @@ LSTMCell::LSTMCell(LSTMCellOptions options)
     : RNNCellBase(options.input_size_, options.hidden_size_, options.bias_, 4), options_(options) {}
 
 LSTMCell::State LSTMCell::forward(const Tensor& input, const std::optional<State>& state) const {
+  if (state) {
+    // PyTorch takes both states or neither: torch 1.13's LSTMCell()(x, (h, None)) raises
+    // "expected Tensor as element 1 in argument 1, but got NoneType".
+    const bool h = std::get<0>(*state).defined(), c = std::get<1>(*state).defined();
+    LOOM_CHECK(h == c, "expected Tensor as element {} in argument 1, but got an undefined tensor",
+               h ? 1 : 0);
+  }
   Tensor x = batched_input(input);
   // PyTorch 1.13 labels both h and c "hidden0" in its messages; so does loom.
   Tensor hx = batched_state(state ? std::get<0>(*state) : Tensor(), input, x, 0);

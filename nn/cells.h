@@ -117,7 +117,8 @@ class LSTMCell : public RNNCellBase {
   LSTMCell(std::int64_t input_size, std::int64_t hidden_size)
       : LSTMCell(LSTMCellOptions(input_size, hidden_size)) {}
 
-  // (h', c') from input and (h, c) (zeros when not given).
+  // (h', c') from input and (h, c) (zeros when not given). A given state needs
+  // both h and c defined, as PyTorch; one alone throws loom::Error.
   State forward(const Tensor& input, const std::optional<State>& state = std::nullopt) const;
 
   const LSTMCellOptions& options() const { return options_; }

@@ -7,6 +7,24 @@
 
 #include "nn/module.h"
 
+namespace loom {
+
+// Channel-wise ("feature") dropout, as torch.nn.functional.dropout1d /
+// dropout2d: while training, each (sample, channel) pair is zeroed whole with
+// probability p, and the kept ones are scaled by 1 / (1 - p). The mask
+// (x.size(0), x.size(1), 1, ...) is an inverted-dropout mask from loom's
+// Philox generator, so the same seed gives the same channels on CPU and CUDA.
+// Identity when !training or p == 0. Differentiable in x.
+//   dropout1d: input (N, C, L), or (C, L) unbatched (whole channels c).
+//   dropout2d: input (N, C, H, W); a 3-D input is taken as (N, C, L), as
+//              PyTorch 1.13 does (with a warning there). Other ranks, which
+//              PyTorch 1.13 accepts with a deprecation warning, throw.
+// Throws loom::Error (PyTorch's words) for p outside [0, 1] or another rank.
+Tensor dropout1d(const Tensor& input, double p = 0.5, bool training = true);
+Tensor dropout2d(const Tensor& input, double p = 0.5, bool training = true);
+
+}  // namespace loom
+
 namespace loom::nn {
 
 // Options of Dropout, with PyTorch's defaults:
@@ -32,6 +50,32 @@ class Dropout : public Module {
   const DropoutOptions& options() const { return options_; }
   std::string type() const override { return "Dropout"; }
   // "p=0.5, inplace=False" (loom has no in-place dropout).
+  std::string extra_repr() const override;
+
+ private:
+  DropoutOptions options_;
+};
+
+// nn::Dropout1d / nn::Dropout2d: the modules of dropout1d / dropout2d with
+// is_training(); print as "Dropout1d(p=0.5, inplace=False)".
+class Dropout1d : public Module {
+ public:
+  explicit Dropout1d(DropoutOptions options = {});
+  Tensor forward(const Tensor& input) const;
+  const DropoutOptions& options() const { return options_; }
+  std::string type() const override { return "Dropout1d"; }
+  std::string extra_repr() const override;
+
+ private:
+  DropoutOptions options_;
+};
+
+class Dropout2d : public Module {
+ public:
+  explicit Dropout2d(DropoutOptions options = {});
+  Tensor forward(const Tensor& input) const;
+  const DropoutOptions& options() const { return options_; }
+  std::string type() const override { return "Dropout2d"; }
   std::string extra_repr() const override;
 
  private:

@@ -7,49 +7,6 @@
 
 namespace loom::nn {
 
-// ---- StateDict ---------------------------------------------------------------------
-
-StateDict::StateDict(std::initializer_list<Item> items) {
-  for (const Item& item : items) insert(item.first, item.second);
-}
-
-void StateDict::insert(const std::string& key, Tensor value) {
-  auto it = index_.find(key);
-  if (it != index_.end()) {
-    items_[it->second].second = std::move(value);
-    return;
-  }
-  index_.emplace(key, items_.size());
-  items_.emplace_back(key, std::move(value));
-}
-
-bool StateDict::erase(const std::string& key) {
-  auto it = index_.find(key);
-  if (it == index_.end()) return false;
-  items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(it->second));
-  index_.clear();
-  for (std::size_t i = 0; i < items_.size(); ++i) index_.emplace(items_[i].first, i);
-  return true;
-}
-
-const Tensor& StateDict::at(const std::string& key) const {
-  const Tensor* t = find(key);
-  LOOM_CHECK(t != nullptr, "state_dict has no key \"{}\"", key);
-  return *t;
-}
-
-const Tensor* StateDict::find(const std::string& key) const {
-  auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &items_[it->second].second;
-}
-
-std::vector<std::string> StateDict::keys() const {
-  std::vector<std::string> out;
-  out.reserve(items_.size());
-  for (const Item& item : items_) out.push_back(item.first);
-  return out;
-}
-
 // ---- registration ----------------------------------------------------------------------
 
 namespace {
@@ -146,6 +103,16 @@ void Module::register_child(const std::string& name, std::shared_ptr<Module> mod
     }
   }
   children_.emplace_back(name, std::move(module));
+}
+
+void Module::unregister_module(const std::string& name) {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first == name) {
+      children_.erase(it);
+      return;
+    }
+  }
+  fail("No Module with name `{}` is registered", name);
 }
 
 // ---- listing ------------------------------------------------------------------------------
@@ -337,6 +304,9 @@ LoadStateDictResult Module::load_state_dict(const StateDict& state, bool strict)
   walk(walk, *this, "");
   for (const auto& [key, value] : state)
     if (!own.contains(key) && flagged.insert(key).second) result.unexpected_keys.push_back(key);
+  // A module's state is tensors only: any scalar of the shared StateDict type is unexpected.
+  for (const auto& [key, value] : state.scalars)
+    if (flagged.insert(key).second) result.unexpected_keys.push_back(key);
 
   std::vector<std::string> errors;
   auto quoted = [](const std::vector<std::string>& keys) {

@@ -26,6 +26,7 @@
 // keeps seeing the current value.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
@@ -34,42 +35,15 @@
 #include <utility>
 #include <vector>
 
+#include "core/state_dict.h"
 #include "core/tensor.h"
 
 namespace loom::nn {
 
-// An insertion-ordered map from name to Tensor: what state_dict() returns and
-// load_state_dict() takes (PyTorch's OrderedDict).
-class StateDict {
- public:
-  using Item = std::pair<std::string, Tensor>;
-
-  StateDict() = default;
-  StateDict(std::initializer_list<Item> items);
-
-  // Adds `key` at the end, or replaces its value where `key` is present (its
-  // position is kept).
-  void insert(const std::string& key, Tensor value);
-  // Removes `key`; returns false where it was absent.
-  bool erase(const std::string& key);
-  // True when `key` is present.
-  bool contains(const std::string& key) const { return index_.count(key) != 0; }
-  // The value of `key`; throws loom::Error naming the key when absent.
-  const Tensor& at(const std::string& key) const;
-  // The value of `key`, or nullptr when absent.
-  const Tensor* find(const std::string& key) const;
-  // The keys in order.
-  std::vector<std::string> keys() const;
-
-  std::size_t size() const { return items_.size(); }
-  bool empty() const { return items_.empty(); }
-  std::vector<Item>::const_iterator begin() const { return items_.begin(); }
-  std::vector<Item>::const_iterator end() const { return items_.end(); }
-
- private:
-  std::vector<Item> items_;
-  std::unordered_map<std::string, std::size_t> index_;
-};
+// What state_dict() returns and load_state_dict() takes: loom's one
+// StateDict (core/state_dict.h), an insertion-ordered map from name to
+// Tensor (PyTorch's OrderedDict), shared with the optimizers.
+using StateDict = ::loom::StateDict;
 
 // What load_state_dict() found (PyTorch's _IncompatibleKeys); both lists are
 // empty after a strict load, which throws instead.
@@ -110,6 +84,20 @@ class Module {
     register_child(name, module);
     return module;
   }
+  // Registers the module that a holder (nn::Sequential, nn::ModuleList, ...)
+  // holds and returns the holder, as libtorch's register_module.
+  template <typename Holder>
+    requires requires(const Holder& h) {
+      { h.ptr() } -> std::convertible_to<std::shared_ptr<Module>>;
+    }
+  Holder register_module(const std::string& name, Holder holder) {
+    register_child(name, holder.ptr());
+    return holder;
+  }
+
+  // Removes the child registered as `name`, as libtorch's unregister_module;
+  // throws loom::Error when there is none.
+  void unregister_module(const std::string& name);
 
   // ---- listing (registration order; children after the module's own entries) -----
   // (dotted name, parameter) over this module and, when recurse, every
@@ -168,7 +156,8 @@ class Module {
   // key(s) in state_dict" (both only when strict) and every "size mismatch for
   // {name}: ...". The check comes first: on error nothing is copied (PyTorch
   // copies what matches before it throws). Returns the keys a non-strict load
-  // skipped.
+  // skipped. Scalars in `state` (the StateDict type is shared with the
+  // optimizers) are unexpected keys.
   LoadStateDictResult load_state_dict(const StateDict& state, bool strict = true);
 
   // ---- printing ------------------------------------------------------------------

@@ -260,13 +260,26 @@ std::tuple<PackedSequence, Tensor> RNN::forward(const PackedSequence& input, con
 
 LSTM::LSTM(LSTMOptions options) : RNNBase(RnnMode::Lstm, std::move(options)) {}
 
+namespace {
+// PyTorch's lstm takes both states or neither: (h_0, undefined) or
+// (undefined, h_0) is refused with ATen's words ("lstm expects two hidden
+// states"), never run with zeros for the missing one.
+void check_both_states(const LSTM::State& state) {
+  const bool h = std::get<0>(state).defined(), c = std::get<1>(state).defined();
+  LOOM_CHECK(h == c, "lstm expects two hidden states: got {} without {}", h ? "h_0" : "c_0",
+             h ? "c_0" : "h_0");
+}
+}  // namespace
+
 std::tuple<Tensor, LSTM::State> LSTM::forward(const Tensor& input, const std::optional<State>& state) {
+  if (state) check_both_states(*state);
   Result r = state ? forward_tensor(input, std::get<0>(*state), std::get<1>(*state))
                    : forward_tensor(input, Tensor(), Tensor());
   return {r.output, State{r.h_n, r.c_n}};
 }
 std::tuple<PackedSequence, LSTM::State> LSTM::forward(const PackedSequence& input,
                                                       const std::optional<State>& state) {
+  if (state) check_both_states(*state);
   Result r = state ? forward_packed(input, std::get<0>(*state), std::get<1>(*state))
                    : forward_packed(input, Tensor(), Tensor());
   return {r.packed, State{r.h_n, r.c_n}};

@@ -124,7 +124,9 @@ class LSTM : public RNNBase {
   explicit LSTM(LSTMOptions options);
   LSTM(std::int64_t input_size, std::int64_t hidden_size) : LSTM(LSTMOptions(input_size, hidden_size)) {}
   using State = std::tuple<Tensor, Tensor>;  // (h, c)
-  // (output, (h_n, c_n)); the state is optional (zeros).
+  // (output, (h_n, c_n)); the state is optional (zeros). A given state must
+  // have both h_0 and c_0 defined, as PyTorch: one without the other throws
+  // loom::Error "lstm expects two hidden states: got h_0 without c_0".
   std::tuple<Tensor, State> forward(const Tensor& input, const std::optional<State>& state = std::nullopt);
   std::tuple<PackedSequence, State> forward(const PackedSequence& input,
                                             const std::optional<State>& state = std::nullopt);

@@ -143,6 +143,7 @@ void check_not_negative(double value, const char* what) {
 
 StateDict Optimizer::state_dict() const {
   StateDict out;
+  std::map<std::string, Tensor> tensors;  // sorted by name, as documented
   std::int64_t index = 0;
   for (std::size_t g = 0; g < param_groups_.size(); ++g) {
     const ParamGroup& group = param_groups_[g];
@@ -152,15 +153,16 @@ StateDict Optimizer::state_dict() const {
     for (const Tensor& p : group.params) {
       if (const ParamState* s = state(p)) {
         for (const auto& [name, t] : s->tensors)
-          out.tensors[fmt::format("state.{}.{}", index, name)] = native::clone(t);
+          tensors[fmt::format("state.{}.{}", index, name)] = native::clone(t);
         for (const auto& [name, v] : s->scalars)
           out.scalars[fmt::format("state.{}.{}", index, name)] = v;
       }
       indices.push_back(index++);
     }
-    out.tensors[fmt::format("param_groups.{}.params", g)] =
+    tensors[fmt::format("param_groups.{}.params", g)] =
         tensor_int64(indices, {static_cast<std::int64_t>(indices.size())});
   }
+  for (auto& [key, t] : tensors) out.tensors.insert(key, std::move(t));
   return out;
 }
 

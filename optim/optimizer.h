@@ -44,16 +44,15 @@
 #include <variant>
 #include <vector>
 
+#include "core/state_dict.h"
 #include "core/tensor.h"
 
 namespace loom::optim {
 
 // A flat snapshot of an optimizer's or a scheduler's state: tensors and
-// scalars by dotted name. The tensors are copies, owned by the snapshot.
-struct StateDict {
-  std::map<std::string, Tensor> tensors;
-  std::map<std::string, double> scalars;
-};
+// scalars by dotted name, in loom's one StateDict (core/state_dict.h), the
+// type modules use too. The tensors are copies, owned by the snapshot.
+using StateDict = ::loom::StateDict;
 
 // One option of an options struct, by name, for state_dict and generic access.
 struct OptionField {
