@@ -2,6 +2,7 @@
 // the free functions of autograd/functions.h.
 #include "autograd/engine.h"
 #include "autograd/functions.h"
+#include "autograd/indexing.h"
 #include "autograd/node.h"
 
 namespace loom {
@@ -33,6 +34,16 @@ Tensor Tensor::slice(std::int64_t d, std::int64_t s, std::int64_t e, std::int64_
   return loom::slice(*this, d, s, e, st);
 }
 Tensor Tensor::select(std::int64_t d, std::int64_t i) const { return loom::select(*this, d, i); }
+Tensor Tensor::operator[](std::int64_t i) const { return loom::select(*this, 0, i); }
+Tensor Tensor::argmax(std::int64_t dim, bool keepdim) const { return loom::argmax(*this, dim, keepdim); }
+Tensor Tensor::argmax() const { return loom::argmax(*this); }
+std::pair<Tensor, Tensor> Tensor::max(std::int64_t dim, bool keepdim) const { return loom::max(*this, dim, keepdim); }
+Tensor Tensor::max() const { return loom::max(*this); }
+Tensor Tensor::softmax(std::int64_t dim) const { return loom::softmax(*this, dim); }
+Tensor Tensor::log_softmax(std::int64_t dim) const { return loom::log_softmax(*this, dim); }
+Tensor Tensor::index(std::initializer_list<indexing::TensorIndex> indices) const {
+  return loom::index(*this, indices);
+}
 Tensor Tensor::unsqueeze(std::int64_t d) const { return loom::unsqueeze(*this, d); }
 Tensor Tensor::squeeze() const { return loom::squeeze(*this); }
 Tensor Tensor::squeeze(std::int64_t d) const { return loom::squeeze(*this, d); }

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,10 @@
 #include "core/scalar.h"
 
 namespace loom {
+
+namespace indexing {
+class TensorIndex;  // autograd/indexing.h
+}  // namespace indexing
 
 using Shape = std::vector<std::int64_t>;
 
@@ -160,6 +165,11 @@ class Tensor {
   // Python's x[start:end:step] along d (end clamped; step >= 1).
   Tensor slice(std::int64_t d, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
   Tensor select(std::int64_t d, std::int64_t index) const;
+  // x[i]: select(0, i), a view, as libtorch's operator[].
+  Tensor operator[](std::int64_t i) const;
+  // x.index({Slice(0, 2), None, ids}): loom::index (autograd/indexing.h, which
+  // the caller includes; loom.h does).
+  Tensor index(std::initializer_list<indexing::TensorIndex> indices) const;
   Tensor unsqueeze(std::int64_t d) const;
   Tensor squeeze() const;
   Tensor squeeze(std::int64_t d) const;
@@ -180,6 +190,14 @@ class Tensor {
   Tensor neg() const;
   Tensor abs() const;
   Tensor matmul(const Tensor& other) const;
+  // Reductions along one dimension, as libtorch's methods: x.argmax(1),
+  // x.max(1) -> (values, indices), x.softmax(1), x.log_softmax(1).
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor argmax() const;
+  std::pair<Tensor, Tensor> max(std::int64_t dim, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor softmax(std::int64_t dim) const;
+  Tensor log_softmax(std::int64_t dim) const;
 
   // ---- in-place operations (defined by autograd/inplace_ops.cc) --------------
   // Each writes its result into this tensor's storage (every view of it sees

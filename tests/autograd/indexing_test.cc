@@ -166,6 +166,23 @@ TEST(Sort, ValuesIndicesAndGradientsMatchPyTorch) {
   EXPECT_LOOM_ERROR(topk(tensor({1.0, 2.0}), 3), "selected index k out of range");
 }
 
+TEST(TensorMethods, LibtorchSpellingsEqualTheFreeFunctions) {
+  Tensor x = at("x");
+  EXPECT_EQ(host(x[1]), host(select(x, 0, 1)));
+  EXPECT_EQ(host(x[-1]), host(select(x, 0, 2)));
+  EXPECT_EQ(host(x.index({Slice(), 2})), host(index(x, {Slice(), 2})));
+  EXPECT_EQ(x.argmax(1).to_vector<std::int64_t>(), argmax(x, 1).to_vector<std::int64_t>());
+  EXPECT_EQ(x.argmax().item(), argmax(x).item());
+  auto [values, indices] = x.max(2, true);
+  EXPECT_EQ(values.shape(), (Shape{3, 4, 1}));
+  EXPECT_EQ(host(values), host(max(x, 2, true).first));
+  EXPECT_EQ(indices.to_vector<std::int64_t>(), max(x, 2, true).second.to_vector<std::int64_t>());
+  EXPECT_EQ(x.max().item(), 38.5);  // arange(60) - 20.5
+  EXPECT_EQ(host(x.softmax(1)), host(softmax(x, 1)));
+  EXPECT_EQ(host(x.log_softmax(-1)), host(log_softmax(x, -1)));
+  EXPECT_LOOM_ERROR(x[3], "select(): index 3 out of range for tensor of size [3, 4, 5] at dimension 0");
+}
+
 TEST(Indexing, ErrorsInPyTorchWords) {
   Tensor x = tensor({0, 1, 2, 3, 4, 5}, {2, 3});
   EXPECT_LOOM_ERROR(index(x, {5}), "index 5 is out of bounds for dimension 0 with size 2");

@@ -219,7 +219,7 @@ TEST(GradScaler, UnscaleDividesExactlyByAPowerOfTwo) {
   for (DType dt : {kFloat32, kBFloat16, kFloat64}) {
     SCOPED_TRACE(fmt::format("{}", dt));
     Tensor w = native::zeros({50}, TensorOptions(dt)).requires_grad_(true);
-    SGD sgd({w}, SGDOptions(0.1));
+    SGD sgd({w}, SGDOptions(0.1).master_weights(true));  // takes the bfloat16 parameter
     GradScaler scaler;  // 2^16
     scaler.scale(sum(w));
     Tensor g = native::to(testing::random_tensor({50}, 7, kFloat64), dt);
@@ -265,7 +265,7 @@ TEST(GradScaler, UnscaleFindsInfAndNaNInAnyGradient) {
     Tensor a = native::zeros({3}, TensorOptions(kFloat32)).requires_grad_(true);
     Tensor b = native::zeros({2, 2}, TensorOptions(kBFloat16)).requires_grad_(true);
     Tensor c = native::zeros({2}, TensorOptions(kFloat32)).requires_grad_(true);  // no grad
-    SGD sgd({a, b, c}, SGDOptions(0.1));
+    SGD sgd({a, b, c}, SGDOptions(0.1).master_weights(true));  // b is bfloat16
     GradScaler scaler(GradScalerOptions().init_scale(4));
     scaler.scale(sum(a));
     a.set_grad(tensor({4.0, 8.0, 12.0}, TensorOptions(kFloat32)));
@@ -322,7 +322,7 @@ TEST(GradScaler, ErrorsInTorchsWords) {
   scaler.unscale_(sgd);  // a new iteration may unscale again
 
   Tensor h = native::zeros({2}, TensorOptions(kFloat16)).requires_grad_(true);
-  SGD sgd16({h}, SGDOptions(0.1));
+  SGD sgd16({h}, SGDOptions(0.1).master_weights(true));  // float16 parameters need master weights
   h.set_grad(native::ones({2}, TensorOptions(kFloat16)));
   EXPECT_ERROR_TEXT(scaler.unscale_(sgd16), "Attempting to unscale FP16 gradients.");
   EXPECT_EQ(h.grad().to_vector<double>(), std::vector<double>({1.0, 1.0}));
