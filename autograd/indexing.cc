@@ -4,7 +4,9 @@
 #include <string>
 
 #include "autograd/functions.h"
+#include "autograd/node.h"
 #include "core/native.h"
+#include "core/native_index.h"
 
 namespace loom {
 
@@ -38,6 +40,30 @@ Tensor take_flat(const Tensor& x, const std::vector<std::int64_t>& positions, co
   Tensor ids = native::to(tensor_int64(positions, {static_cast<std::int64_t>(positions.size())}), x.device());
   Tensor picked = embedding(column, ids);  // [n, 1]
   return reshape(picked, shape);
+}
+
+// out (shape `shape`, row-major) = the values [n] summed into flat `positions`
+// [n] Int64: the embedding kernel's deterministic scatter-sum. Its gradient
+// takes g at the positions.
+struct ScatterSumBackward final : Node {
+  Tensor positions;
+  std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
+    Tensor column = native::contiguous(g[0]).reshape({g[0].numel(), 1});
+    return {native::embedding(column, positions).reshape({positions.numel()})};
+  }
+  void release_saved() override { positions = Tensor(); }
+  const char* name() const override { return "ScatterAddBackward"; }
+};
+
+Tensor scatter_sum(const Tensor& values, const Tensor& positions, const Shape& shape) {
+  Tensor summed = native::embedding_backward(native::contiguous(values).reshape({values.numel(), 1}), positions,
+                                             shape_numel(shape));
+  Tensor out = summed.reshape(shape);
+  if (auto node = make_node<ScatterSumBackward>({values})) {
+    node->positions = positions;
+    set_history(out, node);
+  }
+  return out;
 }
 
 void check_index_tensor(const Tensor& index, const char* what) {
@@ -97,6 +123,43 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
     positions[p] = flat;
   }
   return take_flat(x, positions, index.shape());
+}
+
+Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src) {
+  check_index_tensor(index, "scatter_add");
+  LOOM_CHECK(is_floating(x.dtype()), "scatter_add: expected a floating tensor, got {}", x.dtype());
+  LOOM_CHECK(src.dtype() == x.dtype(), "scatter(): Expected self.dtype to be equal to src.dtype");
+  LOOM_CHECK(index.dim() == x.dim() && src.dim() == x.dim(),
+             "Index tensor must have the same number of dimensions as self tensor");
+  const std::int64_t d = x.dim() == 0 ? 0 : x.wrap_dim(dim);
+  for (std::int64_t k = 0; k < x.dim(); ++k)
+    LOOM_CHECK(index.size(k) <= src.size(k) && (k == d || index.size(k) <= x.size(k)),
+               "Expected index {} to be smaller than self {} apart from dimension {} and to be smaller size than "
+               "src {}",
+               shape_str(index.shape()), shape_str(x.shape()), d, shape_str(src.shape()));
+  const std::vector<std::int64_t> ids = host_values(index);
+  const std::vector<std::int64_t> xs = row_major_strides(x.shape());
+  const std::vector<std::int64_t> ss = row_major_strides(src.shape());
+  const std::vector<std::int64_t> is = row_major_strides(index.shape());
+  const std::int64_t n = x.dim() == 0 ? 1 : x.size(d);
+  std::vector<std::int64_t> targets(ids.size()), sources(ids.size());
+  for (std::size_t p = 0; p < ids.size(); ++p) {
+    const std::int64_t v = ids[p];
+    LOOM_CHECK(v >= 0 && v < n, "index {} is out of bounds for dimension {} with size {}", v, d, n);
+    std::int64_t rest = static_cast<std::int64_t>(p), target = 0, source = 0;
+    for (std::size_t k = 0; k < is.size(); ++k) {
+      const std::int64_t coord = rest / is[k];
+      rest %= is[k];
+      target += (static_cast<std::int64_t>(k) == d ? v : coord) * xs[k];
+      source += coord * ss[k];
+    }
+    targets[p] = target;
+    sources[p] = source;
+  }
+  const auto count = static_cast<std::int64_t>(ids.size());
+  Tensor values = take_flat(src, sources, {count});
+  Tensor positions = native::to(tensor_int64(targets, {count}), x.device());
+  return add(x, scatter_sum(values, positions, x.shape()));
 }
 
 Tensor nonzero(const Tensor& x) {

@@ -71,6 +71,13 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
 // index Int64 with x's number of dimensions, each size at most x's outside dim.
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
 
+// x with src added at index along dim: out[index[i][j]][j] += src[i][j] for
+// dim = 0 (likewise for any dim), repeated indices summed in order, as
+// torch.scatter_add. index Int64 with x's number of dimensions, each size at
+// most src's, and at most x's outside dim. Differentiable in x and src;
+// deterministic on every device (the embedding kernel's scatter-sum).
+Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src);
+
 // The elements of x where mask (Bool, broadcastable with x) is true, as 1-D.
 Tensor masked_select(const Tensor& x, const Tensor& mask);
 

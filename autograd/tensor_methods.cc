@@ -41,6 +41,9 @@ std::pair<Tensor, Tensor> Tensor::max(std::int64_t dim, bool keepdim) const { re
 Tensor Tensor::max() const { return loom::max(*this); }
 Tensor Tensor::softmax(std::int64_t dim) const { return loom::softmax(*this, dim); }
 Tensor Tensor::log_softmax(std::int64_t dim) const { return loom::log_softmax(*this, dim); }
+const Tensor& Tensor::scatter_add_(std::int64_t dim, const Tensor& index, const Tensor& src) const {
+  return copy_(loom::scatter_add(*this, dim, index, src));
+}
 Tensor Tensor::index(std::initializer_list<indexing::TensorIndex> indices) const {
   return loom::index(*this, indices);
 }

@@ -170,6 +170,9 @@ class Tensor {
   // x.index({Slice(0, 2), None, ids}): loom::index (autograd/indexing.h, which
   // the caller includes; loom.h does).
   Tensor index(std::initializer_list<indexing::TensorIndex> indices) const;
+  // x.scatter_add_(dim, index, src): loom::scatter_add into this tensor, in
+  // place (autograd/indexing.h; an in-place op as those below).
+  const Tensor& scatter_add_(std::int64_t dim, const Tensor& index, const Tensor& src) const;
   Tensor unsqueeze(std::int64_t d) const;
   Tensor squeeze() const;
   Tensor squeeze(std::int64_t d) const;

@@ -183,6 +183,42 @@ TEST(TensorMethods, LibtorchSpellingsEqualTheFreeFunctions) {
   EXPECT_LOOM_ERROR(x[3], "select(): index 3 out of range for tensor of size [3, 4, 5] at dimension 0");
 }
 
+TEST(ScatterAdd, ValuesAndGradientsMatchPyTorch) {
+  // torch 1.13: x = arange(12.).reshape(3, 4), src = arange(8.).reshape(2, 4) * 0.5 + 1,
+  // index [[2, 0, 1, 2], [2, 2, 0, 0]], y = scatter_add(x, 0, index, src),
+  // y.backward(linspace(-1, 2, 12).reshape(3, 4)).
+  const std::vector<double> up = {-1.0, -0.7272727272727273, -0.4545454545454546, -0.18181818181818188,
+                                  0.09090909090909083, 0.36363636363636354, 0.6363636363636362, 0.909090909090909,
+                                  1.1818181818181819, 1.4545454545454546, 1.7272727272727273, 2.0};
+  for (Device device : {kCPU, kCUDA}) {
+    if (device.is_cuda() && !testing::has_cuda_device()) continue;
+    SCOPED_TRACE(device.str());
+    Tensor x = tensor({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {3, 4}, kFloat64).to(device).requires_grad_();
+    Tensor src = tensor({1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5}, {2, 4}, kFloat64).to(device).requires_grad_();
+    Tensor y = scatter_add(x, 0, ids({2, 0, 1, 2, 2, 2, 0, 0}, {2, 4}, device), src);
+    EXPECT_EQ(host(y), (std::vector<double>{0.0, 2.5, 6.0, 7.5, 4.0, 5.0, 8.0, 7.0, 12.0, 12.5, 10.0, 13.5}));
+    y.backward(tensor(up, {3, 4}, kFloat64).to(device));
+    EXPECT_EQ(host(x.grad()), up);
+    EXPECT_EQ(host(src.grad()), (std::vector<double>{1.1818181818181819, -0.7272727272727273, 0.6363636363636362,
+                                                     2.0, 1.1818181818181819, 1.4545454545454546,
+                                                     -0.4545454545454546, -0.18181818181818188}));
+  }
+  // Along dim 1 with repeats, in place: torch.zeros(2, 5).scatter_add_(1, [[4, 4, 0], [1, 1, 1]],
+  // [[1, 2, 3], [4, 5, 6]]).
+  Tensor z = zeros({2, 5}, kFloat64);
+  z.scatter_add_(1, ids({4, 4, 0, 1, 1, 1}, {2, 3}, kCPU), tensor({1, 2, 3, 4, 5, 6}, {2, 3}, kFloat64));
+  EXPECT_EQ(host(z), (std::vector<double>{3, 0, 0, 0, 3, 0, 15, 0, 0, 0}));
+  Tensor a = testing::random_tensor({3, 4}, 3).requires_grad_(), b = testing::random_tensor({2, 4}, 4).requires_grad_();
+  GradcheckResult g = gradcheck(
+      [&](const std::vector<Tensor>& in) { return scatter_add(in[0], 0, ids({2, 0, 1, 2, 2, 2, 0, 0}, {2, 4}, kCPU), in[1]); },
+      {a, b});
+  EXPECT_TRUE(g.ok) << g.message;
+  EXPECT_LOOM_ERROR(scatter_add(zeros({2, 5}, kFloat64), 1, ids({5}, {1, 1}, kCPU), ones({1, 1}, kFloat64)),
+                    "index 5 is out of bounds for dimension 1 with size 5");
+  EXPECT_LOOM_ERROR(zeros({2}, TensorOptions(kFloat64).requires_grad()).scatter_add_(0, ids({0}, {1}, kCPU), ones({1}, kFloat64)),
+                    "a leaf Variable that requires grad is being used in an in-place operation.");
+}
+
 TEST(Indexing, ErrorsInPyTorchWords) {
   Tensor x = tensor({0, 1, 2, 3, 4, 5}, {2, 3});
   EXPECT_LOOM_ERROR(index(x, {5}), "index 5 is out of bounds for dimension 0 with size 2");
