@@ -30,6 +30,9 @@ class ModuleHolder {
 
   // A new module from Impl's default constructor.
   ModuleHolder() : impl_(std::make_shared<Impl>()) {}
+  // An empty holder, to be assigned later (libtorch's `nn::Linear fc{nullptr};`).
+  // Reaching the module of an empty holder throws loom::Error.
+  ModuleHolder(std::nullptr_t) {}  // NOLINT: implicit like libtorch
   // Holds `impl` (which must not be null; throws loom::Error otherwise).
   ModuleHolder(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {  // NOLINT: implicit like libtorch
     LOOM_CHECK(impl_ != nullptr, "ModuleHolder: the module is null");
@@ -43,27 +46,43 @@ class ModuleHolder {
   explicit ModuleHolder(First&& first, Rest&&... rest)
       : impl_(std::make_shared<Impl>(std::forward<First>(first), std::forward<Rest>(rest)...)) {}
 
-  Impl* operator->() const { return impl_.get(); }
-  Impl& operator*() const { return *impl_; }
+  // The module; throws loom::Error for an empty holder.
+  Impl* operator->() const { return &checked(); }
+  Impl& operator*() const { return checked(); }
   Impl* get() const { return impl_.get(); }
-  // The shared module.
+  // The shared module (null for an empty holder).
   const std::shared_ptr<Impl>& ptr() const { return impl_; }
+  // True for a holder made from nullptr and not yet assigned.
+  bool is_empty() const { return impl_ == nullptr; }
+  explicit operator bool() const { return impl_ != nullptr; }
   operator std::shared_ptr<Impl>() const { return impl_; }  // NOLINT: implicit, as a shared_ptr
 
   // impl->forward(args...).
   template <typename... Args>
   decltype(auto) operator()(Args&&... args) const {
-    return impl_->forward(std::forward<Args>(args)...);
+    return checked().forward(std::forward<Args>(args)...);
   }
   // (*impl)[arg]: seq[0], dict["name"].
   template <typename Arg>
   decltype(auto) operator[](Arg&& arg) const {
-    return (*impl_)[std::forward<Arg>(arg)];
+    return checked()[std::forward<Arg>(arg)];
   }
 
  private:
+  Impl& checked() const {
+    LOOM_CHECK(impl_ != nullptr, "Accessing an empty ModuleHolder (one made from nullptr and never assigned a module)");
+    return *impl_;
+  }
   std::shared_ptr<Impl> impl_;
 };
+
+// Declares `Name` as the holder of `NameImpl`, as libtorch's TORCH_MODULE:
+// `nn::LSTM lstm(opts); lstm->forward(x); lstm(x);`, `nn::Linear fc{nullptr};`.
+#define LOOM_MODULE(Name)                                           \
+  class Name : public ::loom::nn::ModuleHolder<Name##Impl> {        \
+   public:                                                          \
+    using ::loom::nn::ModuleHolder<Name##Impl>::ModuleHolder;       \
+  }
 
 // The shared module of a container's argument: a shared_ptr as it is, the
 // module a holder holds, or a module value (an rvalue: modules are not copied)
