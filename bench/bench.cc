@@ -327,9 +327,9 @@ int run(const Config& c) {
                                .proj_size(c.proj_size);
   if (c.mode == "rnn_relu") options.nonlinearity("relu");
   std::unique_ptr<nn::RNNBase> layer;
-  if (c.mode == "lstm") layer = std::make_unique<nn::LSTM>(options);
-  else if (c.mode == "gru") layer = std::make_unique<nn::GRU>(options);
-  else layer = std::make_unique<nn::RNN>(options);
+  if (c.mode == "lstm") layer = std::make_unique<nn::LSTMImpl>(options);
+  else if (c.mode == "gru") layer = std::make_unique<nn::GRUImpl>(options);
+  else layer = std::make_unique<nn::RNNImpl>(options);
   layer->to(dtype);
   layer->to(device);
 
@@ -355,11 +355,11 @@ int run(const Config& c) {
       : c.autocast == "float16" ? std::optional<DType>(kFloat16)
                                 : std::nullopt;
   std::function<Tensor()> forward = [&]() -> Tensor {
-    if (auto* lstm = dynamic_cast<nn::LSTM*>(layer.get()))
+    if (auto* lstm = dynamic_cast<nn::LSTMImpl*>(layer.get()))
       return c.packed() ? std::get<0>(lstm->forward(packed)).data : std::get<0>(lstm->forward(x));
-    if (auto* gru = dynamic_cast<nn::GRU*>(layer.get()))
+    if (auto* gru = dynamic_cast<nn::GRUImpl*>(layer.get()))
       return c.packed() ? std::get<0>(gru->forward(packed)).data : std::get<0>(gru->forward(x));
-    auto* rnn = dynamic_cast<nn::RNN*>(layer.get());
+    auto* rnn = dynamic_cast<nn::RNNImpl*>(layer.get());
     return c.packed() ? std::get<0>(rnn->forward(packed)).data : std::get<0>(rnn->forward(x));
   };
   // The output's dtype (one untimed forward): g, the upstream gradient, is made in it.

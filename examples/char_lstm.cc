@@ -51,7 +51,7 @@
 using namespace loom;
 using loom::examples::CharVocab;
 using loom::examples::TbpttBatches;
-using State = nn::LSTM::State;  // (h, c), each (layers, batch, hidden)
+using State = nn::LSTMImpl::State;  // (h, c), each (layers, batch, hidden)
 
 #ifdef LOOM_SOURCE_DIR
 static const char* const kDefaultData = LOOM_SOURCE_DIR "/examples/data/kjv_genesis_exodus.txt";
@@ -189,12 +189,12 @@ std::string check_settings(const Settings& s) {
 class CharLSTM : public nn::Module {
  public:
   CharLSTM(std::int64_t vocab, const Settings& s) : dropout_(s.dropout) {
-    embed = register_module("embed", std::make_shared<nn::Embedding>(vocab, s.embed));
-    lstm = register_module("lstm", std::make_shared<nn::LSTM>(
+    embed = register_module("embed", std::make_shared<nn::EmbeddingImpl>(vocab, s.embed));
+    lstm = register_module("lstm", std::make_shared<nn::LSTMImpl>(
                                        nn::LSTMOptions(s.embed, s.hidden)
                                            .num_layers(s.layers)
                                            .dropout(s.layers > 1 ? s.dropout : 0.0)));  // between layers
-    head = register_module("head", std::make_shared<nn::Linear>(s.hidden, vocab));
+    head = register_module("head", std::make_shared<nn::LinearImpl>(s.hidden, vocab));
   }
 
   // Characters (T, N) Int64 and the state carried in (nullopt: zeros) ->
@@ -206,9 +206,9 @@ class CharLSTM : public nn::Module {
   }
   std::string type() const override { return "CharLSTM"; }
 
-  std::shared_ptr<nn::Embedding> embed;
-  std::shared_ptr<nn::LSTM> lstm;
-  std::shared_ptr<nn::Linear> head;
+  std::shared_ptr<nn::EmbeddingImpl> embed;
+  std::shared_ptr<nn::LSTMImpl> lstm;
+  std::shared_ptr<nn::LinearImpl> head;
 
  private:
   double dropout_;

@@ -27,12 +27,12 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
 
 namespace loom::nn {
 
-Tensor ReLU::forward(const Tensor& input) const { return relu(input); }
-Tensor Tanh::forward(const Tensor& input) const { return tanh(input); }
-Tensor Sigmoid::forward(const Tensor& input) const { return sigmoid(input); }
+Tensor ReLUImpl::forward(const Tensor& input) const { return relu(input); }
+Tensor TanhImpl::forward(const Tensor& input) const { return tanh(input); }
+Tensor SigmoidImpl::forward(const Tensor& input) const { return sigmoid(input); }
 
-GELU::GELU(GELUOptions options) : options_(std::move(options)) { check_approximate(options_.approximate_); }
+GELUImpl::GELUImpl(GELUOptions options) : options_(std::move(options)) { check_approximate(options_.approximate_); }
 
-Tensor GELU::forward(const Tensor& input) const { return gelu(input, options_.approximate_); }
+Tensor GELUImpl::forward(const Tensor& input) const { return gelu(input, options_.approximate_); }
 
 }  // namespace loom::nn

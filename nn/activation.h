@@ -6,6 +6,7 @@
 #include <string>
 
 #include "nn/module.h"
+#include "nn/module_holder.h"
 
 namespace loom {
 
@@ -20,21 +21,21 @@ Tensor gelu(const Tensor& x, const std::string& approximate = "none");
 namespace loom::nn {
 
 // max(0, x), as torch.nn.ReLU(); prints "ReLU()".
-class ReLU : public Module {
+class ReLUImpl : public Module {
  public:
   Tensor forward(const Tensor& input) const;
   std::string type() const override { return "ReLU"; }
 };
 
 // tanh(x), as torch.nn.Tanh().
-class Tanh : public Module {
+class TanhImpl : public Module {
  public:
   Tensor forward(const Tensor& input) const;
   std::string type() const override { return "Tanh"; }
 };
 
 // 1 / (1 + exp(-x)), as torch.nn.Sigmoid().
-class Sigmoid : public Module {
+class SigmoidImpl : public Module {
  public:
   Tensor forward(const Tensor& input) const;
   std::string type() const override { return "Sigmoid"; }
@@ -52,10 +53,10 @@ struct GELUOptions {
 };
 
 // loom::gelu(x, approximate), as torch.nn.GELU; prints "GELU(approximate='none')".
-class GELU : public Module {
+class GELUImpl : public Module {
  public:
   // Throws loom::Error (PyTorch's words) for an approximate other than "none" / "tanh".
-  explicit GELU(GELUOptions options = {});
+  explicit GELUImpl(GELUOptions options = {});
   Tensor forward(const Tensor& input) const;
   const GELUOptions& options() const { return options_; }
   std::string type() const override { return "GELU"; }
@@ -64,5 +65,11 @@ class GELU : public Module {
  private:
   GELUOptions options_;
 };
+
+// The holders (libtorch's TORCH_MODULE): nn::ReLU m(opts); m->forward(x).
+LOOM_MODULE(ReLU);
+LOOM_MODULE(Tanh);
+LOOM_MODULE(Sigmoid);
+LOOM_MODULE(GELU);
 
 }  // namespace loom::nn

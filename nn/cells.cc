@@ -67,11 +67,11 @@ const RNNCellOptions& checked(const RNNCellOptions& o) {
 }
 }  // namespace
 
-RNNCell::RNNCell(RNNCellOptions options)
+RNNCellImpl::RNNCellImpl(RNNCellOptions options)
     : RNNCellBase(checked(options).input_size_, options.hidden_size_, options.bias_, 1),
       options_(std::move(options)) {}
 
-Tensor RNNCell::forward(const Tensor& input, const Tensor& h) const {
+Tensor RNNCellImpl::forward(const Tensor& input, const Tensor& h) const {
   Tensor x = batched_input(input);
   Tensor hx = batched_state(h, input, x, 0);
   Tensor pre = linear(x, weight_ih, bias_ih) + linear(hx, weight_hh, bias_hh);  // (N, H)
@@ -79,7 +79,7 @@ Tensor RNNCell::forward(const Tensor& input, const Tensor& h) const {
   return input.dim() == 1 ? squeeze(h1, 0) : h1;
 }
 
-std::string RNNCell::extra_repr() const {
+std::string RNNCellImpl::extra_repr() const {
   std::string s = RNNCellBase::extra_repr();
   if (options_.nonlinearity_ != "tanh") s += ", nonlinearity=" + options_.nonlinearity_;
   return s;
@@ -87,10 +87,10 @@ std::string RNNCell::extra_repr() const {
 
 // ---- LSTMCell ----------------------------------------------------------------------------------
 
-LSTMCell::LSTMCell(LSTMCellOptions options)
+LSTMCellImpl::LSTMCellImpl(LSTMCellOptions options)
     : RNNCellBase(options.input_size_, options.hidden_size_, options.bias_, 4), options_(options) {}
 
-LSTMCell::State LSTMCell::forward(const Tensor& input, const std::optional<State>& state) const {
+LSTMCellImpl::State LSTMCellImpl::forward(const Tensor& input, const std::optional<State>& state) const {
   if (state) {
     // PyTorch takes both states or neither: torch 1.13's LSTMCell()(x, (h, None)) raises
     // "expected Tensor as element 1 in argument 1, but got NoneType".
@@ -117,10 +117,10 @@ LSTMCell::State LSTMCell::forward(const Tensor& input, const std::optional<State
 
 // ---- GRUCell -------------------------------------------------------------------------------------
 
-GRUCell::GRUCell(GRUCellOptions options)
+GRUCellImpl::GRUCellImpl(GRUCellOptions options)
     : RNNCellBase(options.input_size_, options.hidden_size_, options.bias_, 3), options_(options) {}
 
-Tensor GRUCell::forward(const Tensor& input, const Tensor& h) const {
+Tensor GRUCellImpl::forward(const Tensor& input, const Tensor& h) const {
   Tensor x = batched_input(input);
   Tensor hx = batched_state(h, input, x, 0);
   std::vector<Tensor> gi = chunk(linear(x, weight_ih, bias_ih), 3, 1);   // x parts of r, z, n

@@ -22,6 +22,7 @@
 #include <tuple>
 
 #include "nn/module.h"
+#include "nn/module_holder.h"
 
 namespace loom::nn {
 
@@ -86,13 +87,13 @@ class RNNCellBase : public Module {
 };
 
 // Elman cell: h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act tanh or relu.
-class RNNCell : public RNNCellBase {
+class RNNCellImpl : public RNNCellBase {
  public:
   // Throws loom::Error "Unknown nonlinearity '{x}'. Select from 'tanh' or
   // 'relu'." for any other nonlinearity.
-  explicit RNNCell(RNNCellOptions options);
-  RNNCell(std::int64_t input_size, std::int64_t hidden_size)
-      : RNNCell(RNNCellOptions(input_size, hidden_size)) {}
+  explicit RNNCellImpl(RNNCellOptions options);
+  RNNCellImpl(std::int64_t input_size, std::int64_t hidden_size)
+      : RNNCellImpl(RNNCellOptions(input_size, hidden_size)) {}
 
   // h' from input and h (zeros when undefined).
   Tensor forward(const Tensor& input, const Tensor& h = Tensor()) const;
@@ -109,13 +110,13 @@ class RNNCell : public RNNCellBase {
 // LSTM cell, gates i, f, g, o (rows [0, H), [H, 2H), [2H, 3H), [3H, 4H)):
 //   i = sigmoid(.), f = sigmoid(.), g = tanh(.), o = sigmoid(.) of
 //   x W_ih^T + b_ih + h W_hh^T + b_hh;  c' = f * c + i * g;  h' = o * tanh(c').
-class LSTMCell : public RNNCellBase {
+class LSTMCellImpl : public RNNCellBase {
  public:
   using State = std::tuple<Tensor, Tensor>;  // (h, c)
 
-  explicit LSTMCell(LSTMCellOptions options);
-  LSTMCell(std::int64_t input_size, std::int64_t hidden_size)
-      : LSTMCell(LSTMCellOptions(input_size, hidden_size)) {}
+  explicit LSTMCellImpl(LSTMCellOptions options);
+  LSTMCellImpl(std::int64_t input_size, std::int64_t hidden_size)
+      : LSTMCellImpl(LSTMCellOptions(input_size, hidden_size)) {}
 
   // (h', c') from input and (h, c) (zeros when not given). A given state needs
   // both h and c defined, as PyTorch; one alone throws loom::Error.
@@ -133,11 +134,11 @@ class LSTMCell : public RNNCellBase {
 //   z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
 //   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
 //   h' = (1 - z) * n + z * h
-class GRUCell : public RNNCellBase {
+class GRUCellImpl : public RNNCellBase {
  public:
-  explicit GRUCell(GRUCellOptions options);
-  GRUCell(std::int64_t input_size, std::int64_t hidden_size)
-      : GRUCell(GRUCellOptions(input_size, hidden_size)) {}
+  explicit GRUCellImpl(GRUCellOptions options);
+  GRUCellImpl(std::int64_t input_size, std::int64_t hidden_size)
+      : GRUCellImpl(GRUCellOptions(input_size, hidden_size)) {}
 
   // h' from input and h (zeros when undefined).
   Tensor forward(const Tensor& input, const Tensor& h = Tensor()) const;
@@ -148,5 +149,10 @@ class GRUCell : public RNNCellBase {
  private:
   GRUCellOptions options_;
 };
+
+// The holders (libtorch's TORCH_MODULE): nn::RNNCell m(opts); m->forward(x).
+LOOM_MODULE(RNNCell);
+LOOM_MODULE(LSTMCell);
+LOOM_MODULE(GRUCell);
 
 }  // namespace loom::nn

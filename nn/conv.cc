@@ -67,7 +67,7 @@ namespace loom::nn {
 
 
 
-Conv1d::Conv1d(Conv1dOptions options) : options_(options) {
+Conv1dImpl::Conv1dImpl(Conv1dOptions options) : options_(options) {
   const Conv1dOptions& o = options_;
   LOOM_CHECK(o.groups_ > 0, "groups must be a positive integer");
   LOOM_CHECK(o.in_channels_ > 0 && o.out_channels_ > 0,
@@ -83,19 +83,19 @@ Conv1d::Conv1d(Conv1dOptions options) : options_(options) {
   reset_parameters();
 }
 
-void Conv1d::reset_parameters() {
+void Conv1dImpl::reset_parameters() {
   const double fan_in = static_cast<double>(options_.in_channels_ / options_.groups_ * options_.kernel_size_);
   const double bound = 1.0 / std::sqrt(fan_in);
   init::uniform_(weight, -bound, bound);
   if (bias.defined()) init::uniform_(bias, -bound, bound);
 }
 
-Tensor Conv1d::forward(const Tensor& input) const {
+Tensor Conv1dImpl::forward(const Tensor& input) const {
   const Conv1dOptions& o = options_;
   return conv1d(input, weight, bias, o.stride_, o.padding_, o.dilation_, o.groups_);
 }
 
-std::string Conv1d::extra_repr() const {
+std::string Conv1dImpl::extra_repr() const {
   const Conv1dOptions& o = options_;
   std::string s = fmt::format("{}, {}, kernel_size=({},), stride=({},)", o.in_channels_, o.out_channels_,
                               o.kernel_size_, o.stride_);

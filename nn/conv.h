@@ -14,6 +14,7 @@
 #include <string>
 
 #include "nn/module.h"
+#include "nn/module_holder.h"
 
 namespace loom {
 
@@ -53,13 +54,13 @@ struct Conv1dOptions {
   Conv1dOptions& bias(bool v) { bias_ = v; return *this; }
 };
 
-class Conv1d : public Module {
+class Conv1dImpl : public Module {
  public:
   // Throws loom::Error (PyTorch's words) for invalid options: non-positive
   // groups, channels not divisible by groups, and the checks of conv1d.
-  explicit Conv1d(Conv1dOptions options);
-  Conv1d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
-      : Conv1d(Conv1dOptions(in_channels, out_channels, kernel_size)) {}
+  explicit Conv1dImpl(Conv1dOptions options);
+  Conv1dImpl(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size)
+      : Conv1dImpl(Conv1dOptions(in_channels, out_channels, kernel_size)) {}
 
   Tensor forward(const Tensor& input) const;
   // weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in =
@@ -78,5 +79,8 @@ class Conv1d : public Module {
  private:
   Conv1dOptions options_;
 };
+
+// The holders (libtorch's TORCH_MODULE): nn::Conv1d m(opts); m->forward(x).
+LOOM_MODULE(Conv1d);
 
 }  // namespace loom::nn

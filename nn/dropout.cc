@@ -51,21 +51,21 @@ Tensor dropout2d(const Tensor& input, double p, bool training) {
 
 namespace loom::nn {
 
-Dropout::Dropout(DropoutOptions options) : options_(options) {
+DropoutImpl::DropoutImpl(DropoutOptions options) : options_(options) {
   LOOM_CHECK(options_.p_ >= 0.0 && options_.p_ <= 1.0,
              "dropout probability has to be between 0 and 1, but got {}", options_.p_);
 }
 
-Tensor Dropout::forward(const Tensor& input) const { return dropout(input, options_.p_, is_training()); }
+Tensor DropoutImpl::forward(const Tensor& input) const { return dropout(input, options_.p_, is_training()); }
 
-std::string Dropout::extra_repr() const { return "p=" + repr_float(options_.p_) + ", inplace=False"; }
+std::string DropoutImpl::extra_repr() const { return "p=" + repr_float(options_.p_) + ", inplace=False"; }
 
-Dropout1d::Dropout1d(DropoutOptions options) : options_(options) { check_p(options_.p_); }
-Tensor Dropout1d::forward(const Tensor& input) const { return dropout1d(input, options_.p_, is_training()); }
-std::string Dropout1d::extra_repr() const { return "p=" + repr_float(options_.p_) + ", inplace=False"; }
+Dropout1dImpl::Dropout1dImpl(DropoutOptions options) : options_(options) { check_p(options_.p_); }
+Tensor Dropout1dImpl::forward(const Tensor& input) const { return dropout1d(input, options_.p_, is_training()); }
+std::string Dropout1dImpl::extra_repr() const { return "p=" + repr_float(options_.p_) + ", inplace=False"; }
 
-Dropout2d::Dropout2d(DropoutOptions options) : options_(options) { check_p(options_.p_); }
-Tensor Dropout2d::forward(const Tensor& input) const { return dropout2d(input, options_.p_, is_training()); }
-std::string Dropout2d::extra_repr() const { return "p=" + repr_float(options_.p_) + ", inplace=False"; }
+Dropout2dImpl::Dropout2dImpl(DropoutOptions options) : options_(options) { check_p(options_.p_); }
+Tensor Dropout2dImpl::forward(const Tensor& input) const { return dropout2d(input, options_.p_, is_training()); }
+std::string Dropout2dImpl::extra_repr() const { return "p=" + repr_float(options_.p_) + ", inplace=False"; }
 
 }  // namespace loom::nn

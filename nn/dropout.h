@@ -6,6 +6,7 @@
 #include <string>
 
 #include "nn/module.h"
+#include "nn/module_holder.h"
 
 namespace loom {
 
@@ -38,10 +39,10 @@ struct DropoutOptions {
   DropoutOptions& p(double v) { p_ = v; return *this; }
 };
 
-class Dropout : public Module {
+class DropoutImpl : public Module {
  public:
   // Throws loom::Error (PyTorch's words) when p is outside [0, 1].
-  explicit Dropout(DropoutOptions options = {});
+  explicit DropoutImpl(DropoutOptions options = {});
 
   // loom::dropout(input, p, is_training()): the mask comes from loom's default
   // generator (Philox), the same on CPU and CUDA for the same seed.
@@ -58,9 +59,9 @@ class Dropout : public Module {
 
 // nn::Dropout1d / nn::Dropout2d: the modules of dropout1d / dropout2d with
 // is_training(); print as "Dropout1d(p=0.5, inplace=False)".
-class Dropout1d : public Module {
+class Dropout1dImpl : public Module {
  public:
-  explicit Dropout1d(DropoutOptions options = {});
+  explicit Dropout1dImpl(DropoutOptions options = {});
   Tensor forward(const Tensor& input) const;
   const DropoutOptions& options() const { return options_; }
   std::string type() const override { return "Dropout1d"; }
@@ -70,9 +71,9 @@ class Dropout1d : public Module {
   DropoutOptions options_;
 };
 
-class Dropout2d : public Module {
+class Dropout2dImpl : public Module {
  public:
-  explicit Dropout2d(DropoutOptions options = {});
+  explicit Dropout2dImpl(DropoutOptions options = {});
   Tensor forward(const Tensor& input) const;
   const DropoutOptions& options() const { return options_; }
   std::string type() const override { return "Dropout2d"; }
@@ -81,5 +82,10 @@ class Dropout2d : public Module {
  private:
   DropoutOptions options_;
 };
+
+// The holders (libtorch's TORCH_MODULE): nn::Dropout m(opts); m->forward(x).
+LOOM_MODULE(Dropout);
+LOOM_MODULE(Dropout1d);
+LOOM_MODULE(Dropout2d);
 
 }  // namespace loom::nn

@@ -7,7 +7,7 @@
 
 namespace loom::nn {
 
-Embedding::Embedding(EmbeddingOptions options) : options_(options) {
+EmbeddingImpl::EmbeddingImpl(EmbeddingOptions options) : options_(options) {
   const std::int64_t n = options_.num_embeddings_;
   LOOM_CHECK(n >= 0 && options_.embedding_dim_ >= 0,
              "Embedding: num_embeddings and embedding_dim must be non-negative, got {} and {}", n,
@@ -21,7 +21,7 @@ Embedding::Embedding(EmbeddingOptions options) : options_(options) {
   reset_parameters();
 }
 
-void Embedding::reset_parameters() {
+void EmbeddingImpl::reset_parameters() {
   init::normal_(weight);
   if (options_.padding_idx_) {
     NoGradGuard no_grad;
@@ -29,7 +29,7 @@ void Embedding::reset_parameters() {
   }
 }
 
-Tensor Embedding::forward(const Tensor& indices) const {
+Tensor EmbeddingImpl::forward(const Tensor& indices) const {
   Tensor out = embedding(weight, indices);
   if (!options_.padding_idx_ || !out.requires_grad()) return out;
   // Same values everywhere; the gradient flows only where the index is not
@@ -39,7 +39,7 @@ Tensor Embedding::forward(const Tensor& indices) const {
   return where(keep, out, detach(out));
 }
 
-std::string Embedding::extra_repr() const {
+std::string EmbeddingImpl::extra_repr() const {
   std::string s = fmt::format("{}, {}", options_.num_embeddings_, options_.embedding_dim_);
   if (options_.padding_idx_) s += fmt::format(", padding_idx={}", *options_.padding_idx_);
   return s;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "nn/module.h"
+#include "nn/module_holder.h"
 
 namespace loom::nn {
 
@@ -26,13 +27,13 @@ struct EmbeddingOptions {
   EmbeddingOptions& padding_idx(std::int64_t v) { padding_idx_ = v; return *this; }
 };
 
-class Embedding : public Module {
+class EmbeddingImpl : public Module {
  public:
   // Registers and initialises weight; throws loom::Error (PyTorch's words) for a
   // padding_idx outside [-num_embeddings, num_embeddings).
-  explicit Embedding(EmbeddingOptions options);
-  Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim)
-      : Embedding(EmbeddingOptions(num_embeddings, embedding_dim)) {}
+  explicit EmbeddingImpl(EmbeddingOptions options);
+  EmbeddingImpl(std::int64_t num_embeddings, std::int64_t embedding_dim)
+      : EmbeddingImpl(EmbeddingOptions(num_embeddings, embedding_dim)) {}
 
   // Re-draws weight from N(0, 1) and zeroes the padding_idx row.
   void reset_parameters();
@@ -52,5 +53,8 @@ class Embedding : public Module {
  private:
   EmbeddingOptions options_;
 };
+
+// The holders (libtorch's TORCH_MODULE): nn::Embedding m(opts); m->forward(x).
+LOOM_MODULE(Embedding);
 
 }  // namespace loom::nn

@@ -54,7 +54,7 @@ std::string tuple_repr(const Shape& s) {
 }  // namespace
 
 
-LayerNorm::LayerNorm(LayerNormOptions options) : options_(std::move(options)) {
+LayerNormImpl::LayerNormImpl(LayerNormOptions options) : options_(std::move(options)) {
   const Shape& s = options_.normalized_shape_;
   LOOM_CHECK(!s.empty(),
              "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least "
@@ -67,16 +67,16 @@ LayerNorm::LayerNorm(LayerNormOptions options) : options_(std::move(options)) {
   reset_parameters();
 }
 
-void LayerNorm::reset_parameters() {
+void LayerNormImpl::reset_parameters() {
   if (weight.defined()) init::ones_(weight);
   if (bias.defined()) init::zeros_(bias);
 }
 
-Tensor LayerNorm::forward(const Tensor& input) const {
+Tensor LayerNormImpl::forward(const Tensor& input) const {
   return layer_norm(input, options_.normalized_shape_, weight, bias, options_.eps_);
 }
 
-std::string LayerNorm::extra_repr() const {
+std::string LayerNormImpl::extra_repr() const {
   return fmt::format("{}, eps={}, elementwise_affine={}", tuple_repr(options_.normalized_shape_),
                      repr_float(options_.eps_), repr_bool(options_.elementwise_affine_));
 }

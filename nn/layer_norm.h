@@ -12,6 +12,7 @@
 #include <string>
 
 #include "nn/module.h"
+#include "nn/module_holder.h"
 
 namespace loom {
 
@@ -39,10 +40,10 @@ struct LayerNormOptions {
   LayerNormOptions& elementwise_affine(bool v) { elementwise_affine_ = v; return *this; }
 };
 
-class LayerNorm : public Module {
+class LayerNormImpl : public Module {
  public:
   // Throws loom::Error for an empty normalized_shape or a non-positive size.
-  explicit LayerNorm(LayerNormOptions options);
+  explicit LayerNormImpl(LayerNormOptions options);
 
   // Any input whose trailing sizes are normalized_shape; the same shape out.
   Tensor forward(const Tensor& input) const;
@@ -60,5 +61,8 @@ class LayerNorm : public Module {
  private:
   LayerNormOptions options_;
 };
+
+// The holders (libtorch's TORCH_MODULE): nn::LayerNorm m(opts); m->forward(x).
+LOOM_MODULE(LayerNorm);
 
 }  // namespace loom::nn

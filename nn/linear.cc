@@ -7,7 +7,7 @@
 
 namespace loom::nn {
 
-Linear::Linear(LinearOptions options) : options_(options) {
+LinearImpl::LinearImpl(LinearOptions options) : options_(options) {
   LOOM_CHECK(options_.in_features_ >= 0 && options_.out_features_ >= 0,
              "Linear: in_features and out_features must be non-negative, got in_features={}, "
              "out_features={}",
@@ -17,7 +17,7 @@ Linear::Linear(LinearOptions options) : options_(options) {
   reset_parameters();
 }
 
-void Linear::reset_parameters() {
+void LinearImpl::reset_parameters() {
   // kaiming_uniform_(a=sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / fan_in)
   // = 1 / sqrt(fan_in); the bias uses the same bound.
   double fan_in = static_cast<double>(options_.in_features_);
@@ -26,9 +26,9 @@ void Linear::reset_parameters() {
   if (bias.defined()) init::uniform_(bias, -bound, bound);
 }
 
-Tensor Linear::forward(const Tensor& input) const { return linear(input, weight, bias); }
+Tensor LinearImpl::forward(const Tensor& input) const { return linear(input, weight, bias); }
 
-std::string Linear::extra_repr() const {
+std::string LinearImpl::extra_repr() const {
   return fmt::format("in_features={}, out_features={}, bias={}", options_.in_features_,
                      options_.out_features_, repr_bool(bias.defined()));
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "nn/module.h"
+#include "nn/module_holder.h"
 
 namespace loom::nn {
 
@@ -26,13 +27,13 @@ struct LinearOptions {
   LinearOptions& bias(bool v) { bias_ = v; return *this; }
 };
 
-class Linear : public Module {
+class LinearImpl : public Module {
  public:
   // Registers weight (and bias) and initialises them; throws loom::Error for a
   // negative size.
-  explicit Linear(LinearOptions options);
-  Linear(std::int64_t in_features, std::int64_t out_features)
-      : Linear(LinearOptions(in_features, out_features)) {}
+  explicit LinearImpl(LinearOptions options);
+  LinearImpl(std::int64_t in_features, std::int64_t out_features)
+      : LinearImpl(LinearOptions(in_features, out_features)) {}
 
   // Re-draws weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features))
   // (bound 0 when in_features is 0).
@@ -52,5 +53,8 @@ class Linear : public Module {
  private:
   LinearOptions options_;
 };
+
+// The holders (libtorch's TORCH_MODULE): nn::Linear m(opts); m->forward(x).
+LOOM_MODULE(Linear);
 
 }  // namespace loom::nn

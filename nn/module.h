@@ -9,10 +9,10 @@
 //   class Net : public nn::Module {
 //    public:
 //     Net() {
-//       fc = register_module("fc", std::make_shared<nn::Linear>(3, 4));
+//       fc = register_module("fc", std::make_shared<nn::LinearImpl>(3, 4));
 //       scale = register_parameter("scale", ones({4}));
 //     }
-//     std::shared_ptr<nn::Linear> fc;
+//     std::shared_ptr<nn::LinearImpl> fc;
 //     Tensor scale;
 //   };
 //

@@ -56,6 +56,9 @@ class ModuleHolder {
   bool is_empty() const { return impl_ == nullptr; }
   explicit operator bool() const { return impl_ != nullptr; }
   operator std::shared_ptr<Impl>() const { return impl_; }  // NOLINT: implicit, as a shared_ptr
+  // The module, where a Module& (or Impl&) is taken: nn::restore(ck, lstm),
+  // print(lstm). Throws loom::Error for an empty holder.
+  operator Impl&() const { return checked(); }  // NOLINT: implicit, as libtorch's overloads for holders
 
   // impl->forward(args...).
   template <typename... Args>

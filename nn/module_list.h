@@ -3,12 +3,12 @@
 // them) without a forward of their own, as torch.nn.ModuleList / ModuleDict
 // and libtorch's holders of ModuleListImpl / ModuleDictImpl:
 //
-//   nn::ModuleList layers(nn::Linear(3, 4), std::make_shared<nn::LSTM>(4, 8));
+//   nn::ModuleList layers(nn::Linear(3, 4), std::make_shared<nn::LSTMImpl>(4, 8));
 //   layers->push_back(nn::ReLU());                  // child "2"
-//   auto& fc = layers->at<nn::Linear>(0);
+//   auto& fc = layers->at<nn::LinearImpl>(0);
 //
-//   nn::ModuleDict heads({{"cls", std::make_shared<nn::Linear>(8, 2)}});
-//   heads->insert("reg", std::make_shared<nn::Linear>(8, 1));
+//   nn::ModuleDict heads({{"cls", std::make_shared<nn::LinearImpl>(8, 2)}});
+//   heads->insert("reg", std::make_shared<nn::LinearImpl>(8, 1));
 //   std::shared_ptr<nn::Module> m = heads["cls"];
 //
 // ModuleList names its children "0", "1", ...; ModuleDict by their keys, in

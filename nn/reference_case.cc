@@ -91,9 +91,9 @@ void check_sizes(const Hdf5File& f, const CaseConfig& c) {
 }
 
 std::unique_ptr<RNNBase> make_module(const CaseConfig& c) {
-  if (c.mode == "LSTM") return std::make_unique<LSTM>(c.options);
-  if (c.mode == "GRU") return std::make_unique<GRU>(c.options);
-  return std::make_unique<RNN>(c.options);
+  if (c.mode == "LSTM") return std::make_unique<LSTMImpl>(c.options);
+  if (c.mode == "GRU") return std::make_unique<GRUImpl>(c.options);
+  return std::make_unique<RNNImpl>(c.options);
 }
 
 void compare(ReferenceCaseReport& report, const std::string& name, const Tensor& actual,
@@ -155,8 +155,8 @@ ReferenceCaseReport run_case(const std::string& path, Device device, DType dtype
   tol = tol.for_case(T, c.options.num_layers_);
   Tensor h0 = f.has("h0") ? load("h0").requires_grad_() : Tensor();
   Tensor c0 = lstm && f.has("c0") ? load("c0").requires_grad_() : Tensor();
-  std::optional<LSTM::State> state;
-  if (h0.defined() || c0.defined()) state = LSTM::State{h0, c0};
+  std::optional<LSTMImpl::State> state;
+  if (h0.defined() || c0.defined()) state = LSTMImpl::State{h0, c0};
 
   Tensor output, h_n, c_n;
   if (packed) {
@@ -165,21 +165,21 @@ ReferenceCaseReport run_case(const std::string& path, Device device, DType dtype
     PackedSequence seq = pack_padded_sequence(input, lengths, c.options.batch_first_, false);
     PackedSequence out;
     if (lstm) {
-      auto [o, s] = static_cast<LSTM&>(*module).forward(seq, state);
+      auto [o, s] = static_cast<LSTMImpl&>(*module).forward(seq, state);
       out = o, h_n = std::get<0>(s), c_n = std::get<1>(s);
     } else if (c.mode == "GRU") {
-      std::tie(out, h_n) = static_cast<GRU&>(*module).forward(seq, h0);
+      std::tie(out, h_n) = static_cast<GRUImpl&>(*module).forward(seq, h0);
     } else {
-      std::tie(out, h_n) = static_cast<RNN&>(*module).forward(seq, h0);
+      std::tie(out, h_n) = static_cast<RNNImpl&>(*module).forward(seq, h0);
     }
     output = std::get<0>(pad_packed_sequence(out, c.options.batch_first_, 0.0, L));
   } else if (lstm) {
-    auto [o, s] = static_cast<LSTM&>(*module).forward(input, state);
+    auto [o, s] = static_cast<LSTMImpl&>(*module).forward(input, state);
     output = o, h_n = std::get<0>(s), c_n = std::get<1>(s);
   } else if (c.mode == "GRU") {
-    std::tie(output, h_n) = static_cast<GRU&>(*module).forward(input, h0);
+    std::tie(output, h_n) = static_cast<GRUImpl&>(*module).forward(input, h0);
   } else {
-    std::tie(output, h_n) = static_cast<RNN&>(*module).forward(input, h0);
+    std::tie(output, h_n) = static_cast<RNNImpl&>(*module).forward(input, h0);
   }
 
   ReferenceCaseReport report;

@@ -247,37 +247,37 @@ RNNBase::Result RNNBase::forward_packed(const PackedSequence& input, const Tenso
 
 // ---- the three layers ----------------------------------------------------------------
 
-RNN::RNN(RNNOptions options) : RNNBase(rnn_mode(options), options) {}
+RNNImpl::RNNImpl(RNNOptions options) : RNNBase(rnn_mode(options), options) {}
 
-std::tuple<Tensor, Tensor> RNN::forward(const Tensor& input, const Tensor& h0) {
+std::tuple<Tensor, Tensor> RNNImpl::forward(const Tensor& input, const Tensor& h0) {
   Result r = forward_tensor(input, h0, Tensor());
   return {r.output, r.h_n};
 }
-std::tuple<PackedSequence, Tensor> RNN::forward(const PackedSequence& input, const Tensor& h0) {
+std::tuple<PackedSequence, Tensor> RNNImpl::forward(const PackedSequence& input, const Tensor& h0) {
   Result r = forward_packed(input, h0, Tensor());
   return {r.packed, r.h_n};
 }
 
-LSTM::LSTM(LSTMOptions options) : RNNBase(RnnMode::Lstm, std::move(options)) {}
+LSTMImpl::LSTMImpl(LSTMOptions options) : RNNBase(RnnMode::Lstm, std::move(options)) {}
 
 namespace {
 // PyTorch's lstm takes both states or neither: (h_0, undefined) or
 // (undefined, h_0) is refused with ATen's words ("lstm expects two hidden
 // states"), never run with zeros for the missing one.
-void check_both_states(const LSTM::State& state) {
+void check_both_states(const LSTMImpl::State& state) {
   const bool h = std::get<0>(state).defined(), c = std::get<1>(state).defined();
   LOOM_CHECK(h == c, "lstm expects two hidden states: got {} without {}", h ? "h_0" : "c_0",
              h ? "c_0" : "h_0");
 }
 }  // namespace
 
-std::tuple<Tensor, LSTM::State> LSTM::forward(const Tensor& input, const std::optional<State>& state) {
+std::tuple<Tensor, LSTMImpl::State> LSTMImpl::forward(const Tensor& input, const std::optional<State>& state) {
   if (state) check_both_states(*state);
   Result r = state ? forward_tensor(input, std::get<0>(*state), std::get<1>(*state))
                    : forward_tensor(input, Tensor(), Tensor());
   return {r.output, State{r.h_n, r.c_n}};
 }
-std::tuple<PackedSequence, LSTM::State> LSTM::forward(const PackedSequence& input,
+std::tuple<PackedSequence, LSTMImpl::State> LSTMImpl::forward(const PackedSequence& input,
                                                       const std::optional<State>& state) {
   if (state) check_both_states(*state);
   Result r = state ? forward_packed(input, std::get<0>(*state), std::get<1>(*state))
@@ -285,13 +285,13 @@ std::tuple<PackedSequence, LSTM::State> LSTM::forward(const PackedSequence& inpu
   return {r.packed, State{r.h_n, r.c_n}};
 }
 
-GRU::GRU(GRUOptions options) : RNNBase(RnnMode::Gru, std::move(options)) {}
+GRUImpl::GRUImpl(GRUOptions options) : RNNBase(RnnMode::Gru, std::move(options)) {}
 
-std::tuple<Tensor, Tensor> GRU::forward(const Tensor& input, const Tensor& h0) {
+std::tuple<Tensor, Tensor> GRUImpl::forward(const Tensor& input, const Tensor& h0) {
   Result r = forward_tensor(input, h0, Tensor());
   return {r.output, r.h_n};
 }
-std::tuple<PackedSequence, Tensor> GRU::forward(const PackedSequence& input, const Tensor& h0) {
+std::tuple<PackedSequence, Tensor> GRUImpl::forward(const PackedSequence& input, const Tensor& h0) {
   Result r = forward_packed(input, h0, Tensor());
   return {r.packed, r.h_n};
 }

@@ -30,6 +30,7 @@
 
 #include "kernels/rnn.h"
 #include "nn/module.h"
+#include "nn/module_holder.h"
 #include "nn/packed_sequence.h"
 
 namespace loom::nn {
@@ -107,10 +108,10 @@ class RNNBase : public Module {
 };
 
 // Elman RNN with tanh or relu: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
-class RNN : public RNNBase {
+class RNNImpl : public RNNBase {
  public:
-  explicit RNN(RNNOptions options);
-  RNN(std::int64_t input_size, std::int64_t hidden_size) : RNN(RNNOptions(input_size, hidden_size)) {}
+  explicit RNNImpl(RNNOptions options);
+  RNNImpl(std::int64_t input_size, std::int64_t hidden_size) : RNNImpl(RNNOptions(input_size, hidden_size)) {}
   // (output, h_n) for a tensor input; h0 optional.
   std::tuple<Tensor, Tensor> forward(const Tensor& input, const Tensor& h0 = Tensor());
   // (packed output, h_n) for a packed input.
@@ -119,10 +120,10 @@ class RNN : public RNNBase {
 };
 
 // LSTM, optionally with projections (proj_size).
-class LSTM : public RNNBase {
+class LSTMImpl : public RNNBase {
  public:
-  explicit LSTM(LSTMOptions options);
-  LSTM(std::int64_t input_size, std::int64_t hidden_size) : LSTM(LSTMOptions(input_size, hidden_size)) {}
+  explicit LSTMImpl(LSTMOptions options);
+  LSTMImpl(std::int64_t input_size, std::int64_t hidden_size) : LSTMImpl(LSTMOptions(input_size, hidden_size)) {}
   using State = std::tuple<Tensor, Tensor>;  // (h, c)
   // (output, (h_n, c_n)); the state is optional (zeros). A given state must
   // have both h_0 and c_0 defined, as PyTorch: one without the other throws
@@ -134,13 +135,18 @@ class LSTM : public RNNBase {
 };
 
 // GRU: gates r, z, n as torch.nn.GRU.
-class GRU : public RNNBase {
+class GRUImpl : public RNNBase {
  public:
-  explicit GRU(GRUOptions options);
-  GRU(std::int64_t input_size, std::int64_t hidden_size) : GRU(GRUOptions(input_size, hidden_size)) {}
+  explicit GRUImpl(GRUOptions options);
+  GRUImpl(std::int64_t input_size, std::int64_t hidden_size) : GRUImpl(GRUOptions(input_size, hidden_size)) {}
   std::tuple<Tensor, Tensor> forward(const Tensor& input, const Tensor& h0 = Tensor());
   std::tuple<PackedSequence, Tensor> forward(const PackedSequence& input, const Tensor& h0 = Tensor());
   std::string type() const override { return "GRU"; }
 };
+
+// The holders (libtorch's TORCH_MODULE): nn::RNN m(opts); m->forward(x).
+LOOM_MODULE(RNN);
+LOOM_MODULE(LSTM);
+LOOM_MODULE(GRU);
 
 }  // namespace loom::nn

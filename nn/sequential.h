@@ -1,11 +1,11 @@
 // nn::Sequential: modules applied one after another, as torch.nn.Sequential
 // and libtorch's torch::nn::Sequential (a holder of SequentialImpl):
 //
-//   nn::Sequential seq(nn::Linear(3, 4), nn::ReLU(), std::make_shared<nn::Linear>(4, 2));
+//   nn::Sequential seq(nn::Linear(3, 4), nn::ReLU(), std::make_shared<nn::LinearImpl>(4, 2));
 //   Tensor y = seq->forward(x);            // Linear, ReLU, Linear in order
 //   seq->push_back(nn::Tanh());             // registered as child "3"
 //   std::shared_ptr<nn::Module> m = seq[0]; // seq[-1] is the last
-//   nn::Linear& fc = seq->at<nn::Linear>(0);
+//   nn::Linear& fc = seq->at<nn::LinearImpl>(0);
 //   std::cout << seq->str();                // Sequential(\n  (0): Linear(...) ...
 //
 // Every module must have forward(const Tensor&) returning a Tensor (checked at

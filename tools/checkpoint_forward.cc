@@ -109,9 +109,9 @@ int run(const Args& a) {
   if (a.mode == "rnn_relu") options.nonlinearity("relu");
   manual_seed(a.seed);
   std::shared_ptr<nn::RNNBase> module;
-  if (a.mode == "lstm") module = std::make_shared<nn::LSTM>(options);
-  else if (a.mode == "gru") module = std::make_shared<nn::GRU>(options);
-  else module = std::make_shared<nn::RNN>(options);
+  if (a.mode == "lstm") module = std::make_shared<nn::LSTMImpl>(options);
+  else if (a.mode == "gru") module = std::make_shared<nn::GRUImpl>(options);
+  else module = std::make_shared<nn::RNNImpl>(options);
   module->to(a.dtype);
   module->eval();
 
@@ -126,19 +126,19 @@ int run(const Args& a) {
 
   NoGradGuard no_grad;
   std::map<std::string, Tensor> out;
-  if (auto* lstm = dynamic_cast<nn::LSTM*>(module.get())) {
-    std::optional<nn::LSTM::State> state;
+  if (auto* lstm = dynamic_cast<nn::LSTMImpl*>(module.get())) {
+    std::optional<nn::LSTMImpl::State> state;
     if (h0.defined() || c0.defined()) {
       LOOM_CHECK(h0.defined() && c0.defined(), "'{}': an LSTM needs both h0 and c0, or neither",
                  a.input);
-      state = nn::LSTM::State{h0, c0};
+      state = nn::LSTMImpl::State{h0, c0};
     }
     auto [y, hc] = lstm->forward(x, state);
     out = {{"output", y}, {"h_n", std::get<0>(hc)}, {"c_n", std::get<1>(hc)}};
   } else {
     LOOM_CHECK(!c0.defined(), "'{}': c0 is for an LSTM only", a.input);
-    auto [y, h] = a.mode == "gru" ? static_cast<nn::GRU&>(*module).forward(x, h0)
-                                  : static_cast<nn::RNN&>(*module).forward(x, h0);
+    auto [y, h] = a.mode == "gru" ? static_cast<nn::GRUImpl&>(*module).forward(x, h0)
+                                  : static_cast<nn::RNNImpl&>(*module).forward(x, h0);
     out = {{"output", y}, {"h_n", h}};
   }
   save_tensors(a.output, out);

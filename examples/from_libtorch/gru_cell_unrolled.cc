@@ -15,8 +15,8 @@ using loom::Tensor;
 int main() {
   loom::manual_seed(42);
   const std::int64_t T = 7, N = 3, C = 4, H = 5;
-  auto gru = std::make_shared<nn::GRU>(nn::GRUOptions(C, H));
-  auto cell = std::make_shared<nn::GRUCell>(nn::GRUCellOptions(C, H));
+  auto gru = std::make_shared<nn::GRUImpl>(nn::GRUOptions(C, H));
+  auto cell = std::make_shared<nn::GRUCellImpl>(nn::GRUCellOptions(C, H));
   {
     loom::NoGradGuard no_grad;  // copying weights between modules
     cell->weight_ih.copy_(gru->named_parameter("weight_ih_l0"));

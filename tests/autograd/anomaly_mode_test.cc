@@ -255,13 +255,13 @@ TEST_F(AnomalyMode, ContextOpenedWhileOffIsIgnored) {
 void fused_lstm_fed_inf_is_caught(Device device) {
   manual_seed(3);
   nn::LSTM lstm(nn::LSTMOptions(3, 4));
-  lstm.to(device);
+  lstm->to(device);
   Tensor x = to(testing::random_tensor({5, 2, 3}, 7, kFloat32), device);
   std::vector<double> v = x.to_vector<double>();
   v[2 * 6 + 0 * 3 + 1] = kInf;  // step 2, batch 0, feature 1
   x = to(tensor(v, {5, 2, 3}), device);
   autograd::detect_anomaly guard;
-  auto [out, state] = lstm.forward(x);
+  auto [out, state] = lstm->forward(x);
   for (double value : out.to_vector<double>()) ASSERT_TRUE(std::isfinite(value));
   const std::string message = error_of([&] { (out * out).sum().backward(); });
   EXPECT_EQ(first_line(message),

@@ -160,8 +160,8 @@ TEST_P(AutocastTypes, RecurrentLayersEqualTheirHandCastTwin) {
   const DType low = GetParam();
   for (bool packed : {false, true}) {
     SCOPED_TRACE(packed ? "packed" : "tensor");
-    auto lstm = std::make_shared<nn::LSTM>(nn::LSTMOptions(3, 5).num_layers(2).bidirectional(true));
-    auto twin = std::make_shared<nn::LSTM>(nn::LSTMOptions(3, 5).num_layers(2).bidirectional(true));
+    auto lstm = std::make_shared<nn::LSTMImpl>(nn::LSTMOptions(3, 5).num_layers(2).bidirectional(true));
+    auto twin = std::make_shared<nn::LSTMImpl>(nn::LSTMOptions(3, 5).num_layers(2).bidirectional(true));
     {
       NoGradGuard no_grad;
       twin->load_state_dict(lstm->state_dict());
@@ -176,18 +176,18 @@ TEST_P(AutocastTypes, RecurrentLayersEqualTheirHandCastTwin) {
       nn::PackedSequence p16 = nn::pack_padded_sequence(x16, lengths);
       {
         autocast guard(low);
-        auto [o, s] = lstm->forward(p, nn::LSTM::State{h0, c0});
+        auto [o, s] = lstm->forward(p, nn::LSTMImpl::State{h0, c0});
         out = o.data, h_n = std::get<0>(s), c_n = std::get<1>(s);
       }
-      auto [o16, s16] = twin->forward(p16, nn::LSTM::State{h16, c16});
+      auto [o16, s16] = twin->forward(p16, nn::LSTMImpl::State{h16, c16});
       out16 = o16.data, h_n16 = std::get<0>(s16), c_n16 = std::get<1>(s16);
     } else {
       {
         autocast guard(low);
-        auto [o, s] = lstm->forward(x, nn::LSTM::State{h0, c0});
+        auto [o, s] = lstm->forward(x, nn::LSTMImpl::State{h0, c0});
         out = o, h_n = std::get<0>(s), c_n = std::get<1>(s);
       }
-      auto [o16, s16] = twin->forward(x16, nn::LSTM::State{h16, c16});
+      auto [o16, s16] = twin->forward(x16, nn::LSTMImpl::State{h16, c16});
       out16 = o16, h_n16 = std::get<0>(s16), c_n16 = std::get<1>(s16);
     }
     expect_same_bits(out, out16, "output");
@@ -219,9 +219,9 @@ TEST_P(AutocastTypes, RecurrentLayersEqualTheirHandCastTwin) {
 // inside it: backward ignores autocast and runs in the dtypes forward chose).
 TEST_P(AutocastTypes, LanguageModelTrainsFloat32ParametersFromLowPrecisionForward) {
   const DType low = GetParam();
-  auto embedding = std::make_shared<nn::Embedding>(9, 4);
-  auto gru = std::make_shared<nn::GRU>(nn::GRUOptions(4, 6));
-  auto head = std::make_shared<nn::Linear>(6, 9);
+  auto embedding = std::make_shared<nn::EmbeddingImpl>(9, 4);
+  auto gru = std::make_shared<nn::GRUImpl>(nn::GRUOptions(4, 6));
+  auto head = std::make_shared<nn::LinearImpl>(6, 9);
   Tensor tokens = tensor({1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3}, kInt64).reshape({4, 3});
   Tensor targets = tensor({2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4}, kInt64);
   std::vector<Tensor> grads_after, grads_inside;

@@ -149,7 +149,7 @@ TEST(BigShapes, RecurrentLayersRefuseMoreThanIntRows) {
   Tensor x = zeros({1, 1, 1}, kFloat32).expand({std::int64_t{1} << 16, (std::int64_t{1} << 15) + 1, 1});
   const HostMemoryStats before = host_memory_stats();
   host_reset_peak_memory_stats();
-  expect_error_containing([&] { lstm.forward(x); },
+  expect_error_containing([&] { lstm->forward(x); },
                           "LSTM: the input has L * N = 2147549184 (step, row) pairs (L = 65536, N = "
                           "32769), more than 2147483647");
   EXPECT_LT(host_memory_stats().max_allocated - before.allocated, 1 << 20)

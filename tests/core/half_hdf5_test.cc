@@ -92,21 +92,21 @@ TEST(HalfHdf5File, ReadsH5pysFile) {
 TEST_F(HalfHdf5, CheckpointOfABFloat16ModelRestoresExactly) {
   manual_seed(9);
   nn::Linear model(5, 3);
-  model.to(kBFloat16);
-  nn::save_checkpoint(file("ck.h5"), {model.state_dict(), {}, {}, 7, {}});
+  model->to(kBFloat16);
+  nn::save_checkpoint(file("ck.h5"), {model->state_dict(), {}, {}, 7, {}});
   nn::Linear other(5, 3);
-  other.to(kBFloat16);
+  other->to(kBFloat16);
   nn::Checkpoint ck = nn::load_checkpoint(file("ck.h5"));
   EXPECT_EQ(ck.step, 7);
   nn::restore(ck, other);
-  auto a = model.state_dict(), b = other.state_dict();
+  auto a = model->state_dict(), b = other->state_dict();
   for (const auto& [name, t] : a) {
     EXPECT_EQ(b.at(name).dtype(), kBFloat16) << name;
     EXPECT_EQ(bits_of(b.at(name)), bits_of(t)) << name;
   }
   // And the bfloat16 model runs, forward and backward.
   Tensor x = testing::random_tensor({2, 5}, 3, kBFloat16);
-  Tensor y = other.forward(x);
+  Tensor y = other->forward(x);
   EXPECT_EQ(y.dtype(), kBFloat16);
   sum(y).backward();
 }

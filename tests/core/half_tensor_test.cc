@@ -202,11 +202,11 @@ TEST(HalfTensor, MixedDTypesNameBoth) {
 // input to a float32 layer is a dtype mismatch naming both.
 TEST(HalfTensor, RecurrentLayersNameMismatchedDTypes) {
   nn::LSTM lstm(nn::LSTMOptions(3, 4));
-  EXPECT_LOOM_ERROR(lstm.forward(ones({2, 1, 3}, kBFloat16)),
+  EXPECT_LOOM_ERROR(lstm->forward(ones({2, 1, 3}, kBFloat16)),
                     "expected weight_ih to have dtype bfloat16 like the input, got float32");
   nn::GRU gru(nn::GRUOptions(3, 4));
-  gru.to(kFloat16);
-  Tensor y = std::get<0>(gru.forward(ones({2, 1, 3}, kFloat16)));
+  gru->to(kFloat16);
+  Tensor y = std::get<0>(gru->forward(ones({2, 1, 3}, kFloat16)));
   EXPECT_EQ(y.dtype(), kFloat16);
 }
 

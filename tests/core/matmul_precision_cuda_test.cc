@@ -199,13 +199,13 @@ const char* const kGradNames[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"
 LstmResult run_lstm(Device device, DType dtype, bool emulate_tf32 = false) {
   manual_seed(5);
   nn::LSTM lstm(kC, kH);
-  lstm.to(dtype);
-  lstm.to(device);
+  lstm->to(dtype);
+  lstm->to(device);
   if (emulate_tf32)
     for (int q = 0; q < 2; ++q) {
-      round_to_tf32(lstm.layer_parameters(0, 0)[q]);
+      round_to_tf32(lstm->layer_parameters(0, 0)[q]);
       std::size_t not_rounded = 0;  // read back from the layer: it holds the rounded values
-      for (float w : lstm.layer_parameters(0, 0)[q].to_vector<float>()) not_rounded += w != tf32_round(w);
+      for (float w : lstm->layer_parameters(0, 0)[q].to_vector<float>()) not_rounded += w != tf32_round(w);
       EXPECT_EQ(not_rounded, 0u);
     }
   auto input = [&](const Shape& shape, unsigned seed, bool gemm_factor) {
@@ -215,10 +215,10 @@ LstmResult run_lstm(Device device, DType dtype, bool emulate_tf32 = false) {
   };
   Tensor x = input({1, kN, kC}, 21, true), h0 = input({1, kN, kH}, 22, true),
          c0 = input({1, kN, kH}, 23, false);
-  auto [out, state] = lstm.forward(x, nn::LSTM::State{h0, c0});
+  auto [out, state] = lstm->forward(x, nn::LSTMImpl::State{h0, c0});
   sum(out).backward();
   LstmResult r{out, std::get<0>(state), std::get<1>(state), {}};
-  for (const Tensor& p : lstm.layer_parameters(0, 0)) r.grads.push_back(p.grad());
+  for (const Tensor& p : lstm->layer_parameters(0, 0)) r.grads.push_back(p.grad());
   for (const Tensor& t : {x, h0, c0}) r.grads.push_back(t.grad());
   return r;
 }
@@ -251,8 +251,8 @@ LstmBounds lstm_bounds(const std::string& precision) {
   const double v = input_rounding(precision), u = kU32, r = 16 * u;
   manual_seed(5);
   nn::LSTM ref(kC, kH);
-  ref.to(kFloat64);
-  std::vector<Tensor> w = ref.layer_parameters(0, 0);  // W_ih [4H, C], W_hh [4H, H], b_ih, b_hh
+  ref->to(kFloat64);
+  std::vector<Tensor> w = ref->layer_parameters(0, 0);  // W_ih [4H, C], W_hh [4H, H], b_ih, b_hh
   Tensor x = testing::random_tensor({kN, kC}, 21, kFloat32).to(kFloat64);
   Tensor h0 = testing::random_tensor({kN, kH}, 22, kFloat32).to(kFloat64);
   Tensor c0t = testing::random_tensor({kN, kH}, 23, kFloat32).to(kFloat64);
@@ -407,15 +407,15 @@ std::vector<Tensor> workload() {
   manual_seed(9);
   nn::LSTM lstm(nn::LSTMOptions(256, 256).num_layers(2).bidirectional(true));
   nn::Linear head(512, 7);
-  lstm.to(kCUDA);
-  head.to(kCUDA);
+  lstm->to(kCUDA);
+  head->to(kCUDA);
   Tensor x = testing::random_tensor({20, 32, 256}, 31, kFloat32).to(kCUDA).requires_grad_();
-  auto [out, state] = lstm.forward(x);
-  Tensor y = head.forward(out);
+  auto [out, state] = lstm->forward(x);
+  Tensor y = head->forward(out);
   sum(mul(y, y)).backward();
   std::vector<Tensor> all = {out, y, x.grad()};
-  for (const Tensor& p : lstm.parameters()) all.push_back(p.grad());
-  for (const Tensor& p : head.parameters()) all.push_back(p.grad());
+  for (const Tensor& p : lstm->parameters()) all.push_back(p.grad());
+  for (const Tensor& p : head->parameters()) all.push_back(p.grad());
   MatmulCase c = matmul_case();
   all.push_back(matmul(c.a, c.b));
   return all;

@@ -120,15 +120,15 @@ std::vector<Tensor> bidirectional_workload(Device device, std::int64_t C, std::i
   manual_seed(9);
   nn::LSTM lstm(nn::LSTMOptions(C, C).num_layers(2).bidirectional(true));
   nn::Linear head(2 * C, 7);
-  lstm.to(device);
-  head.to(device);
+  lstm->to(device);
+  head->to(device);
   Tensor x = testing::random_tensor({T, N, C}, 31, kFloat32).to(device).requires_grad_();
-  auto [out, state] = lstm.forward(x);
-  Tensor y = head.forward(out);
+  auto [out, state] = lstm->forward(x);
+  Tensor y = head->forward(out);
   sum(mul(y, y)).backward();
   std::vector<Tensor> all = {out, std::get<0>(state), std::get<1>(state), y, x.grad()};
-  for (const Tensor& p : lstm.parameters()) all.push_back(p.grad());
-  for (const Tensor& p : head.parameters()) all.push_back(p.grad());
+  for (const Tensor& p : lstm->parameters()) all.push_back(p.grad());
+  for (const Tensor& p : head->parameters()) all.push_back(p.grad());
   return all;
 }
 

@@ -202,18 +202,18 @@ std::vector<Tensor> train_lstm(Device device, int steps) {
   const std::int64_t T = 5, N = 3, C = 4, H = 6;
   nn::LSTM lstm(nn::LSTMOptions(C, H));
   nn::Linear head(H, 2);
-  for (nn::Module* m : std::vector<nn::Module*>{&lstm, &head}) {
+  for (nn::Module* m : std::vector<nn::Module*>{lstm.get(), head.get()}) {
     m->to(kFloat64);
     m->to(device);
   }
-  std::vector<Tensor> params = lstm.parameters();
-  for (const Tensor& p : head.parameters()) params.push_back(p);
+  std::vector<Tensor> params = lstm->parameters();
+  for (const Tensor& p : head->parameters()) params.push_back(p);
   optim::Adam adam(params, optim::AdamOptions(1e-2));
   Tensor x = testing::random_tensor({T, N, C}, 11).to(device);
   Tensor target = testing::random_tensor({T, N, 2}, 12).to(device);
   for (int step = 0; step < steps; ++step) {
-    auto [out, state] = lstm.forward(x);
-    Tensor loss = mse_loss(head.forward(out), target);
+    auto [out, state] = lstm->forward(x);
+    Tensor loss = mse_loss(head->forward(out), target);
     adam.zero_grad();
     loss.backward();
     adam.step();

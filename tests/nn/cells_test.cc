@@ -130,23 +130,23 @@ const std::vector<Reference>& references() {
 
 std::shared_ptr<RNNCellBase> make_cell(int index) {
   switch (index) {
-    case 0: return std::make_shared<RNNCell>(C, H);
-    case 1: return std::make_shared<RNNCell>(RNNCellOptions(C, H).nonlinearity("relu"));
-    case 2: return std::make_shared<RNNCell>(RNNCellOptions(C, H).bias(false).nonlinearity("relu"));
-    case 3: return std::make_shared<LSTMCell>(C, H);
-    case 4: return std::make_shared<GRUCell>(C, H);
-    default: return std::make_shared<GRUCell>(GRUCellOptions(C, H).bias(false));
+    case 0: return std::make_shared<RNNCellImpl>(C, H);
+    case 1: return std::make_shared<RNNCellImpl>(RNNCellOptions(C, H).nonlinearity("relu"));
+    case 2: return std::make_shared<RNNCellImpl>(RNNCellOptions(C, H).bias(false).nonlinearity("relu"));
+    case 3: return std::make_shared<LSTMCellImpl>(C, H);
+    case 4: return std::make_shared<GRUCellImpl>(C, H);
+    default: return std::make_shared<GRUCellImpl>(GRUCellOptions(C, H).bias(false));
   }
 }
 
 // Runs `cell` on (x, h[, c]) and returns (h1, c1) (c1 undefined except LSTM).
 std::pair<Tensor, Tensor> step(const RNNCellBase& cell, const Tensor& x, const Tensor& h, const Tensor& c) {
-  if (auto* lstm = dynamic_cast<const LSTMCell*>(&cell)) {
-    auto [h1, c1] = lstm->forward(x, LSTMCell::State{h, c});
+  if (auto* lstm = dynamic_cast<const LSTMCellImpl*>(&cell)) {
+    auto [h1, c1] = lstm->forward(x, LSTMCellImpl::State{h, c});
     return {h1, c1};
   }
-  if (auto* rnn = dynamic_cast<const RNNCell*>(&cell)) return {rnn->forward(x, h), Tensor()};
-  return {dynamic_cast<const GRUCell&>(cell).forward(x, h), Tensor()};
+  if (auto* rnn = dynamic_cast<const RNNCellImpl*>(&cell)) return {rnn->forward(x, h), Tensor()};
+  return {dynamic_cast<const GRUCellImpl&>(cell).forward(x, h), Tensor()};
 }
 
 void check_against_pytorch(DType dtype, double rtol, double atol) {
@@ -203,7 +203,7 @@ TEST(Cells, Gradcheck) {
       auto [h1, c1] = step(ref, in[0], in[1], in[2]);
       return c1.defined() ? std::vector<Tensor>{h1, c1} : std::vector<Tensor>{h1};
     };
-    if (dynamic_cast<const LSTMCell*>(cell.get()) == nullptr) c.requires_grad_(false);
+    if (dynamic_cast<const LSTMCellImpl*>(cell.get()) == nullptr) c.requires_grad_(false);
     EXPECT_GRADCHECK(fn, inputs);
   }
 }
@@ -227,13 +227,13 @@ TEST(Cells, UnbatchedMatchesBatchedAndStatesDefaultToZeros) {
     Tensor z = zeros({3, H}, kFloat64);
     Tensor expected = step(*cell, x, z, z).first;
     Tensor got;
-    if (auto* lstm = dynamic_cast<LSTMCell*>(cell.get())) {
+    if (auto* lstm = dynamic_cast<LSTMCellImpl*>(cell.get())) {
       got = std::get<0>(lstm->forward(x));
       EXPECT_EQ(std::get<0>(lstm->forward(x.select(0, 1))).to_vector<double>(), expected.select(0, 1).to_vector<double>());
-    } else if (auto* rnn = dynamic_cast<RNNCell*>(cell.get())) {
+    } else if (auto* rnn = dynamic_cast<RNNCellImpl*>(cell.get())) {
       got = rnn->forward(x);
     } else {
-      got = dynamic_cast<GRUCell&>(*cell).forward(x);
+      got = dynamic_cast<GRUCellImpl&>(*cell).forward(x);
     }
     EXPECT_EQ(got.to_vector<double>(), expected.to_vector<double>());
   }
@@ -243,7 +243,7 @@ TEST(Cells, ParametersInitAndPrinting) {
   manual_seed(7);
   // [(n, tuple(p.shape)) for n, p in nn.LSTMCell(3, 4).named_parameters()] in torch 1.13.
   LSTMCell lstm(3, 4);
-  auto params = lstm.named_parameters();
+  auto params = lstm->named_parameters();
   ASSERT_EQ(params.size(), 4u);
   EXPECT_EQ(params[0].first, "weight_ih");
   EXPECT_EQ(params[0].second.shape(), (Shape{16, 3}));
@@ -253,14 +253,14 @@ TEST(Cells, ParametersInitAndPrinting) {
   EXPECT_EQ(params[2].second.shape(), (Shape{16}));
   EXPECT_EQ(params[3].first, "bias_hh");
   EXPECT_EQ(params[3].second.shape(), (Shape{16}));
-  EXPECT_EQ(GRUCell(3, 4).weight_hh.shape(), (Shape{12, 4}));
-  EXPECT_EQ(RNNCell(3, 4).weight_ih.shape(), (Shape{4, 3}));
-  EXPECT_EQ(RNNCell(RNNCellOptions(3, 4).bias(false)).parameters().size(), 2u);
+  EXPECT_EQ(GRUCell(3, 4)->weight_hh.shape(), (Shape{12, 4}));
+  EXPECT_EQ(RNNCell(3, 4)->weight_ih.shape(), (Shape{4, 3}));
+  EXPECT_EQ(RNNCell(RNNCellOptions(3, 4).bias(false))->parameters().size(), 2u);
 
   // Every parameter U(-1/sqrt(H), 1/sqrt(H)): H = 25 -> bound 0.2.
   GRUCell big(30, 25);
   std::vector<double> all;
-  for (const Tensor& p : big.parameters()) {
+  for (const Tensor& p : big->parameters()) {
     std::vector<double> v = p.to_vector<double>();
     all.insert(all.end(), v.begin(), v.end());
   }
@@ -278,11 +278,11 @@ TEST(Cells, ParametersInitAndPrinting) {
   EXPECT_NEAR(mean, 0.0, 0.01);  // 4200 values, sd of the mean ~ 0.0018
 
   // repr() of the same torch.nn cells in torch 1.13.
-  EXPECT_EQ(RNNCell(3, 4).str(), "RNNCell(3, 4)");
-  EXPECT_EQ(RNNCell(RNNCellOptions(3, 4).bias(false).nonlinearity("relu")).str(),
+  EXPECT_EQ(RNNCell(3, 4)->str(), "RNNCell(3, 4)");
+  EXPECT_EQ(RNNCell(RNNCellOptions(3, 4).bias(false).nonlinearity("relu"))->str(),
             "RNNCell(3, 4, bias=False, nonlinearity=relu)");
-  EXPECT_EQ(LSTMCell(3, 4).str(), "LSTMCell(3, 4)");
-  EXPECT_EQ(GRUCell(GRUCellOptions(3, 4).bias(false)).str(), "GRUCell(3, 4, bias=False)");
+  EXPECT_EQ(LSTMCell(3, 4)->str(), "LSTMCell(3, 4)");
+  EXPECT_EQ(GRUCell(GRUCellOptions(3, 4).bias(false))->str(), "GRUCell(3, 4, bias=False)");
 }
 
 TEST(Cells, ErrorsInPyTorchWords) {
@@ -291,29 +291,29 @@ TEST(Cells, ErrorsInPyTorchWords) {
                     "Unknown nonlinearity 'gelu'. Select from 'tanh' or 'relu'.");
   // The rest: messages of torch 1.13 for c = nn.RNNCell(3, 4) / nn.LSTMCell / nn.GRUCell.
   RNNCell rnn(3, 4);
-  EXPECT_ERROR_TEXT(rnn.forward(zeros({2, 5})), "input has inconsistent input_size: got 5 expected 3");
-  EXPECT_ERROR_TEXT(rnn.forward(zeros({5})), "input has inconsistent input_size: got 5 expected 3");
-  EXPECT_ERROR_TEXT(rnn.forward(zeros({2, 3}), zeros({3, 4})), "Input batch size 2 doesn't match hidden0 batch size 3");
-  EXPECT_ERROR_TEXT(rnn.forward(zeros({2, 3}), zeros({2, 5})), "hidden0 has inconsistent hidden_size: got 5, expected 4");
-  EXPECT_ERROR_TEXT(rnn.forward(zeros({2, 2, 3})), "RNNCell: Expected input to be 1-D or 2-D but received 3-D tensor");
+  EXPECT_ERROR_TEXT(rnn->forward(zeros({2, 5})), "input has inconsistent input_size: got 5 expected 3");
+  EXPECT_ERROR_TEXT(rnn->forward(zeros({5})), "input has inconsistent input_size: got 5 expected 3");
+  EXPECT_ERROR_TEXT(rnn->forward(zeros({2, 3}), zeros({3, 4})), "Input batch size 2 doesn't match hidden0 batch size 3");
+  EXPECT_ERROR_TEXT(rnn->forward(zeros({2, 3}), zeros({2, 5})), "hidden0 has inconsistent hidden_size: got 5, expected 4");
+  EXPECT_ERROR_TEXT(rnn->forward(zeros({2, 2, 3})), "RNNCell: Expected input to be 1-D or 2-D but received 3-D tensor");
   // torch 1.13 has no message of its own for a 2-D hidden with a 1-D input (it reports a
   // size taken from the unsqueezed 3-D tensor); loom says what is wrong.
-  EXPECT_ERROR_TEXT(rnn.forward(zeros({3}), zeros({2, 4})),
+  EXPECT_ERROR_TEXT(rnn->forward(zeros({3}), zeros({2, 4})),
                     "RNNCell: Expected hidden0 to be 1-D for a 1-D input, but received 2-D tensor");
   LSTMCell lstm(3, 4);
-  EXPECT_ERROR_TEXT(lstm.forward(zeros({2, 2, 3})), "LSTMCell: Expected input to be 1-D or 2-D but received 3-D tensor");
-  EXPECT_ERROR_TEXT(lstm.forward(zeros({2, 5})), "input has inconsistent input_size: got 5 expected 3");
-  EXPECT_ERROR_TEXT(lstm.forward(zeros({2, 3}), LSTMCell::State{zeros({3, 4}), zeros({2, 4})}),
+  EXPECT_ERROR_TEXT(lstm->forward(zeros({2, 2, 3})), "LSTMCell: Expected input to be 1-D or 2-D but received 3-D tensor");
+  EXPECT_ERROR_TEXT(lstm->forward(zeros({2, 5})), "input has inconsistent input_size: got 5 expected 3");
+  EXPECT_ERROR_TEXT(lstm->forward(zeros({2, 3}), LSTMCellImpl::State{zeros({3, 4}), zeros({2, 4})}),
                     "Input batch size 2 doesn't match hidden0 batch size 3");
   // torch 1.13 labels the cell state "hidden0" too.
-  EXPECT_ERROR_TEXT(lstm.forward(zeros({2, 3}), LSTMCell::State{zeros({2, 4}), zeros({3, 4})}),
+  EXPECT_ERROR_TEXT(lstm->forward(zeros({2, 3}), LSTMCellImpl::State{zeros({2, 4}), zeros({3, 4})}),
                     "Input batch size 2 doesn't match hidden0 batch size 3");
-  EXPECT_ERROR_TEXT(lstm.forward(zeros({2, 3}), LSTMCell::State{zeros({2, 4}), zeros({2, 5})}),
+  EXPECT_ERROR_TEXT(lstm->forward(zeros({2, 3}), LSTMCellImpl::State{zeros({2, 4}), zeros({2, 5})}),
                     "hidden0 has inconsistent hidden_size: got 5, expected 4");
   GRUCell gru(3, 4);
-  EXPECT_ERROR_TEXT(gru.forward(zeros({2, 2, 3})), "GRUCell: Expected input to be 1-D or 2-D but received 3-D tensor");
-  EXPECT_ERROR_TEXT(gru.forward(zeros({2, 3}), zeros({3, 4})), "Input batch size 2 doesn't match hidden0 batch size 3");
-  EXPECT_ERROR_TEXT(gru.forward(zeros({2, 3}), zeros({2, 5})), "hidden0 has inconsistent hidden_size: got 5, expected 4");
+  EXPECT_ERROR_TEXT(gru->forward(zeros({2, 2, 3})), "GRUCell: Expected input to be 1-D or 2-D but received 3-D tensor");
+  EXPECT_ERROR_TEXT(gru->forward(zeros({2, 3}), zeros({3, 4})), "Input batch size 2 doesn't match hidden0 batch size 3");
+  EXPECT_ERROR_TEXT(gru->forward(zeros({2, 3}), zeros({2, 5})), "hidden0 has inconsistent hidden_size: got 5, expected 4");
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ class CheckpointIntegrityTest : public testing::TempDirTest {
 // An LSTM trained for 3 Adam (amsgrad) steps with a StepLR schedule.
 struct Trained {
   LSTM lstm{LSTMOptions(3, 5)};
-  optim::Adam adam{lstm.parameters(), optim::AdamOptions(0.01).amsgrad(true)};
+  optim::Adam adam{lstm->parameters(), optim::AdamOptions(0.01).amsgrad(true)};
   optim::StepLR sched{adam, 2, 0.5};
   Trained() {
     manual_seed(5);
@@ -59,13 +59,13 @@ struct Trained {
     Tensor target = randn({4, 2, 5});
     for (int i = 0; i < 3; ++i) {
       adam.zero_grad();
-      mse_loss(std::get<0>(lstm.forward(x)), target).backward();
+      mse_loss(std::get<0>(lstm->forward(x)), target).backward();
       adam.step();
       sched.step();
     }
   }
   Checkpoint checkpoint() const {
-    return {lstm.state_dict(), adam.state_dict(), sched.state_dict(), 123456789,
+    return {lstm->state_dict(), adam.state_dict(), sched.state_dict(), 123456789,
             {{"epoch", 1234.56789}, {"best", 0.25}}};
   }
 };
@@ -175,13 +175,13 @@ TEST_F(CheckpointIntegrityTest, IncompleteStateIsRefusedByNameAtRestore) {
   save_checkpoint(p, ck);
   Checkpoint loaded = load_checkpoint(p);
   LSTM lstm(LSTMOptions(3, 5));
-  optim::Adam adam(lstm.parameters(), optim::AdamOptions(0.01).amsgrad(true));
+  optim::Adam adam(lstm->parameters(), optim::AdamOptions(0.01).amsgrad(true));
   optim::StepLR sched(adam, 2, 0.5);
   EXPECT_ERROR_TEXT(restore(loaded, lstm, &adam, sched),
                     "cannot restore the optimizer from checkpoint '" + p +
                         "': optimizer state entry 'state.0.step' is missing");
   EXPECT_EQ(sched.last_epoch(), 0);  // all or nothing
-  EXPECT_EQ(adam.state(lstm.parameters()[0]), nullptr);
+  EXPECT_EQ(adam.state(lstm->parameters()[0]), nullptr);
 
   // Every entry of the optimizer and the schedule, one at a time (in memory).
   Checkpoint good = t.checkpoint();

@@ -48,8 +48,8 @@ struct Net : Module {
   explicit Net(std::uint64_t seed) {
     manual_seed(seed);
     zeta = register_parameter("zeta", randn({2}));
-    lstm = register_module("lstm", std::make_shared<LSTM>(LSTMOptions(3, 4)));
-    head = register_module("head", std::make_shared<Linear>(4, 2));
+    lstm = register_module("lstm", std::make_shared<LSTMImpl>(LSTMOptions(3, 4)));
+    head = register_module("head", std::make_shared<LinearImpl>(4, 2));
     register_buffer("running", tensor({0.1, -2.5, 1e-300}, TensorOptions(kFloat64)));
     register_buffer("count", tensor_int64({42}, {}));
     register_buffer("mask", native::compare(native::CompareOp::Gt, tensor({1, -1, 2}), zeros({3})));
@@ -62,8 +62,8 @@ struct Net : Module {
     return head->forward(out) * zeta;
   }
   Tensor zeta;
-  std::shared_ptr<LSTM> lstm;
-  std::shared_ptr<Linear> head;
+  std::shared_ptr<LSTMImpl> lstm;
+  std::shared_ptr<LinearImpl> head;
 };
 
 class CheckpointTest : public testing::TempDirTest {};
@@ -429,12 +429,12 @@ TEST_F(CheckpointTest, RefusesBadSaves) {
 }
 
 TEST_F(CheckpointTest, MismatchedModuleIsRefusedWithPyTorchsMessages) {
-  save_checkpoint(file("lstm.h5"), {LSTM(LSTMOptions(5, 7)).state_dict(), {}, {}, 0, {}});
+  save_checkpoint(file("lstm.h5"), {LSTM(LSTMOptions(5, 7))->state_dict(), {}, {}, 0, {}});
   Checkpoint ck = load_checkpoint(file("lstm.h5"));
   const std::string from = "from checkpoint '" + file("lstm.h5") + "'";
 
   LSTM wider(LSTMOptions(5, 8));
-  Tensor before = native::clone(wider.named_parameter("weight_ih_l0"));
+  Tensor before = native::clone(wider->named_parameter("weight_ih_l0"));
   EXPECT_ERROR_TEXT(
       restore(ck, wider),
       "cannot restore the model " + from + ": Error(s) in loading state_dict for LSTM:\n"
@@ -446,7 +446,7 @@ TEST_F(CheckpointTest, MismatchedModuleIsRefusedWithPyTorchsMessages) {
       "checkpoint, the shape in current model is torch.Size([32]).\n"
       "\tsize mismatch for bias_hh_l0: copying a param with shape torch.Size([28]) from "
       "checkpoint, the shape in current model is torch.Size([32]).");
-  expect_same_tensor(wider.named_parameter("weight_ih_l0"), before, "untouched");
+  expect_same_tensor(wider->named_parameter("weight_ih_l0"), before, "untouched");
 
   LSTM two_layers(LSTMOptions(5, 7).num_layers(2));
   EXPECT_ERROR_TEXT(restore(ck, two_layers),

@@ -28,17 +28,17 @@ using testing::values;
 Sequential example_net() {
   return Sequential(Linear(3, 4), GELU(),
                     Sequential(LayerNorm(LayerNormOptions({4})), Dropout(0.1)),
-                    std::make_shared<Linear>(LinearOptions(4, 2).bias(false)));
+                    std::make_shared<LinearImpl>(LinearOptions(4, 2).bias(false)));
 }
 
 TEST(Sequential, ForwardAppliesTheModulesInOrder) {
   Sequential seq = example_net();
   seq->eval();  // no dropout
   Tensor x = testing::uniform({5, 3}, 1, -1, 1, TensorOptions(kFloat32));
-  Linear& first = seq->at<Linear>(0);
+  LinearImpl& first = seq->at<LinearImpl>(0);
   auto inner = seq->ptr<SequentialImpl>(2);
-  Tensor expected = inner->at<LayerNorm>(0).forward(gelu(first.forward(x)));
-  expected = seq->at<Linear>(3).forward(expected);
+  Tensor expected = inner->at<LayerNormImpl>(0).forward(gelu(first.forward(x)));
+  expected = seq->at<LinearImpl>(3).forward(expected);
   Tensor y = seq->forward(x);
   expect_tensor(y, {5, 2}, values(expected), 0, 0);
   // The holder's call operator is forward.
@@ -71,7 +71,7 @@ TEST(Sequential, NamesKeysAndPrintingArePyTorchs) {
 TEST(Sequential, PushBackSharesTheModuleAndNamesIt) {
   Sequential seq;
   EXPECT_TRUE(seq->is_empty());
-  auto fc = std::make_shared<Linear>(2, 2);
+  auto fc = std::make_shared<LinearImpl>(2, 2);
   seq->push_back(fc);
   seq->push_back("act", Tanh());
   seq->push_back(Sequential(ReLU()));  // a holder: its module is shared
@@ -97,49 +97,49 @@ TEST(Sequential, Errors) {
   Sequential seq = example_net();
   EXPECT_ERROR_TEXT(seq[7], "index 7 is out of range");
   EXPECT_ERROR_TEXT(seq[-5], "index -5 is out of range");
-  EXPECT_LOOM_ERROR(seq->at<LayerNorm>(0), "the module is a Linear, not the type asked for");
+  EXPECT_LOOM_ERROR(seq->at<LayerNormImpl>(0), "the module is a Linear, not the type asked for");
   // libtorch's words (PyTorch's Python Sequential returns the input instead).
   EXPECT_ERROR_TEXT(Sequential()->forward(ones({2})), "Cannot call forward() on an empty Sequential");
   EXPECT_ERROR_TEXT(seq->push_back("0", ReLU()), "Submodule '0' already defined");
   EXPECT_LOOM_ERROR(seq->push_back("a.b", ReLU()), "module name can't contain \".\", got: a.b");
-  EXPECT_LOOM_ERROR(seq->push_back(std::shared_ptr<ReLU>()), "null module");
+  EXPECT_LOOM_ERROR(seq->push_back(std::shared_ptr<ReLUImpl>()), "null module");
   EXPECT_EQ(seq->size(), 4u);  // nothing was appended by the failed calls
   EXPECT_LOOM_ERROR(seq->extend(*seq), "cannot extend itself");
 }
 
 TEST(ModuleList, HoldsAnyModuleAndPrintsAsPyTorch) {
   // torch: l = nn.ModuleList([nn.Linear(2, 2), nn.LSTM(2, 3)]); l.append(nn.ReLU()); str(l)
-  ModuleList list(Linear(2, 2), std::make_shared<LSTM>(2, 3));
+  ModuleList list(Linear(2, 2), std::make_shared<LSTMImpl>(2, 3));
   list->push_back(ReLU());
   EXPECT_EQ(list->str(),
             "ModuleList(\n  (0): Linear(in_features=2, out_features=2, bias=True)\n"
             "  (1): LSTM(2, 3)\n  (2): ReLU()\n)");
   EXPECT_EQ(list->size(), 3u);
-  LSTM& lstm = list->at<LSTM>(1);
+  LSTMImpl& lstm = list->at<LSTMImpl>(1);
   EXPECT_EQ(lstm.options().hidden_size_, 3);
   EXPECT_EQ(list[-1]->type(), "ReLU");
   EXPECT_EQ(list->parameters().size(), 2u + 4u);
-  list->extend({std::make_shared<Tanh>(), std::make_shared<Sigmoid>()});
+  list->extend({std::make_shared<TanhImpl>(), std::make_shared<SigmoidImpl>()});
   EXPECT_EQ(list->named_children()[4].first, "4");
   EXPECT_ERROR_TEXT(list[5], "index 5 is out of range");
-  EXPECT_LOOM_ERROR(list->extend({std::make_shared<Tanh>(), nullptr}), "a module is null");
+  EXPECT_LOOM_ERROR(list->extend({std::make_shared<TanhImpl>(), nullptr}), "a module is null");
   EXPECT_EQ(list->size(), 5u);  // a failed extend appends nothing
 }
 
 TEST(ModuleDict, KeysOrderReplacementAndPrinting) {
   // torch: d = nn.ModuleDict({'cls': nn.Linear(8, 2)}); d['reg'] = nn.Linear(8, 1)
-  ModuleDict dict({{"cls", std::make_shared<Linear>(8, 2)}});
+  ModuleDict dict({{"cls", std::make_shared<LinearImpl>(8, 2)}});
   dict->insert("reg", Linear(8, 1));
   EXPECT_EQ(dict->str(),
             "ModuleDict(\n  (cls): Linear(in_features=8, out_features=2, bias=True)\n"
             "  (reg): Linear(in_features=8, out_features=1, bias=True)\n)");
   EXPECT_EQ(dict->state_dict().keys(),
             (std::vector<std::string>{"cls.weight", "cls.bias", "reg.weight", "reg.bias"}));
-  EXPECT_EQ(dict->at<Linear>("reg").options().out_features_, 1);
+  EXPECT_EQ(dict->at<LinearImpl>("reg").options().out_features_, 1);
   // Replacing keeps the position, as Python's dict.
   dict->insert("cls", Linear(8, 3));
   EXPECT_EQ(dict->keys(), (std::vector<std::string>{"cls", "reg"}));
-  EXPECT_EQ(dict->at<Linear>("cls").options().out_features_, 3);
+  EXPECT_EQ(dict->at<LinearImpl>("cls").options().out_features_, 3);
   EXPECT_EQ(dict->state_dict().at("cls.weight").size(0), 3);
   auto popped = dict->pop("cls");
   EXPECT_EQ(popped->type(), "Linear");
@@ -158,7 +158,7 @@ TEST(ModuleDict, KeysOrderReplacementAndPrinting) {
 struct Net : Module {
   Net() {
     body = register_module("body", Sequential(Linear(3, 3), ReLU()));
-    heads = register_module("heads", ModuleDict({{"a", std::make_shared<Linear>(3, 1)}}));
+    heads = register_module("heads", ModuleDict({{"a", std::make_shared<LinearImpl>(3, 1)}}));
   }
   std::string type() const override { return "Net"; }
   Sequential body;
@@ -172,7 +172,7 @@ TEST(Containers, RegisterModuleTakesHolders) {
   net.eval();
   EXPECT_FALSE(net.body[0]->is_training());
   net.to(kFloat64);
-  EXPECT_EQ(net.body->at<Linear>(0).weight.dtype(), kFloat64);
+  EXPECT_EQ(net.body->at<LinearImpl>(0).weight.dtype(), kFloat64);
   net.unregister_module("heads");
   EXPECT_EQ(net.named_children().size(), 1u);
   EXPECT_ERROR_TEXT(net.unregister_module("heads"), "No Module with name `heads` is registered");

@@ -34,7 +34,7 @@ class GradScalerCheckpointTest : public testing::TempDirTest {};
 struct ScaledRun {
   int seeded = (manual_seed(9), 0);  // before the layer draws its weights
   Linear fc{3, 2};
-  optim::Adam adam{fc.parameters(), optim::AdamOptions(0.05)};
+  optim::Adam adam{fc->parameters(), optim::AdamOptions(0.05)};
   GradScaler scaler{GradScalerOptions().init_scale(1024).growth_interval(3)};
   Tensor x, target;
 
@@ -45,15 +45,15 @@ struct ScaledRun {
   // One iteration; returns whether the optimizer stepped.
   bool iterate(bool overflow = false) {
     adam.zero_grad();
-    Tensor loss = mean(square(fc.forward(x) - target));
+    Tensor loss = mean(square(fc->forward(x) - target));
     scaler.scale(loss).backward();
-    if (overflow) fc.parameters()[0].set_grad(native::full({2, 3}, std::numeric_limits<double>::infinity()));
+    if (overflow) fc->parameters()[0].set_grad(native::full({2, 3}, std::numeric_limits<double>::infinity()));
     const bool stepped = scaler.step(adam);
     scaler.update();
     return stepped;
   }
   Checkpoint checkpoint() const {
-    Checkpoint ck{fc.state_dict(), adam.state_dict(), {}, 5, {}};
+    Checkpoint ck{fc->state_dict(), adam.state_dict(), {}, 5, {}};
     ck.grad_scaler = scaler.state_dict();
     return ck;
   }
@@ -181,7 +181,7 @@ TEST_F(GradScalerCheckpointTest, IncompleteStateIsRefusedAtRestoreWithNothingCha
                         "': grad scaler state entry '_growth_tracker' is missing");
   EXPECT_EQ(flat_params(b.fc), before);
   EXPECT_EQ(b.scaler.get_growth_interval(), 7);
-  EXPECT_EQ(b.adam.state(b.fc.parameters()[0]), nullptr);
+  EXPECT_EQ(b.adam.state(b.fc->parameters()[0]), nullptr);
 
   // The optimizer refusing after the scaler loaded puts the scaler back too.
   Checkpoint bad_opt = a.checkpoint();

@@ -57,7 +57,7 @@ TEST(Gelu, MatchesTorchForBothApproximations) {
     SCOPED_TRACE(approx);
     Tensor x = wave({2, 5}, 0.9, 0.2, 3);
     nn::GELU gelu_module(approx);
-    Tensor y = gelu_module.forward(x);
+    Tensor y = gelu_module->forward(x);
     backward_wave(y);
     expect_tensor(y, {2, 5}, approx == "none" ? ref::kGeluNoneOut : ref::kGeluTanhOut, kRtol, kAtol);
     expect_tensor(x.grad(), {2, 5}, approx == "none" ? ref::kGeluNoneGrad0 : ref::kGeluTanhGrad0, kRtol,
@@ -73,9 +73,9 @@ TEST(Gelu, Gradcheck) {
 
 TEST(Activations, ModulesApplyTheirFunction) {
   Tensor x = detach(wave({2, 3}, 1.1, -0.4, 2));
-  expect_tensor(nn::ReLU().forward(x), {2, 3}, testing::values(relu(x)), 0, 0);
-  expect_tensor(nn::Tanh().forward(x), {2, 3}, testing::values(tanh(x)), 0, 0);
-  expect_tensor(nn::Sigmoid().forward(x), {2, 3}, testing::values(sigmoid(x)), 0, 0);
+  expect_tensor(nn::ReLU()->forward(x), {2, 3}, testing::values(relu(x)), 0, 0);
+  expect_tensor(nn::Tanh()->forward(x), {2, 3}, testing::values(tanh(x)), 0, 0);
+  expect_tensor(nn::Sigmoid()->forward(x), {2, 3}, testing::values(sigmoid(x)), 0, 0);
   // The modules' functions against std:: on the same numbers.
   std::vector<double> xs = testing::values(x), r, t, s;
   for (double v : xs) {
@@ -83,15 +83,15 @@ TEST(Activations, ModulesApplyTheirFunction) {
     t.push_back(std::tanh(v));
     s.push_back(1 / (1 + std::exp(-v)));
   }
-  expect_tensor(nn::ReLU().forward(x), {2, 3}, r, 0, 0);
-  expect_tensor(nn::Tanh().forward(x), {2, 3}, t, 1e-15, 1e-15);
-  expect_tensor(nn::Sigmoid().forward(x), {2, 3}, s, 1e-15, 1e-15);
+  expect_tensor(nn::ReLU()->forward(x), {2, 3}, r, 0, 0);
+  expect_tensor(nn::Tanh()->forward(x), {2, 3}, t, 1e-15, 1e-15);
+  expect_tensor(nn::Sigmoid()->forward(x), {2, 3}, s, 1e-15, 1e-15);
   // torch: print(nn.ReLU(), nn.Tanh(), nn.Sigmoid(), nn.GELU(), nn.GELU('tanh'))
-  EXPECT_EQ(nn::ReLU().str(), "ReLU()");
-  EXPECT_EQ(nn::Tanh().str(), "Tanh()");
-  EXPECT_EQ(nn::Sigmoid().str(), "Sigmoid()");
-  EXPECT_EQ(nn::GELU().str(), "GELU(approximate='none')");
-  EXPECT_EQ(nn::GELU("tanh").str(), "GELU(approximate='tanh')");
+  EXPECT_EQ(nn::ReLU()->str(), "ReLU()");
+  EXPECT_EQ(nn::Tanh()->str(), "Tanh()");
+  EXPECT_EQ(nn::Sigmoid()->str(), "Sigmoid()");
+  EXPECT_EQ(nn::GELU()->str(), "GELU(approximate='none')");
+  EXPECT_EQ(nn::GELU("tanh")->str(), "GELU(approximate='tanh')");
 }
 
 TEST(Activations, Errors) {
@@ -103,26 +103,26 @@ TEST(Activations, Errors) {
 
 TEST(LayerNorm, MatchesTorchWithAffine) {
   nn::LayerNorm ln(nn::LayerNormOptions({3, 4}));
-  ln.to(kFloat64);
+  ln->to(kFloat64);
   {
     NoGradGuard no_grad;
-    native::copy_(ln.weight, detach(wave({3, 4}, 1.3, 0.4, 0.5, 1)));
-    native::copy_(ln.bias, detach(wave({3, 4}, 0.8, 0.9, 0.1)));
+    native::copy_(ln->weight, detach(wave({3, 4}, 1.3, 0.4, 0.5, 1)));
+    native::copy_(ln->bias, detach(wave({3, 4}, 0.8, 0.9, 0.1)));
   }
   Tensor x = wave({2, 3, 4}, 0.5, 0.1, 2);
-  Tensor y = ln.forward(x);
+  Tensor y = ln->forward(x);
   backward_wave(y);
   expect_tensor(y, {2, 3, 4}, ref::kLayerNormOut, kRtol, kAtol, "out");
   expect_tensor(x.grad(), {2, 3, 4}, ref::kLayerNormGrad0, kRtol, kAtol, "grad x");
-  expect_tensor(ln.weight.grad(), {3, 4}, ref::kLayerNormGrad1, kRtol, kAtol, "grad weight");
-  expect_tensor(ln.bias.grad(), {3, 4}, ref::kLayerNormGrad2, kRtol, kAtol, "grad bias");
+  expect_tensor(ln->weight.grad(), {3, 4}, ref::kLayerNormGrad1, kRtol, kAtol, "grad weight");
+  expect_tensor(ln->bias.grad(), {3, 4}, ref::kLayerNormGrad2, kRtol, kAtol, "grad bias");
 }
 
 TEST(LayerNorm, MatchesTorchWithoutAffine) {
   nn::LayerNorm ln(nn::LayerNormOptions({4}).elementwise_affine(false));
-  EXPECT_TRUE(ln.parameters().empty());
+  EXPECT_TRUE(ln->parameters().empty());
   Tensor x = wave({3, 4}, 0.45, 0.0);
-  Tensor y = ln.forward(x);
+  Tensor y = ln->forward(x);
   backward_wave(y);
   expect_tensor(y, {3, 4}, ref::kLayerNormPlainOut, kRtol, kAtol, "out");
   expect_tensor(x.grad(), {3, 4}, ref::kLayerNormPlainGrad0, kRtol, kAtol, "grad x");
@@ -138,18 +138,18 @@ TEST(LayerNorm, Gradcheck) {
 
 TEST(LayerNorm, ParametersPrintingAndErrors) {
   nn::LayerNorm ln(nn::LayerNormOptions({3, 4}));
-  EXPECT_EQ(ln.state_dict().keys(), (std::vector<std::string>{"weight", "bias"}));
-  expect_tensor(ln.weight, {3, 4}, std::vector<double>(12, 1.0), 0, 0);
-  expect_tensor(ln.bias, {3, 4}, std::vector<double>(12, 0.0), 0, 0);
+  EXPECT_EQ(ln->state_dict().keys(), (std::vector<std::string>{"weight", "bias"}));
+  expect_tensor(ln->weight, {3, 4}, std::vector<double>(12, 1.0), 0, 0);
+  expect_tensor(ln->bias, {3, 4}, std::vector<double>(12, 0.0), 0, 0);
   // torch: print(nn.LayerNorm([3, 4])); print(nn.LayerNorm(4, elementwise_affine=False))
-  EXPECT_EQ(ln.str(), "LayerNorm((3, 4), eps=1e-05, elementwise_affine=True)");
-  EXPECT_EQ(nn::LayerNorm(nn::LayerNormOptions({4}).elementwise_affine(false)).str(),
+  EXPECT_EQ(ln->str(), "LayerNorm((3, 4), eps=1e-05, elementwise_affine=True)");
+  EXPECT_EQ(nn::LayerNorm(nn::LayerNormOptions({4}).elementwise_affine(false))->str(),
             "LayerNorm((4,), eps=1e-05, elementwise_affine=False)");
   // torch: nn.LayerNorm([3, 4])(torch.ones(2, 3)) and (torch.ones(4))
-  EXPECT_ERROR_TEXT(ln.forward(ones({2, 3})),
+  EXPECT_ERROR_TEXT(ln->forward(ones({2, 3})),
                     "Given normalized_shape=[3, 4], expected input with shape [*, 3, 4], but got input "
                     "of size[2, 3]");
-  EXPECT_ERROR_TEXT(ln.forward(ones({4})),
+  EXPECT_ERROR_TEXT(ln->forward(ones({4})),
                     "Given normalized_shape=[3, 4], expected input with shape [*, 3, 4], but got input "
                     "of size[4]");
   EXPECT_LOOM_ERROR(nn::LayerNorm(nn::LayerNormOptions(Shape{})), "at least 1-dimensional");
@@ -163,22 +163,22 @@ TEST(LayerNorm, ParametersPrintingAndErrors) {
 // Conv1d(4, 6, 3, stride=2, padding=1, dilation=2, groups=2) with the generator's parameters.
 nn::Conv1d grouped_conv() {
   nn::Conv1d conv(nn::Conv1dOptions(4, 6, 3).stride(2).padding(1).dilation(2).groups(2));
-  conv.to(kFloat64);
+  conv->to(kFloat64);
   NoGradGuard no_grad;
-  native::copy_(conv.weight, detach(wave({6, 2, 3}, 0.77, 0.5, 0.4)));
-  native::copy_(conv.bias, detach(wave({6}, 1.1, 0.3, 0.2)));
+  native::copy_(conv->weight, detach(wave({6, 2, 3}, 0.77, 0.5, 0.4)));
+  native::copy_(conv->bias, detach(wave({6}, 1.1, 0.3, 0.2)));
   return conv;
 }
 
 TEST(Conv1d, MatchesTorchGroupedStridedPaddedDilated) {
   nn::Conv1d conv = grouped_conv();
   Tensor x = wave({2, 4, 9}, 0.31, 0.2);
-  Tensor y = conv.forward(x);
+  Tensor y = conv->forward(x);
   backward_wave(y);
   expect_tensor(y, {2, 6, 4}, ref::kConvGroupedOut, kRtol, kAtol, "out");
   expect_tensor(x.grad(), {2, 4, 9}, ref::kConvGroupedGrad0, kRtol, kAtol, "grad x");
-  expect_tensor(conv.weight.grad(), {6, 2, 3}, ref::kConvGroupedGrad1, kRtol, kAtol, "grad weight");
-  expect_tensor(conv.bias.grad(), {6}, ref::kConvGroupedGrad2, kRtol, kAtol, "grad bias");
+  expect_tensor(conv->weight.grad(), {6, 2, 3}, ref::kConvGroupedGrad1, kRtol, kAtol, "grad weight");
+  expect_tensor(conv->bias.grad(), {6}, ref::kConvGroupedGrad2, kRtol, kAtol, "grad bias");
 }
 
 TEST(Conv1d, MatchesTorchUnbatchedWithoutBias) {
@@ -201,37 +201,37 @@ TEST(Conv1d, Gradcheck) {
 
 TEST(Conv1d, ParametersInitAndPrinting) {
   nn::Conv1d conv(nn::Conv1dOptions(4, 6, 3).groups(2));
-  EXPECT_EQ(shape_str(conv.weight.shape()), "[6, 2, 3]");
-  EXPECT_EQ(shape_str(conv.bias.shape()), "[6]");
+  EXPECT_EQ(shape_str(conv->weight.shape()), "[6, 2, 3]");
+  EXPECT_EQ(shape_str(conv->bias.shape()), "[6]");
   // PyTorch's kaiming_uniform_(a=sqrt(5)): |w| <= 1 / sqrt(fan_in), fan_in = 2 * 3.
   const double bound = 1 / std::sqrt(6.0);
   double widest = 0;
-  for (double v : testing::values(conv.weight)) widest = std::max(widest, std::abs(v));
+  for (double v : testing::values(conv->weight)) widest = std::max(widest, std::abs(v));
   EXPECT_LE(widest, bound);
   EXPECT_GT(widest, 0.5 * bound);  // 36 draws: not all in the inner half (p = 2^-36)
   // torch: print(nn.Conv1d(3, 4, 2)); print(nn.Conv1d(4, 6, 3, stride=2, padding=1,
   //        dilation=2, groups=2, bias=False))
-  EXPECT_EQ(nn::Conv1d(3, 4, 2).str(), "Conv1d(3, 4, kernel_size=(2,), stride=(1,))");
-  EXPECT_EQ(nn::Conv1d(nn::Conv1dOptions(4, 6, 3).stride(2).padding(1).dilation(2).groups(2).bias(false)).str(),
+  EXPECT_EQ(nn::Conv1d(3, 4, 2)->str(), "Conv1d(3, 4, kernel_size=(2,), stride=(1,))");
+  EXPECT_EQ(nn::Conv1d(nn::Conv1dOptions(4, 6, 3).stride(2).padding(1).dilation(2).groups(2).bias(false))->str(),
             "Conv1d(4, 6, kernel_size=(3,), stride=(2,), padding=(1,), dilation=(2,), groups=2, bias=False)");
 }
 
 TEST(Conv1d, Errors) {
   nn::Conv1d conv(3, 4, 2);
   // torch 1.13: the same calls on nn.Conv1d / F.conv1d.
-  EXPECT_ERROR_TEXT(conv.forward(ones({2, 5, 7})),
+  EXPECT_ERROR_TEXT(conv->forward(ones({2, 5, 7})),
                     "Given groups=1, weight of size [4, 3, 2], expected input[2, 5, 7] to have 3 channels, "
                     "but got 5 channels instead");
-  EXPECT_ERROR_TEXT(conv.forward(ones({2, 3, 1})),
+  EXPECT_ERROR_TEXT(conv->forward(ones({2, 3, 1})),
                     "Calculated padded input size per channel: (1). Kernel size: (2). Kernel size can't "
                     "be greater than actual input size");
   EXPECT_ERROR_TEXT(conv1d(ones({1, 3, 5}), ones({4, 3, 3}), Tensor(), 1, 0, 3),
                     "Calculated padded input size per channel: (5). Kernel size: (7). Kernel size can't "
                     "be greater than actual input size");
-  EXPECT_ERROR_TEXT(conv.forward(ones({2, 3, 4, 5})),
+  EXPECT_ERROR_TEXT(conv->forward(ones({2, 3, 4, 5})),
                     "Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: "
                     "[2, 3, 4, 5]");
-  EXPECT_ERROR_TEXT(conv.forward(ones({1, 3, 5}, TensorOptions(kFloat64))),
+  EXPECT_ERROR_TEXT(conv->forward(ones({1, 3, 5}, TensorOptions(kFloat64))),
                     "expected scalar type Double but found Float");
   EXPECT_ERROR_TEXT(nn::Conv1d(nn::Conv1dOptions(3, 4, 2).groups(2)), "in_channels must be divisible by groups");
   EXPECT_ERROR_TEXT(nn::Conv1d(nn::Conv1dOptions(3, 4, 2).groups(0)), "groups must be a positive integer");
@@ -264,7 +264,7 @@ TEST(FeatureDropout, ZeroesWholeChannelsAndScalesTheRest) {
     int dropped = 0, kept = 0;
     nn::Dropout1d d1(0.3);
     nn::Dropout2d d2(0.3);
-    expect_whole_channels(x, rank == 3 ? d1.forward(x) : d2.forward(x), 0.3, &dropped, &kept);
+    expect_whole_channels(x, rank == 3 ? d1->forward(x) : d2->forward(x), 0.3, &dropped, &kept);
     // 1000 channels, p = 0.3: 300 +- 14.5 expected; 6 sigma either side.
     EXPECT_GT(dropped, 213);
     EXPECT_LT(dropped, 387);
@@ -281,8 +281,8 @@ TEST(FeatureDropout, ZeroesWholeChannelsAndScalesTheRest) {
 TEST(FeatureDropout, IdentityInEvalAndP0AllZeroAtP1SameMaskForSameSeed) {
   Tensor x = detach(wave({3, 4, 5}, 0.37, 0.1, 1, 2));
   nn::Dropout1d d(0.5);
-  d.eval();
-  EXPECT_TRUE(d.forward(x).is_same(x));
+  d->eval();
+  EXPECT_TRUE(d->forward(x).is_same(x));
   EXPECT_TRUE(dropout2d(x, 0.0).is_same(x));
   expect_tensor(dropout1d(x, 1.0), {3, 4, 5}, std::vector<double>(60, 0.0), 0, 0);
   manual_seed(11);
@@ -303,8 +303,8 @@ TEST(FeatureDropout, GradientIsTheMask) {
 
 TEST(FeatureDropout, PrintingAndErrors) {
   // torch: print(nn.Dropout1d(0.2), nn.Dropout2d())
-  EXPECT_EQ(nn::Dropout1d(0.2).str(), "Dropout1d(p=0.2, inplace=False)");
-  EXPECT_EQ(nn::Dropout2d().str(), "Dropout2d(p=0.5, inplace=False)");
+  EXPECT_EQ(nn::Dropout1d(0.2)->str(), "Dropout1d(p=0.2, inplace=False)");
+  EXPECT_EQ(nn::Dropout2d()->str(), "Dropout2d(p=0.5, inplace=False)");
   EXPECT_ERROR_TEXT(nn::Dropout1d(1.5), "dropout probability has to be between 0 and 1, but got 1.5");
   // torch: nn.Dropout1d()(torch.ones(3))
   EXPECT_ERROR_TEXT(dropout1d(ones({3})),

@@ -33,14 +33,14 @@ constexpr std::int64_t f64(std::int64_t elements) { return elements * 8; }
 TEST(LongSequence, LstmOverTenThousandStepsMatchesCellsAndTheMemoryFormula) {
   const std::int64_t T = 10000, N = 2, C = 3, H = 4, R = T * N, G = 4 * H;
   LSTM lstm(LSTMOptions(C, H));
-  lstm.to(kFloat64);
+  lstm->to(kFloat64);
   Tensor x = testing::random_tensor({T, N, C}, 21).requires_grad_();
   Tensor g = testing::random_tensor({T, N, H}, 22);  // upstream gradient of the output
 
   // ---- fused layer, with the host memory it holds -----------------------------------
   const std::int64_t base = host_memory_stats().allocated;
   host_reset_peak_memory_stats();
-  auto [out, state] = lstm.forward(x);
+  auto [out, state] = lstm->forward(x);
   const std::int64_t held = host_memory_stats().allocated - base;
   const std::int64_t forward_peak = host_memory_stats().max_allocated - base;
   Tensor loss = sum(out * g);  // out * g: one more R x H
@@ -72,12 +72,12 @@ TEST(LongSequence, LstmOverTenThousandStepsMatchesCellsAndTheMemoryFormula) {
 
   // ---- the same steps with LSTMCell ----------------------------------------------------
   LSTMCell cell(LSTMCellOptions(C, H));
-  cell.to(kFloat64);
+  cell->to(kFloat64);
   StateDict weights;
   const char* names[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
-  std::vector<Tensor> src = lstm.layer_parameters(0, 0);
+  std::vector<Tensor> src = lstm->layer_parameters(0, 0);
   for (std::size_t k = 0; k < src.size(); ++k) weights.insert(names[k], src[k]);
-  cell.load_state_dict(weights);
+  cell->load_state_dict(weights);
   // Each step's input is its own leaf: x.select(0, t) (or split) would send
   // back a zero-padded [T, N, C] gradient per step, quadratic in T.
   std::vector<Tensor> xs;
@@ -88,7 +88,7 @@ TEST(LongSequence, LstmOverTenThousandStepsMatchesCellsAndTheMemoryFormula) {
   ys.reserve(T);
   for (std::int64_t t = 0; t < T; ++t) {
     const Tensor& xt = xs[static_cast<std::size_t>(t)];
-    std::tie(h, c) = t == 0 ? cell.forward(xt) : cell.forward(xt, LSTMCell::State{h, c});
+    std::tie(h, c) = t == 0 ? cell->forward(xt) : cell->forward(xt, LSTMCellImpl::State{h, c});
     ys.push_back(h);
   }
   Tensor out_cells = stack(ys, 0);
@@ -103,7 +103,7 @@ TEST(LongSequence, LstmOverTenThousandStepsMatchesCellsAndTheMemoryFormula) {
   for (const Tensor& xt : xs) dxs.push_back(xt.grad());
   testing::expect_all_close(x.grad().to_vector<double>(), stack(dxs, 0).to_vector<double>(), 1e-10,
                             1e-12, "dL/dx");
-  std::vector<Tensor> cell_params = {cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh};
+  std::vector<Tensor> cell_params = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
   for (std::size_t k = 0; k < src.size(); ++k)
     testing::expect_all_close(src[k].grad().to_vector<double>(), cell_params[k].grad().to_vector<double>(),
                               1e-10, 1e-10, names[k]);

@@ -38,13 +38,13 @@ struct Seq : Module {
 struct Net : Module {
   Net() {
     scale = register_parameter("scale", ones({2}));
-    encoder = register_module("encoder", std::make_shared<Linear>(3, 4));
+    encoder = register_module("encoder", std::make_shared<LinearImpl>(3, 4));
     steps = register_buffer("steps", tensor_int64({0}, {}));
     auto list = register_module("layers", std::make_shared<List>());
-    list->register_module("0", std::make_shared<Linear>(4, 4));
+    list->register_module("0", std::make_shared<LinearImpl>(4, 4));
     auto seq = list->register_module("1", std::make_shared<Seq>());
-    seq->register_module("0", std::make_shared<Linear>(LinearOptions(4, 2).bias(false)));
-    seq->register_module("1", std::make_shared<Dropout>(0.1));
+    seq->register_module("0", std::make_shared<LinearImpl>(LinearOptions(4, 2).bias(false)));
+    seq->register_module("1", std::make_shared<DropoutImpl>(0.1));
     register_buffer("cache", zeros({3}), /*persistent=*/false);
     register_module("head", std::make_shared<Module>());
   }
@@ -52,13 +52,13 @@ struct Net : Module {
   Tensor forward(const Tensor& x) const {  // (N, 3) -> (N, 2)
     Tensor h = encoder->forward(x);
     auto layers = named_children()[1].second->named_children();
-    h = std::static_pointer_cast<Linear>(layers[0].second)->forward(h);
+    h = std::static_pointer_cast<LinearImpl>(layers[0].second)->forward(h);
     auto seq = layers[1].second->named_children();
-    h = std::static_pointer_cast<Linear>(seq[0].second)->forward(h);
-    return std::static_pointer_cast<Dropout>(seq[1].second)->forward(h) * scale;
+    h = std::static_pointer_cast<LinearImpl>(seq[0].second)->forward(h);
+    return std::static_pointer_cast<DropoutImpl>(seq[1].second)->forward(h) * scale;
   }
   Tensor scale, steps;
-  std::shared_ptr<Linear> encoder;
+  std::shared_ptr<LinearImpl> encoder;
 };
 
 std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tensor>>& items) {
@@ -108,7 +108,7 @@ TEST(Module, SharedModuleIsListedOnceButSavedUnderEveryName) {
   // -> named_parameters: ['a.weight', 'a.bias'];
   //    state_dict: ['a.weight', 'a.bias', 'b.weight', 'b.bias']
   Module t;
-  auto shared = std::make_shared<Linear>(2, 2);
+  auto shared = std::make_shared<LinearImpl>(2, 2);
   t.register_module("a", shared);
   t.register_module("b", shared);
   EXPECT_EQ(names_of(t.named_parameters()), (std::vector<std::string>{"a.weight", "a.bias"}));
@@ -254,39 +254,39 @@ TEST(Module, StateDictRoundTrip) {
   // A float64 checkpoint loads into a float32 module (converted, as copy_ does).
   Linear l(2, 1);
   StateDict sd64{{"weight", tensor({0.25, -0.5}, {1, 2}, kFloat64)}, {"bias", tensor({1.5}, kFloat64)}};
-  l.load_state_dict(sd64);
-  EXPECT_EQ(l.weight.dtype(), kFloat32);
-  EXPECT_EQ(l.weight.to_vector<double>(), (std::vector<double>{0.25, -0.5}));
-  EXPECT_EQ(l.bias.to_vector<double>(), (std::vector<double>{1.5}));
+  l->load_state_dict(sd64);
+  EXPECT_EQ(l->weight.dtype(), kFloat32);
+  EXPECT_EQ(l->weight.to_vector<double>(), (std::vector<double>{0.25, -0.5}));
+  EXPECT_EQ(l->bias.to_vector<double>(), (std::vector<double>{1.5}));
 }
 
 TEST(Module, LoadStateDictErrorsInPyTorchWords) {
   {
-    // l = nn.Linear(3, 4); sd = l.state_dict(); sd['weight'] = torch.zeros(3, 3)
-    // sd['foo'] = torch.zeros(1); del sd['bias']; l.load_state_dict(sd)
+    // l = nn.Linear(3, 4); sd = l->state_dict(); sd['weight'] = torch.zeros(3, 3)
+    // sd['foo'] = torch.zeros(1); del sd['bias']; l->load_state_dict(sd)
     Linear l(3, 4);
-    StateDict sd = l.state_dict();
+    StateDict sd = l->state_dict();
     sd.insert("weight", zeros({3, 3}));
     sd.insert("foo", zeros({1}));
     sd.erase("bias");
-    std::vector<float> before = l.weight.to_vector<float>();
-    EXPECT_ERROR_TEXT(l.load_state_dict(sd),
+    std::vector<float> before = l->weight.to_vector<float>();
+    EXPECT_ERROR_TEXT(l->load_state_dict(sd),
                       "Error(s) in loading state_dict for Linear:\n\tMissing key(s) in state_dict: \"bias\". "
                       "\n\tUnexpected key(s) in state_dict: \"foo\". \n\tsize mismatch for weight: copying a "
                       "param with shape torch.Size([3, 3]) from checkpoint, the shape in current model is "
                       "torch.Size([4, 3]).");
-    // l.load_state_dict(sd, strict=False): only the size mismatch is an error.
-    EXPECT_ERROR_TEXT(l.load_state_dict(sd, false),
+    // l->load_state_dict(sd, strict=False): only the size mismatch is an error.
+    EXPECT_ERROR_TEXT(l->load_state_dict(sd, false),
                       "Error(s) in loading state_dict for Linear:\n\tsize mismatch for weight: copying a param "
                       "with shape torch.Size([3, 3]) from checkpoint, the shape in current model is "
                       "torch.Size([4, 3]).");
-    EXPECT_EQ(l.weight.to_vector<float>(), before);  // nothing copied on error
+    EXPECT_EQ(l->weight.to_vector<float>(), before);  // nothing copied on error
   }
   {
     // sd['weight'] = torch.zeros(3, 3); sd['bias'] = torch.zeros(5): both mismatches, in order.
     Linear l(3, 4);
     StateDict sd{{"weight", zeros({3, 3})}, {"bias", zeros({5})}};
-    EXPECT_ERROR_TEXT(l.load_state_dict(sd),
+    EXPECT_ERROR_TEXT(l->load_state_dict(sd),
                       "Error(s) in loading state_dict for Linear:\n\tsize mismatch for weight: copying a param "
                       "with shape torch.Size([3, 3]) from checkpoint, the shape in current model is "
                       "torch.Size([4, 3]).\n\tsize mismatch for bias: copying a param with shape "

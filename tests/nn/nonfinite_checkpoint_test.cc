@@ -35,7 +35,7 @@ TEST_F(NonfiniteCheckpoint, NanAndInfinitiesRoundTripBitForBit) {
   for (DType dtype : {kFloat32, kFloat64}) {
     SCOPED_TRACE(fmt::format("{}", dtype));
     nn::Linear model(3, 2);
-    model.to(dtype);
+    model->to(dtype);
     Tensor w;
     if (dtype == kFloat32) {
       const std::vector<float> v = {from_bits<float>(0x7fc00001u),  // quiet NaN, payload 1
@@ -52,13 +52,13 @@ TEST_F(NonfiniteCheckpoint, NanAndInfinitiesRoundTripBitForBit) {
       w = empty({2, 3}, TensorOptions(kFloat64));
       std::memcpy(w.data_ptr(), v.data(), sizeof(double) * v.size());
     }
-    native::copy_(model.state_dict().at("weight"), w);  // in place: the parameter itself
-    ASSERT_TRUE(bytes_of(model.state_dict().at("weight")) == bytes_of(w));
+    native::copy_(model->state_dict().at("weight"), w);  // in place: the parameter itself
+    ASSERT_TRUE(bytes_of(model->state_dict().at("weight")) == bytes_of(w));
 
     // A step on NaN/inf gradients fills Adam's state with NaN and inf.
-    optim::Adam adam(model.parameters(), optim::AdamOptions(0.01).amsgrad(true));
-    model.weight.set_grad(native::ones({2, 3}, TensorOptions(dtype)));
-    model.bias.set_grad(tensor({std::nan(""), std::numeric_limits<double>::infinity()}, dtype));
+    optim::Adam adam(model->parameters(), optim::AdamOptions(0.01).amsgrad(true));
+    model->weight.set_grad(native::ones({2, 3}, TensorOptions(dtype)));
+    model->bias.set_grad(tensor({std::nan(""), std::numeric_limits<double>::infinity()}, dtype));
     adam.step();
     const optim::StateDict opt = adam.state_dict();
     bool any_nan_state = false;
@@ -66,7 +66,7 @@ TEST_F(NonfiniteCheckpoint, NanAndInfinitiesRoundTripBitForBit) {
       for (double v : t.to_vector<double>()) any_nan_state |= std::isnan(v);
     ASSERT_TRUE(any_nan_state) << "Adam's state should hold NaN after a NaN gradient";
 
-    nn::Checkpoint saved{model.state_dict(), opt, {}, 1, {}};
+    nn::Checkpoint saved{model->state_dict(), opt, {}, 1, {}};
     nn::save_checkpoint(file("c.h5"), saved);
     nn::Checkpoint loaded = nn::load_checkpoint(file("c.h5"));
     for (const auto& [key, value] : saved.model)

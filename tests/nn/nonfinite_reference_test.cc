@@ -69,13 +69,13 @@ std::shared_ptr<nn::Module> make_module(const CaseInfo& c, const std::map<std::s
   const std::string act = c.mode == "rnn_relu" ? "relu" : "tanh";
   if (c.kind == "layer") {
     auto o = nn::RNNOptions(c.input_size, c.hidden_size).num_layers(c.num_layers).bidirectional(c.bidirectional);
-    if (c.mode == "lstm") m = std::make_shared<nn::LSTM>(o);
-    else if (c.mode == "gru") m = std::make_shared<nn::GRU>(o);
-    else m = std::make_shared<nn::RNN>(o.nonlinearity(act));
+    if (c.mode == "lstm") m = std::make_shared<nn::LSTMImpl>(o);
+    else if (c.mode == "gru") m = std::make_shared<nn::GRUImpl>(o);
+    else m = std::make_shared<nn::RNNImpl>(o.nonlinearity(act));
   } else {
-    if (c.mode == "lstm") m = std::make_shared<nn::LSTMCell>(c.input_size, c.hidden_size);
-    else if (c.mode == "gru") m = std::make_shared<nn::GRUCell>(c.input_size, c.hidden_size);
-    else m = std::make_shared<nn::RNNCell>(nn::RNNCellOptions(c.input_size, c.hidden_size).nonlinearity(act));
+    if (c.mode == "lstm") m = std::make_shared<nn::LSTMCellImpl>(c.input_size, c.hidden_size);
+    else if (c.mode == "gru") m = std::make_shared<nn::GRUCellImpl>(c.input_size, c.hidden_size);
+    else m = std::make_shared<nn::RNNCellImpl>(nn::RNNCellOptions(c.input_size, c.hidden_size).nonlinearity(act));
   }
   m->to(dtype);  // first, so that loading keeps every stored bit
   nn::StateDict state;
@@ -110,21 +110,21 @@ Results run_case(const CaseInfo& c, const std::string& dtype_name, Device device
   Tensor out, h_n, c_n;
   if (c.kind == "layer") {
     if (lstm) {
-      auto [o, state] = static_cast<nn::LSTM&>(*module).forward(x, nn::LSTM::State{h0, c0});
+      auto [o, state] = static_cast<nn::LSTMImpl&>(*module).forward(x, nn::LSTMImpl::State{h0, c0});
       out = o, h_n = std::get<0>(state), c_n = std::get<1>(state);
     } else if (c.mode == "gru") {
-      std::tie(out, h_n) = static_cast<nn::GRU&>(*module).forward(x, h0);
+      std::tie(out, h_n) = static_cast<nn::GRUImpl&>(*module).forward(x, h0);
     } else {
-      std::tie(out, h_n) = static_cast<nn::RNN&>(*module).forward(x, h0);
+      std::tie(out, h_n) = static_cast<nn::RNNImpl&>(*module).forward(x, h0);
     }
   } else {
     Tensor h = select(h0, 0, 0), cs = lstm ? select(c0, 0, 0) : Tensor();
     std::vector<Tensor> hs;
     for (std::int64_t t = 0; t < x.size(0); ++t) {
       Tensor xt = select(x, 0, t);
-      if (lstm) std::tie(h, cs) = static_cast<nn::LSTMCell&>(*module).forward(xt, nn::LSTMCell::State{h, cs});
-      else if (c.mode == "gru") h = static_cast<nn::GRUCell&>(*module).forward(xt, h);
-      else h = static_cast<nn::RNNCell&>(*module).forward(xt, h);
+      if (lstm) std::tie(h, cs) = static_cast<nn::LSTMCellImpl&>(*module).forward(xt, nn::LSTMCellImpl::State{h, cs});
+      else if (c.mode == "gru") h = static_cast<nn::GRUCellImpl&>(*module).forward(xt, h);
+      else h = static_cast<nn::RNNCellImpl&>(*module).forward(xt, h);
       hs.push_back(h);
     }
     out = stack(hs);

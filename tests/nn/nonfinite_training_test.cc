@@ -32,13 +32,13 @@ constexpr double kRtol = 1e-4, kAtol = 1e-5;
 class TinyModel : public nn::Module {
  public:
   TinyModel() {
-    lstm = register_module("lstm", std::make_shared<nn::LSTM>(4, 6));
-    head = register_module("head", std::make_shared<nn::Linear>(6, 5));
+    lstm = register_module("lstm", std::make_shared<nn::LSTMImpl>(4, 6));
+    head = register_module("head", std::make_shared<nn::LinearImpl>(6, 5));
   }
   Tensor forward(const Tensor& x) const { return head->forward(std::get<0>(lstm->forward(x))); }
   std::string type() const override { return "TinyModel"; }
-  std::shared_ptr<nn::LSTM> lstm;
-  std::shared_ptr<nn::Linear> head;
+  std::shared_ptr<nn::LSTMImpl> lstm;
+  std::shared_ptr<nn::LinearImpl> head;
 };
 
 void run_training(Device device) {

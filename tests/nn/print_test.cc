@@ -30,12 +30,12 @@ class Net : public loom::nn::Module {
  public:
   Net() {
     lstm = register_module(
-        "lstm", std::make_shared<loom::nn::LSTM>(
+        "lstm", std::make_shared<loom::nn::LSTMImpl>(
                     loom::nn::LSTMOptions(3, 4).num_layers(2).batch_first(true).bidirectional(true)));
-    fc = register_module("fc", std::make_shared<loom::nn::Linear>(8, 2));
+    fc = register_module("fc", std::make_shared<loom::nn::LinearImpl>(8, 2));
   }
-  std::shared_ptr<loom::nn::LSTM> lstm;
-  std::shared_ptr<loom::nn::Linear> fc;
+  std::shared_ptr<loom::nn::LSTMImpl> lstm;
+  std::shared_ptr<loom::nn::LinearImpl> fc;
 };
 
 // print(repr(Net())) in torch 1.13.
@@ -53,8 +53,8 @@ namespace detail {
 //         self.drop = nn.Dropout(0.25)
 struct Inner : loom::nn::Module {
   Inner() {
-    register_module("cell", std::make_shared<loom::nn::GRUCell>(2, 3));
-    register_module("drop", std::make_shared<loom::nn::Dropout>(0.25));
+    register_module("cell", std::make_shared<loom::nn::GRUCellImpl>(2, 3));
+    register_module("drop", std::make_shared<loom::nn::DropoutImpl>(0.25));
   }
 };
 }  // namespace detail
@@ -70,8 +70,8 @@ namespace {
 struct Outer : loom::nn::Module {
   Outer() {
     register_module("inner", std::make_shared<detail::Inner>());
-    register_module("emb", std::make_shared<loom::nn::Embedding>(10, 3));
-    register_module("head", std::make_shared<loom::nn::Linear>(loom::nn::LinearOptions(3, 1).bias(false)));
+    register_module("emb", std::make_shared<loom::nn::EmbeddingImpl>(10, 3));
+    register_module("head", std::make_shared<loom::nn::LinearImpl>(loom::nn::LinearOptions(3, 1).bias(false)));
   }
 };
 }  // namespace
@@ -152,7 +152,7 @@ TEST(Printing, ModuleNamesAndTheNameOverride) {
   EXPECT_EQ(streamed(Module()), "Module()");
   // libtorch's Module(name): the given name replaces the class name.
   struct Renamed : Module {
-    Renamed() : Module("Encoder") { register_module("fc", std::make_shared<Linear>(8, 2)); }
+    Renamed() : Module("Encoder") { register_module("fc", std::make_shared<LinearImpl>(8, 2)); }
   };
   // class Encoder(nn.Module) with self.fc = nn.Linear(8, 2): print(repr(Encoder()))
   EXPECT_EQ(streamed(Renamed()), "Encoder(\n  (fc): Linear(in_features=8, out_features=2, bias=True)\n)");
@@ -169,7 +169,7 @@ TEST(Printing, TemplateClassNamesKeepTheirArguments) {
 }
 
 TEST(Printing, NullModulePointerIsAnError) {
-  std::shared_ptr<Linear> none;
+  std::shared_ptr<LinearImpl> none;
   const std::string text = "cannot print a null module pointer (an empty std::shared_ptr<Module>)";
   EXPECT_ERROR_TEXT(streamed(none), text);
   EXPECT_ERROR_TEXT((void)fmt::format("{}", none), text);

@@ -23,11 +23,11 @@ struct CellStack {
   std::pair<Tensor, Tensor> step(std::size_t i, const Tensor& x, const Tensor& h, const Tensor& c) const {
     switch (kind) {
       case Kind::Lstm: {
-        auto [h2, c2] = static_cast<LSTMCell&>(*cells[i]).forward(x, LSTMCell::State{h, c});
+        auto [h2, c2] = static_cast<LSTMCellImpl&>(*cells[i]).forward(x, LSTMCellImpl::State{h, c});
         return {h2, c2};
       }
-      case Kind::Gru: return {static_cast<GRUCell&>(*cells[i]).forward(x, h), Tensor()};
-      default: return {static_cast<RNNCell&>(*cells[i]).forward(x, h), Tensor()};
+      case Kind::Gru: return {static_cast<GRUCellImpl&>(*cells[i]).forward(x, h), Tensor()};
+      default: return {static_cast<RNNCellImpl&>(*cells[i]).forward(x, h), Tensor()};
     }
   }
 };
@@ -41,9 +41,9 @@ CellStack make_cells(Kind kind, const RNNBase& m) {
     for (std::int64_t dir = 0; dir < D; ++dir) {
       std::int64_t in = layer == 0 ? o.input_size_ : D * o.hidden_size_;
       std::shared_ptr<Module> cell;
-      if (kind == Kind::Lstm) cell = std::make_shared<LSTMCell>(LSTMCellOptions(in, o.hidden_size_).bias(o.bias_));
-      else if (kind == Kind::Gru) cell = std::make_shared<GRUCell>(GRUCellOptions(in, o.hidden_size_).bias(o.bias_));
-      else cell = std::make_shared<RNNCell>(RNNCellOptions(in, o.hidden_size_).bias(o.bias_).nonlinearity(
+      if (kind == Kind::Lstm) cell = std::make_shared<LSTMCellImpl>(LSTMCellOptions(in, o.hidden_size_).bias(o.bias_));
+      else if (kind == Kind::Gru) cell = std::make_shared<GRUCellImpl>(GRUCellOptions(in, o.hidden_size_).bias(o.bias_));
+      else cell = std::make_shared<RNNCellImpl>(RNNCellOptions(in, o.hidden_size_).bias(o.bias_).nonlinearity(
                       kind == Kind::Relu ? "relu" : "tanh"));
       cell->to(kFloat64);
       std::vector<Tensor> src = m.layer_parameters(layer, dir);  // weight_ih, weight_hh[, biases]
@@ -85,9 +85,9 @@ std::vector<Tensor> run_cells(const CellStack& s, const RNNOptions& o, const Ten
 
 void compare_paths(Kind kind, RNNOptions o) {
   std::unique_ptr<RNNBase> m;
-  if (kind == Kind::Lstm) m = std::make_unique<LSTM>(o);
-  else if (kind == Kind::Gru) m = std::make_unique<GRU>(o);
-  else m = std::make_unique<RNN>(o.nonlinearity(kind == Kind::Relu ? "relu" : "tanh"));
+  if (kind == Kind::Lstm) m = std::make_unique<LSTMImpl>(o);
+  else if (kind == Kind::Gru) m = std::make_unique<GRUImpl>(o);
+  else m = std::make_unique<RNNImpl>(o.nonlinearity(kind == Kind::Relu ? "relu" : "tanh"));
   m->to(kFloat64);
   CellStack cells = make_cells(kind, *m);
   std::int64_t D = o.bidirectional_ ? 2 : 1, L = 6, N = 3;
@@ -105,13 +105,13 @@ void compare_paths(Kind kind, RNNOptions o) {
   Tensor xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
   std::vector<Tensor> fused;
   if (kind == Kind::Lstm) {
-    auto [y, st] = static_cast<LSTM&>(*m).forward(xa, LSTM::State{h0, c0});
+    auto [y, st] = static_cast<LSTMImpl&>(*m).forward(xa, LSTMImpl::State{h0, c0});
     fused = {y, std::get<0>(st), std::get<1>(st)};
   } else if (kind == Kind::Gru) {
-    auto [y, h] = static_cast<GRU&>(*m).forward(xa, h0);
+    auto [y, h] = static_cast<GRUImpl&>(*m).forward(xa, h0);
     fused = {y, h, Tensor()};
   } else {
-    auto [y, h] = static_cast<RNN&>(*m).forward(xa, h0);
+    auto [y, h] = static_cast<RNNImpl&>(*m).forward(xa, h0);
     fused = {y, h, Tensor()};
   }
   std::vector<Tensor> composed = run_cells(cells, o, xb, h0, c0);

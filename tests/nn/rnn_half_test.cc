@@ -46,13 +46,13 @@ struct Config {
 std::shared_ptr<RNNBase> make_module(const Config& s) {
   const std::int64_t C = 6, H = 10;
   if (s.kind == Kind::Gru)
-    return std::make_shared<GRU>(GRUOptions(C, H).num_layers(2).bidirectional(s.bidirectional));
+    return std::make_shared<GRUImpl>(GRUOptions(C, H).num_layers(2).bidirectional(s.bidirectional));
   if (s.kind == Kind::Tanh)
-    return std::make_shared<RNN>(RNNOptions(C, H).num_layers(2).bidirectional(s.bidirectional));
+    return std::make_shared<RNNImpl>(RNNOptions(C, H).num_layers(2).bidirectional(s.bidirectional));
   LSTMOptions o(C, H);
   o.num_layers(2).bidirectional(s.bidirectional);
   if (s.kind == Kind::LstmProj) o.proj_size(4);
-  return std::make_shared<LSTM>(o);
+  return std::make_shared<LSTMImpl>(o);
 }
 
 // Output, h_n, c_n (LSTM), the input's gradient and each parameter's
@@ -65,22 +65,22 @@ std::vector<Vec> run(const Config& s, RNNBase& m, const Tensor& x_in, const Tens
   if (s.packed) {
     PackedSequence p = pack_padded_sequence(x, lengths);
     if (s.kind == Kind::Lstm || s.kind == Kind::LstmProj) {
-      auto [y, st] = static_cast<LSTM&>(m).forward(p);
+      auto [y, st] = static_cast<LSTMImpl&>(m).forward(p);
       out = y.data, h_n = std::get<0>(st), c_n = std::get<1>(st);
     } else if (s.kind == Kind::Gru) {
-      auto [y, h] = static_cast<GRU&>(m).forward(p);
+      auto [y, h] = static_cast<GRUImpl&>(m).forward(p);
       out = y.data, h_n = h;
     } else {
-      auto [y, h] = static_cast<RNN&>(m).forward(p);
+      auto [y, h] = static_cast<RNNImpl&>(m).forward(p);
       out = y.data, h_n = h;
     }
   } else if (s.kind == Kind::Lstm || s.kind == Kind::LstmProj) {
-    auto [y, st] = static_cast<LSTM&>(m).forward(x);
+    auto [y, st] = static_cast<LSTMImpl&>(m).forward(x);
     out = y, h_n = std::get<0>(st), c_n = std::get<1>(st);
   } else if (s.kind == Kind::Gru) {
-    std::tie(out, h_n) = static_cast<GRU&>(m).forward(x);
+    std::tie(out, h_n) = static_cast<GRUImpl&>(m).forward(x);
   } else {
-    std::tie(out, h_n) = static_cast<RNN&>(m).forward(x);
+    std::tie(out, h_n) = static_cast<RNNImpl&>(m).forward(x);
   }
   EXPECT_EQ(out.dtype(), x.dtype());
   Tensor grad = s.packed ? slice(g.reshape({-1, g.size(-1)}), 0, 0, out.size(0)) : g;
@@ -197,7 +197,7 @@ TEST(RnnHalfModuleCuda, Float16AsAccurateAsCpu) {
 // module's growth measured without dropout against float64.
 TEST(RnnHalfModule, DropoutBetweenLayersFollowsFloat32) {
   auto make = [](DType dtype) {
-    auto m = std::make_shared<LSTM>(LSTMOptions(6, 10).num_layers(3).dropout(0.5));
+    auto m = std::make_shared<LSTMImpl>(LSTMOptions(6, 10).num_layers(3).dropout(0.5));
     m->to(dtype);
     return m;
   };
@@ -211,7 +211,7 @@ TEST(RnnHalfModule, DropoutBetweenLayersFollowsFloat32) {
     }
   }
   const Tensor x64 = to(to(testing::random_tensor({7, 3, 6}, 41), kBFloat16), kFloat64);
-  auto out = [&](LSTM& m, DType dtype, std::uint64_t seed) {
+  auto out = [&](LSTMImpl& m, DType dtype, std::uint64_t seed) {
     manual_seed(seed);
     return values(std::get<0>(m.forward(to(x64, dtype))));
   };
@@ -228,8 +228,8 @@ TEST(RnnHalfModule, DropoutBetweenLayersFollowsFloat32) {
 // A 16-bit module refuses an input of another dtype with both dtypes named.
 TEST(RnnHalfModule, MixedDtypesAreAnError) {
   LSTM m(LSTMOptions(3, 4));
-  m.to(kBFloat16);
-  testing::expect_error_containing_all([&] { m.forward(testing::random_tensor({2, 1, 3}, 1, kFloat32)); },
+  m->to(kBFloat16);
+  testing::expect_error_containing_all([&] { m->forward(testing::random_tensor({2, 1, 3}, 1, kFloat32)); },
                                        {"bfloat16", "float32"});
 }
 

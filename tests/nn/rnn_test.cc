@@ -28,7 +28,7 @@ TEST(RnnModule, ParameterNamesAndShapesMatchPyTorch) {
       expected.push_back({"weight_hr" + s, {5, 20}});
     }
   LSTM lstm(LSTMOptions(10, 20).num_layers(2).bidirectional(true).proj_size(5));
-  auto named = lstm.named_parameters();
+  auto named = lstm->named_parameters();
   ASSERT_EQ(named.size(), expected.size());
   for (std::size_t i = 0; i < named.size(); ++i) {
     EXPECT_EQ(named[i].first, expected[i].first);
@@ -38,17 +38,17 @@ TEST(RnnModule, ParameterNamesAndShapesMatchPyTorch) {
 
 TEST(RnnModule, PrintsLikePyTorch) {
   // Strings printed by torch 1.13 for the same modules.
-  EXPECT_EQ(LSTM(LSTMOptions(10, 20).num_layers(2).bidirectional(true).proj_size(5)).str(),
+  EXPECT_EQ(LSTM(LSTMOptions(10, 20).num_layers(2).bidirectional(true).proj_size(5))->str(),
             "LSTM(10, 20, proj_size=5, num_layers=2, bidirectional=True)");
-  EXPECT_EQ(GRU(GRUOptions(3, 4).bias(false).batch_first(true).dropout(0.25)).str(),
+  EXPECT_EQ(GRU(GRUOptions(3, 4).bias(false).batch_first(true).dropout(0.25))->str(),
             "GRU(3, 4, bias=False, batch_first=True, dropout=0.25)");
-  EXPECT_EQ(RNN(RNNOptions(3, 4).nonlinearity("relu")).str(), "RNN(3, 4)");
+  EXPECT_EQ(RNN(RNNOptions(3, 4).nonlinearity("relu"))->str(), "RNN(3, 4)");
 }
 
 TEST(RnnModule, InitialisationIsUniformWithinOneOverSqrtHidden) {
   LSTM lstm(LSTMOptions(7, 16).num_layers(2));
   double bound = 0.25;
-  for (auto& [name, p] : lstm.named_parameters()) {
+  for (auto& [name, p] : lstm->named_parameters()) {
     std::vector<double> v = p.to_vector<double>();
     double lo = 1, hi = -1, mean = 0;
     for (double x : v) lo = std::min(lo, x), hi = std::max(hi, x), mean += x;
@@ -63,16 +63,16 @@ TEST(RnnModule, InitialisationIsUniformWithinOneOverSqrtHidden) {
 
 TEST(RnnModule, OutputShapesForEveryLayout) {
   LSTM lstm(LSTMOptions(3, 4).num_layers(2).bidirectional(true).proj_size(2));
-  auto [out, state] = lstm.forward(randn({5, 6, 3}));
+  auto [out, state] = lstm->forward(randn({5, 6, 3}));
   EXPECT_EQ(out.shape(), (Shape{5, 6, 4}));
   EXPECT_EQ(std::get<0>(state).shape(), (Shape{4, 6, 2}));
   EXPECT_EQ(std::get<1>(state).shape(), (Shape{4, 6, 4}));
-  auto [out_u, state_u] = lstm.forward(randn({5, 3}));
+  auto [out_u, state_u] = lstm->forward(randn({5, 3}));
   EXPECT_EQ(out_u.shape(), (Shape{5, 4}));
   EXPECT_EQ(std::get<0>(state_u).shape(), (Shape{4, 2}));
 
   GRU gru(GRUOptions(3, 4).batch_first(true));
-  auto [out_b, h_b] = gru.forward(randn({6, 5, 3}));
+  auto [out_b, h_b] = gru->forward(randn({6, 5, 3}));
   EXPECT_EQ(out_b.shape(), (Shape{6, 5, 4}));
   EXPECT_EQ(h_b.shape(), (Shape{1, 6, 4}));
 }
@@ -81,18 +81,18 @@ TEST(RnnModule, UnbatchedEqualsBatchOfOne) {
   GRU gru(GRUOptions(3, 4).num_layers(2).bidirectional(true));
   Tensor x = randn({5, 3});
   Tensor h = randn({4, 4});
-  auto [out_u, h_u] = gru.forward(x, h);
-  auto [out_b, h_b] = gru.forward(x.unsqueeze(1), h.unsqueeze(1));
+  auto [out_u, h_u] = gru->forward(x, h);
+  auto [out_b, h_b] = gru->forward(x.unsqueeze(1), h.unsqueeze(1));
   loom::testing::expect_all_close(out_u.to_vector<double>(), out_b.squeeze(1).to_vector<double>(), 0, 0);
   loom::testing::expect_all_close(h_u.to_vector<double>(), h_b.squeeze(1).to_vector<double>(), 0, 0);
 }
 
 TEST(RnnModule, BatchFirstIsATranspose) {
   LSTM a(LSTMOptions(3, 4)), b(LSTMOptions(3, 4).batch_first(true));
-  b.load_state_dict(a.state_dict());
+  b->load_state_dict(a->state_dict());
   Tensor x = randn({5, 2, 3});
-  auto [ya, sa] = a.forward(x);
-  auto [yb, sb] = b.forward(x.transpose(0, 1).contiguous());
+  auto [ya, sa] = a->forward(x);
+  auto [yb, sb] = b->forward(x.transpose(0, 1).contiguous());
   loom::testing::expect_all_close(ya.to_vector<double>(), yb.transpose(0, 1).to_vector<double>(), 0, 0);
 }
 
@@ -115,14 +115,14 @@ void gradcheck_module(RNNBase& m, bool lstm, Shape input_shape, bool with_state,
   for (Tensor& p : m.parameters()) inputs.push_back(p);
   auto f = [&](const std::vector<Tensor>& xs) -> std::vector<Tensor> {
     if (lstm) {
-      std::optional<LSTM::State> s;
-      if (with_state) s = LSTM::State{xs[1], xs[2]};
-      auto [y, st] = static_cast<LSTM&>(m).forward(xs[0], s);
+      std::optional<LSTMImpl::State> s;
+      if (with_state) s = LSTMImpl::State{xs[1], xs[2]};
+      auto [y, st] = static_cast<LSTMImpl&>(m).forward(xs[0], s);
       return {y, std::get<0>(st), std::get<1>(st)};
     }
     Tensor h = with_state ? xs[1] : Tensor();
-    auto [y, hn] = dynamic_cast<GRU*>(&m) ? static_cast<GRU&>(m).forward(xs[0], h)
-                                          : static_cast<RNN&>(m).forward(xs[0], h);
+    auto [y, hn] = dynamic_cast<GRUImpl*>(&m) ? static_cast<GRUImpl&>(m).forward(xs[0], h)
+                                          : static_cast<RNNImpl&>(m).forward(xs[0], h);
     return {y, hn};
   };
   GradcheckResult r = gradcheck(f, inputs, {1e-6, 1e-7, 1e-5});
@@ -151,14 +151,14 @@ TEST(RnnGradcheck, GruThreeLayersUnbatched) {
 }
 void gradcheck_gru_bidirectional_packed(Device device) {
   GRU m(GRUOptions(2, 3).bidirectional(true));
-  m.to(kFloat64);
-  m.to(device);
+  m->to(kFloat64);
+  m->to(device);
   TensorOptions o = TensorOptions(kFloat64).device(device).requires_grad();
   std::vector<Tensor> inputs = {randn({4, 3, 2}, o), randn({2, 3, 3}, o)};
-  for (Tensor& p : m.parameters()) inputs.push_back(p);
+  for (Tensor& p : m->parameters()) inputs.push_back(p);
   auto f = [&](const std::vector<Tensor>& xs) -> std::vector<Tensor> {
     PackedSequence seq = pack_padded_sequence(xs[0], std::vector<std::int64_t>{2, 4, 1}, false, false);
-    auto [out, h] = m.forward(seq, xs[1]);
+    auto [out, h] = m->forward(seq, xs[1]);
     return {std::get<0>(pad_packed_sequence(out)), h};
   };
   GradcheckResult r = gradcheck(f, inputs, {1e-6, 1e-7, 1e-5});
@@ -201,15 +201,15 @@ TEST(RnnGradcheckCuda, GruBidirectionalPacked) {
 TEST(RnnModule, PackedMatchesRunningEachSequenceAlone) {
   // A packed batch must equal each sequence run alone (no computing on padding).
   LSTM m(LSTMOptions(2, 3).bidirectional(true).num_layers(2));
-  m.to(kFloat64);
+  m->to(kFloat64);
   std::vector<std::int64_t> lengths = {3, 5, 1};
   Tensor padded = randn({5, 3, 2}, kFloat64);
   PackedSequence seq = pack_padded_sequence(padded, lengths, false, false);
-  auto [out, state] = m.forward(seq);
+  auto [out, state] = m->forward(seq);
   Tensor out_padded = std::get<0>(pad_packed_sequence(out));
   for (std::int64_t n = 0; n < 3; ++n) {
     Tensor alone = padded.narrow(0, 0, lengths[n]).select(1, n).contiguous();
-    auto [y, s] = m.forward(alone);
+    auto [y, s] = m->forward(alone);
     loom::testing::expect_all_close(out_padded.narrow(0, 0, lengths[n]).select(1, n).to_vector<double>(),
                                     y.to_vector<double>(), 1e-12, 1e-12, "output");
     loom::testing::expect_all_close(std::get<0>(state).select(1, n).to_vector<double>(),
@@ -235,37 +235,37 @@ TEST(RnnErrors, BadOptions) {
 
 TEST(RnnErrors, BadInputsAndStates) {
   LSTM lstm(LSTMOptions(3, 4).num_layers(2));
-  testing::expect_error_containing([&] { lstm.forward(randn({5, 2, 7})); }, "input.size(-1) must be equal to input_size. Expected 3, got 7");
-  testing::expect_error_containing([&] { lstm.forward(randn({5})); }, "LSTM: Expected input to be 2D or 3D, got 1D instead");
-  testing::expect_error_containing([&] { lstm.forward(randn({5, 2, 3}), LSTM::State{randn({2, 5, 4}), randn({2, 2, 4})}); },
+  testing::expect_error_containing([&] { lstm->forward(randn({5, 2, 7})); }, "input.size(-1) must be equal to input_size. Expected 3, got 7");
+  testing::expect_error_containing([&] { lstm->forward(randn({5})); }, "LSTM: Expected input to be 2D or 3D, got 1D instead");
+  testing::expect_error_containing([&] { lstm->forward(randn({5, 2, 3}), LSTMImpl::State{randn({2, 5, 4}), randn({2, 2, 4})}); },
                "Expected hidden[0] size (2, 2, 4), got [2, 5, 4]");
-  testing::expect_error_containing([&] { lstm.forward(randn({5, 2, 3}), LSTM::State{randn({2, 2, 4}), randn({1, 2, 4})}); },
+  testing::expect_error_containing([&] { lstm->forward(randn({5, 2, 3}), LSTMImpl::State{randn({2, 2, 4}), randn({1, 2, 4})}); },
                "Expected hidden[1] size (2, 2, 4), got [1, 2, 4]");
-  testing::expect_error_containing([&] { lstm.forward(randn({5, 3}), LSTM::State{randn({2, 1, 4}), randn({2, 1, 4})}); },
+  testing::expect_error_containing([&] { lstm->forward(randn({5, 3}), LSTMImpl::State{randn({2, 1, 4}), randn({2, 1, 4})}); },
                "For unbatched 2-D input, hidden[0] should also be 2-D but got 3-D tensor");
   GRU gru(GRUOptions(3, 4));
-  testing::expect_error_containing([&] { gru.forward(randn({5, 2, 3}), randn({1, 3, 4})); }, "Expected hidden size (1, 2, 4), got [1, 3, 4]");
-  testing::expect_error_containing([&] { gru.forward(randn({5, 2, 3}, kFloat64)); }, "dtype");
-  testing::expect_error_containing([&] { gru.forward(randn({5, 2, 3}), randn({1, 2, 4}, kFloat64)); }, "dtype");
+  testing::expect_error_containing([&] { gru->forward(randn({5, 2, 3}), randn({1, 3, 4})); }, "Expected hidden size (1, 2, 4), got [1, 3, 4]");
+  testing::expect_error_containing([&] { gru->forward(randn({5, 2, 3}, kFloat64)); }, "dtype");
+  testing::expect_error_containing([&] { gru->forward(randn({5, 2, 3}), randn({1, 2, 4}, kFloat64)); }, "dtype");
 }
 
 TEST(RnnDropout, SameSeedSameOutputEvalTurnsItOff) {
   LSTM m(LSTMOptions(3, 8).num_layers(3).dropout(0.5));
   Tensor x = randn({6, 4, 3});
   manual_seed(7);
-  Tensor a = std::get<0>(m.forward(x));
+  Tensor a = std::get<0>(m->forward(x));
   manual_seed(7);
-  Tensor b = std::get<0>(m.forward(x));
+  Tensor b = std::get<0>(m->forward(x));
   manual_seed(8);
-  Tensor c = std::get<0>(m.forward(x));
+  Tensor c = std::get<0>(m->forward(x));
   loom::testing::expect_all_close(a.to_vector<double>(), b.to_vector<double>(), 0, 0, "same seed");
   EXPECT_NE(a.to_vector<double>(), c.to_vector<double>());
 
-  m.eval();
-  Tensor e1 = std::get<0>(m.forward(x));
+  m->eval();
+  Tensor e1 = std::get<0>(m->forward(x));
   LSTM plain(LSTMOptions(3, 8).num_layers(3));
-  plain.load_state_dict(m.state_dict());
-  Tensor e2 = std::get<0>(plain.forward(x));
+  plain->load_state_dict(m->state_dict());
+  Tensor e2 = std::get<0>(plain->forward(x));
   loom::testing::expect_all_close(e1.to_vector<double>(), e2.to_vector<double>(), 0, 0, "eval has no dropout");
   EXPECT_NE(a.to_vector<double>(), e1.to_vector<double>());
 }
@@ -275,13 +275,13 @@ TEST(RnnDropout, ProbabilityOneFeedsZerosToTheNextLayer) {
   // one-layer RNN (with layer 1's weights) run on a zero input.
   RNN m(RNNOptions(3, 4).num_layers(2).dropout(1.0));
   Tensor x = randn({5, 2, 3});
-  Tensor y = std::get<0>(m.forward(x));
+  Tensor y = std::get<0>(m->forward(x));
   RNN top(RNNOptions(4, 4));
   StateDict sd;
   for (std::string n : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"})
-    sd.insert(n + "_l0", m.named_parameter(n + "_l1"));
-  top.load_state_dict(sd);
-  Tensor expected = std::get<0>(top.forward(zeros({5, 2, 4})));
+    sd.insert(n + "_l0", m->named_parameter(n + "_l1"));
+  top->load_state_dict(sd);
+  Tensor expected = std::get<0>(top->forward(zeros({5, 2, 4})));
   loom::testing::expect_all_close(y.to_vector<double>(), expected.to_vector<double>(), 1e-6, 1e-7);
 }
 

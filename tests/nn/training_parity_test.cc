@@ -82,21 +82,21 @@ Tolerance tolerance_for(const std::string& tag) {
 class LanguageModel : public nn::Module {
  public:
   LanguageModel(std::int64_t vocab, std::int64_t embed, std::int64_t hidden, std::int64_t layers) {
-    embedding = register_module("embedding", std::make_shared<nn::Embedding>(vocab, embed));
+    embedding = register_module("embedding", std::make_shared<nn::EmbeddingImpl>(vocab, embed));
     lstm = register_module("lstm",
-                           std::make_shared<nn::LSTM>(nn::LSTMOptions(embed, hidden).num_layers(layers)));
-    head = register_module("head", std::make_shared<nn::Linear>(hidden, vocab));
+                           std::make_shared<nn::LSTMImpl>(nn::LSTMOptions(embed, hidden).num_layers(layers)));
+    head = register_module("head", std::make_shared<nn::LinearImpl>(hidden, vocab));
   }
   // tokens Int64 [T, N] -> (logits [T, N, V], (h_n, c_n)).
-  std::tuple<Tensor, nn::LSTM::State> forward(const Tensor& tokens,
-                                              const std::optional<nn::LSTM::State>& state) {
+  std::tuple<Tensor, nn::LSTMImpl::State> forward(const Tensor& tokens,
+                                              const std::optional<nn::LSTMImpl::State>& state) {
     auto [out, new_state] = lstm->forward(embedding->forward(tokens), state);
     return {head->forward(out), new_state};
   }
   std::string type() const override { return "LanguageModel"; }
-  std::shared_ptr<nn::Embedding> embedding;
-  std::shared_ptr<nn::LSTM> lstm;
-  std::shared_ptr<nn::Linear> head;
+  std::shared_ptr<nn::EmbeddingImpl> embedding;
+  std::shared_ptr<nn::LSTMImpl> lstm;
+  std::shared_ptr<nn::LinearImpl> head;
 };
 
 const std::string& reference_path() {
@@ -158,13 +158,13 @@ Trajectory train(const std::string& run, Device device, DType dtype,
                                                     .eps(attr("adam_eps")));
 
   Trajectory out;
-  std::optional<nn::LSTM::State> state;
+  std::optional<nn::LSTMImpl::State> state;
   for (std::int64_t s = 0; s < steps; ++s) {
     Tensor x = stored(run + "/inputs").select(0, s).to(device);
     Tensor y = stored(run + "/targets").select(0, s).to(device);
     opt->zero_grad();
     Tensor loss;
-    nn::LSTM::State new_state;
+    nn::LSTMImpl::State new_state;
     {
       autocast guard(autocast_type.value_or(kBFloat16), autocast_type.has_value());
       auto [logits, next] = model.forward(x, run == "adam" ? state : std::nullopt);
@@ -179,7 +179,7 @@ Trajectory train(const std::string& run, Device device, DType dtype,
     }
     if (run == "adam") {
       out.grad_norms.push_back(optim::clip_grad_norm_(params, attr("adam_clip_max_norm")).item());
-      state = nn::LSTM::State{std::get<0>(new_state).detach(), std::get<1>(new_state).detach()};
+      state = nn::LSTMImpl::State{std::get<0>(new_state).detach(), std::get<1>(new_state).detach()};
     }
     if (scaler) {
       out.steps_taken += scaler->step(*opt) ? 1 : 0;

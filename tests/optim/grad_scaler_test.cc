@@ -376,20 +376,20 @@ TEST(GradScaler, ManualUnscaleThenClipThenStep) {
     manual_seed(3);
     nn::Linear fc(4, 3);
     Tensor x = randn({5, 4}), target = randn({5, 3});
-    SGD sgd(fc.parameters(), SGDOptions(0.1).momentum(0.9));
+    SGD sgd(fc->parameters(), SGDOptions(0.1).momentum(0.9));
     GradScaler scaler(GradScalerOptions().enabled(with_scaler));
     std::vector<double> norms;
     for (int i = 0; i < 4; ++i) {
       sgd.zero_grad();
-      Tensor loss = mean(square(fc.forward(x) - target));
+      Tensor loss = mean(square(fc->forward(x) - target));
       scaler.scale(loss).backward();
       scaler.unscale_(sgd);
-      norms.push_back(clip_grad_norm_(fc.parameters(), 0.05).item());
+      norms.push_back(clip_grad_norm_(fc->parameters(), 0.05).item());
       EXPECT_TRUE(scaler.step(sgd));
       scaler.update();
     }
     std::vector<std::vector<std::uint32_t>> params;
-    for (const Tensor& p : fc.parameters()) params.push_back(bits32(p));
+    for (const Tensor& p : fc->parameters()) params.push_back(bits32(p));
     return std::make_pair(norms, params);
   };
   auto [norms_plain, params_plain] = run(false);
@@ -479,16 +479,16 @@ std::vector<Tensor> train_lstm(double init_scale, int steps, std::vector<double>
   manual_seed(17);
   nn::LSTM lstm(nn::LSTMOptions(3, 6).num_layers(2));
   nn::Linear head(6, 2);
-  std::vector<Tensor> params = lstm.parameters();
-  for (const Tensor& p : head.parameters()) params.push_back(p);
+  std::vector<Tensor> params = lstm->parameters();
+  for (const Tensor& p : head->parameters()) params.push_back(p);
   Adam adam(params, AdamOptions(0.01));
   GradScaler scaler(GradScalerOptions().enabled(init_scale > 0).init_scale(
       init_scale > 0 ? init_scale : 1.0).growth_interval(3));
   Tensor x = randn({7, 4, 3}), target = randn({7, 4, 2});
   for (int i = 0; i < steps; ++i) {
     adam.zero_grad();
-    auto [out, state] = lstm.forward(x);
-    Tensor loss = mean(square(head.forward(out) - target));
+    auto [out, state] = lstm->forward(x);
+    Tensor loss = mean(square(head->forward(out) - target));
     scaler.scale(loss).backward();
     EXPECT_TRUE(scaler.step(adam)) << "step " << i;
     scaler.update();

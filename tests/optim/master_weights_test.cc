@@ -222,9 +222,9 @@ TEST(MasterWeights, SixteenBitParametersNeedTheOption) {
       "AdamOptions(lr).master_weights(true)");
   // A parameter converted to 16 bits after construction is refused at step().
   nn::Linear lin(3, 2);
-  optim::SGD sgd(lin.parameters(), optim::SGDOptions(0.1));
-  lin.to(kBFloat16);
-  for (Tensor& q : lin.parameters()) q.set_grad(native::zeros(q.shape(), TensorOptions(kBFloat16)));
+  optim::SGD sgd(lin->parameters(), optim::SGDOptions(0.1));
+  lin->to(kBFloat16);
+  for (Tensor& q : lin->parameters()) q.set_grad(native::zeros(q.shape(), TensorOptions(kBFloat16)));
   testing::expect_error_containing([&] { sgd.step(); }, "SGDOptions(lr).master_weights(true)");
 }
 
@@ -343,7 +343,7 @@ class MasterWeightsCheckpointTest : public testing::TempDirTest {};
 // resumed run continues bit for bit, and the file holds the fp32 master.
 TEST_F(MasterWeightsCheckpointTest, CheckpointRoundTripsTheMaster) {
   auto make = [] {
-    auto lin = std::make_shared<nn::Linear>(4, 3);
+    auto lin = std::make_shared<nn::LinearImpl>(4, 3);
     lin->to(kBFloat16);
     return lin;
   };
@@ -351,7 +351,7 @@ TEST_F(MasterWeightsCheckpointTest, CheckpointRoundTripsTheMaster) {
     return std::pair{native::to(wave(8, 0.7 * t, 1.0).view({2, 4}), kBFloat16),
                      native::to(wave(6, 0.3 * t, 1.0).view({2, 3}), kBFloat16)};
   };
-  auto train_step = [&](nn::Linear& lin, optim::Optimizer& opt, int t) {
+  auto train_step = [&](nn::LinearImpl& lin, optim::Optimizer& opt, int t) {
     auto [x, y] = batch(t);
     opt.zero_grad();
     Tensor d = lin.forward(x) - y;

@@ -93,21 +93,21 @@ void write_case(const std::string& path, const std::string& mode, nn::RNNBase& m
     nn::PackedSequence seq = nn::pack_padded_sequence(x, lengths, o.batch_first_, false);
     nn::PackedSequence out;
     if (lstm) {
-      std::optional<nn::LSTM::State> state;
-      if (with_h0) state = nn::LSTM::State{h0, c0};
-      auto [po, s] = static_cast<nn::LSTM&>(module).forward(seq, state);
+      std::optional<nn::LSTMImpl::State> state;
+      if (with_h0) state = nn::LSTMImpl::State{h0, c0};
+      auto [po, s] = static_cast<nn::LSTMImpl&>(module).forward(seq, state);
       out = po, h_n = std::get<0>(s), c_n = std::get<1>(s);
     } else {
-      std::tie(out, h_n) = static_cast<nn::GRU&>(module).forward(seq, h0);
+      std::tie(out, h_n) = static_cast<nn::GRUImpl&>(module).forward(seq, h0);
     }
     output = std::get<0>(nn::pad_packed_sequence(out, o.batch_first_, 0.0, L));
   } else if (lstm) {
-    std::optional<nn::LSTM::State> state;
-    if (with_h0) state = nn::LSTM::State{h0, c0};
-    auto [po, s] = static_cast<nn::LSTM&>(module).forward(x, state);
+    std::optional<nn::LSTMImpl::State> state;
+    if (with_h0) state = nn::LSTMImpl::State{h0, c0};
+    auto [po, s] = static_cast<nn::LSTMImpl&>(module).forward(x, state);
     output = po, h_n = std::get<0>(s), c_n = std::get<1>(s);
   } else {
-    std::tie(output, h_n) = static_cast<nn::GRU&>(module).forward(x, h0);
+    std::tie(output, h_n) = static_cast<nn::GRUImpl&>(module).forward(x, h0);
   }
   Tensor g_out = randn(output.shape(), TensorOptions(kFloat64));
   Tensor g_h = randn(h_n.shape(), TensorOptions(kFloat64));
@@ -157,9 +157,9 @@ std::vector<std::string> write_reference_seeds(const std::string& dir) {
     nn::RNNOptions o(3, 4);
     o.num_layers(2);
     nn::LSTM lstm(o);
-    lstm.to(kFloat64);
-    lstm.eval();
-    paths.push_back(dir + "/seed-reference-lstm.h5");
+    lstm->to(kFloat64);
+    lstm->eval();
+    paths.push_back(dir + "/seed-reference-lstm->h5");
     write_case(paths.back(), "LSTM", lstm, o, randn({4, 2, 3}, TensorOptions(kFloat64)), {}, true);
   }
   {
@@ -167,8 +167,8 @@ std::vector<std::string> write_reference_seeds(const std::string& dir) {
     nn::RNNOptions o(2, 3);
     o.bidirectional(true).batch_first(true);
     nn::GRU gru(o);
-    gru.to(kFloat64);
-    gru.eval();
+    gru->to(kFloat64);
+    gru->eval();
     paths.push_back(dir + "/seed-reference-gru-packed.h5");
     write_case(paths.back(), "GRU", gru, o, randn({3, 5, 2}, TensorOptions(kFloat64)), {5, 2, 4},
                false);
