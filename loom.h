@@ -40,4 +40,5 @@
 #include "nn/utils.h"
 #include "nn/rnn.h"
 #include "nn/sequential.h"
+#include "nn/serialize.h"
 #include "optim/optim.h"

@@ -18,6 +18,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -25,6 +26,9 @@
 #include "nn/packed_sequence.h"
 
 namespace loom::nn {
+
+template <typename Impl>
+class ModuleHolder;  // nn/module_holder.h (which includes this file through nn/module.h)
 
 // Writes module.str() (PyTorch's repr of the module tree).
 std::ostream& operator<<(std::ostream& os, const Module& module);
@@ -38,6 +42,20 @@ template <typename M>
 std::ostream& operator<<(std::ostream& os, const std::shared_ptr<M>& module) {
   return os << module_pointer_str(module.get());
 }
+
+// Writes the held module's repr (libtorch's `std::cout << lstm` for a holder);
+// throws loom::Error for an empty holder.
+template <typename Impl>
+std::ostream& operator<<(std::ostream& os, const ModuleHolder<Impl>& holder) {
+  return os << module_pointer_str(holder.get());
+}
+
+// True for nn::ModuleHolder<Impl> and the holders LOOM_MODULE declares.
+template <typename H, typename = void>
+inline constexpr bool is_module_holder_v = false;
+template <typename H>
+inline constexpr bool is_module_holder_v<H, std::void_t<typename H::ContainedType>> =
+    std::is_base_of_v<ModuleHolder<typename H::ContainedType>, H>;
 
 // PyTorch's repr of the PackedSequence namedtuple: each field's tensor repr, or
 // None for an undefined tensor (the indices of a sequence packed sorted).
@@ -63,6 +81,14 @@ struct fmt::formatter<std::shared_ptr<M>, char, std::enable_if_t<std::is_base_of
     : fmt::formatter<std::string_view> {
   auto format(const std::shared_ptr<M>& module, format_context& ctx) const {
     return fmt::formatter<std::string_view>::format(loom::nn::module_pointer_str(module.get()), ctx);
+  }
+};
+
+// fmt::format("{}", lstm) for a holder (throws loom::Error when empty).
+template <typename H>
+struct fmt::formatter<H, char, std::enable_if_t<loom::nn::is_module_holder_v<H>>> : fmt::formatter<std::string_view> {
+  auto format(const H& holder, format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(loom::nn::module_pointer_str(holder.get()), ctx);
   }
 };
 
