@@ -121,9 +121,9 @@ struct RunResult {
 
 // Runs case c in `dtype` with loom's cells and differentiates the FIXTURES.md
 // scalar sum(output * grad_output) + sum(h_n * grad_h_n) [+ sum(c_n * grad_c_n)].
-RunResult run_case(const VariantCase& c, DType dtype) {
-  const TensorOptions opt(dtype);
-  auto load = [&](const std::string& k) { return native::to(c.at(k), dtype); };
+RunResult run_case(const VariantCase& c, DType dtype, Device device = kCPU) {
+  const TensorOptions opt = TensorOptions(dtype).device(device);
+  auto load = [&](const std::string& k) { return native::to(native::to(c.at(k), dtype), device); };
   const std::int64_t H = c.hidden_size;
   Tensor x = load("input").requires_grad_(true);
   Tensor xs = c.batch_first ? transpose(x, 0, 1) : x;  // (L, N, C)
@@ -158,6 +158,7 @@ RunResult run_case(const VariantCase& c, DType dtype) {
         if (c.lstm()) cell = std::make_shared<nn::LayerNormLSTMCellImpl>(o);
         else cell = std::make_shared<nn::LayerNormGRUCellImpl>(o);
         cell->to(dtype);
+        cell->to(device);
         for (const auto& [name, t] : cell->named_parameters()) {
           native::copy_(t, c.at("params/" + name + k));
           p[name] = t;
@@ -225,7 +226,7 @@ RunResult run_case(const VariantCase& c, DType dtype) {
 
 // Compares one case's run with its stored PyTorch numbers; returns the worst
 // normwise-scaled |error| seen (for the report).
-double check_case(const VariantCase& c, DType dtype) {
+double check_case(const VariantCase& c, DType dtype, Device device = kCPU) {
   const bool f64 = dtype == kFloat64;
   // FIXTURES.md's tolerances: float64 rtol 1e-9, atol 1e-11; float32 rtol
   // 1e-4, atol 1e-5, the atol scaled by max(1, max|expected|) of the quantity.
@@ -235,7 +236,7 @@ double check_case(const VariantCase& c, DType dtype) {
   // of lstm_ln_l2_bi_packed_nobias_train, element -0.2117 off by 3.2e-5 in a
   // tensor whose largest element is 67).
   const double rtol = f64 ? 1e-9 : 1e-4, atol = f64 ? 1e-11 : 1e-5;
-  RunResult r = run_case(c, dtype);
+  RunResult r = run_case(c, dtype, device);
   double worst = 0;
   auto cmp = [&](const Tensor& actual, const std::string& key) {
     const Tensor& e = c.at(key);
@@ -283,6 +284,20 @@ TEST(ResearchCellsReference, EveryVariantCaseMatchesPyTorch) {
   ::testing::Test::RecordProperty("worst_abs_err_f64", fmt::format("{:.3g}", worst64));
   ::testing::Test::RecordProperty("worst_abs_err_f32", fmt::format("{:.3g}", worst32));
   std::printf("variant cases: %zu, worst |error| float64 %.3g, float32 %.3g\n", files.size(), worst64, worst32);
+}
+
+// The same cases with the cells on CUDA (the composed ops' CUDA kernels),
+// against the same PyTorch numbers and tolerances. Skipped without a GPU.
+TEST(ResearchCellsCuda, EveryVariantCaseMatchesPyTorchOnCuda) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  double worst64 = 0, worst32 = 0;
+  for (const std::string& path : case_files()) {
+    SCOPED_TRACE(path);
+    VariantCase c = read_case(path);
+    worst64 = std::max(worst64, check_case(c, kFloat64, kCUDA));
+    worst32 = std::max(worst32, check_case(c, kFloat32, kCUDA));
+  }
+  std::printf("variant cases on CUDA: worst |error| float64 %.3g, float32 %.3g\n", worst64, worst32);
 }
 
 // The stored training masks matter: running a training case with one mask

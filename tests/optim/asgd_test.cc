@@ -228,6 +228,37 @@ TEST(ASGDAverages, MasterWeightsFollowTheFloat32Run) {
   EXPECT_EQ(p16.to_vector<double>(), native::to(a.averaged(p32), kBFloat16).to_vector<double>());
 }
 
+// ASGD on CUDA (loom's elementwise kernels) follows the CPU run, parameters
+// and averages, in float64 and float32. Skipped without a GPU.
+TEST(ASGDCuda, MatchesCpu) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  for (const char* name : {"asgd_weight_decay_maximize", "asgd_groups", "asgd_skips"}) {
+    const auto& c = asgd_reference().find_case(name);
+    for (DType dtype : {kFloat64, kFloat32}) {
+      SCOPED_TRACE(fmt::format("{} {}", name, dtype));
+      auto cpu = make_params(c, dtype);
+      std::vector<Tensor> gpu;
+      for (const Tensor& p : cpu) gpu.push_back(native::to(p.detach(), kCUDA).requires_grad_(true));
+      auto a = make_case_asgd(c, cpu);
+      auto b = make_case_asgd(c, gpu);
+      for (std::size_t t = 1; t <= 10; ++t) {
+        set_grads(c, t, cpu);
+        for (std::size_t p = 0; p < gpu.size(); ++p)
+          gpu[p].set_grad(cpu[p].grad().defined() ? native::to(cpu[p].grad(), kCUDA) : Tensor());
+        a->step();
+        b->step();
+        const double rtol = dtype == kFloat64 ? 1e-13 : 1e-6, atol = dtype == kFloat64 ? 1e-15 : 1e-7;
+        for (std::size_t p = 0; p < cpu.size(); ++p) {
+          testing::expect_all_close(gpu[p].to_vector<double>(), cpu[p].to_vector<double>(), rtol, atol, "param");
+          if (a->averaged(cpu[p]).defined())
+            testing::expect_all_close(b->averaged(gpu[p]).to_vector<double>(), a->averaged(cpu[p]).to_vector<double>(),
+                                      rtol, atol, "ax");
+        }
+      }
+    }
+  }
+}
+
 TEST(ASGDErrors, BadOptionsUsePyTorchWords) {
   int count = 0;
   for (const auto& e : asgd_reference().errors) {
