@@ -3,6 +3,7 @@
 #pragma once
 
 #include "optim/adam.h"
+#include "optim/asgd.h"
 #include "optim/clip_grad.h"
 #include "optim/grad_scaler.h"
 #include "optim/lr_scheduler.h"

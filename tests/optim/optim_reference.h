@@ -35,6 +35,9 @@ struct TrajectoryCase {
   std::vector<std::vector<std::optional<std::vector<double>>>> grads;
   // expected[dtype][t - 1][p], dtype "float64" or "float32".
   std::map<std::string, std::vector<std::vector<std::vector<double>>>> expected;
+  // ASGD only: averaged[dtype][t - 1][p], the state "ax" after step t (absent
+  // for a parameter without state yet).
+  std::map<std::string, std::map<std::size_t, std::map<int, std::vector<double>>>> averaged;
 };
 
 struct ClipCase {
@@ -178,6 +181,8 @@ inline Reference load(const std::string& relative = "tests/data/optim/optim_refe
       auto& e = tc->expected[tag];
       if (e.size() < t) e.resize(t);
       e[t - 1].push_back(numbers(w, 3));
+    } else if (tag == "averaged") {
+      tc->averaged[w[1]][static_cast<std::size_t>(std::stoi(w[2])) - 1][std::stoi(w[3])] = numbers(w, 4);
     } else if (tag == "total") {
       cc->total[w[1]] = to_number(w[2]);
     } else if (tag == "clipped") {
@@ -207,6 +212,7 @@ inline std::unique_ptr<optim::OptimizerOptions> make_options(const std::string& 
   else if (kind == "Adam") o = std::make_unique<optim::AdamOptions>();
   else if (kind == "AdamW") o = std::make_unique<optim::AdamWOptions>();
   else if (kind == "RMSprop") o = std::make_unique<optim::RMSpropOptions>();
+  else if (kind == "ASGD") o = std::make_unique<optim::ASGDOptions>();
   else throw std::runtime_error("unknown optimizer " + kind);
   for (const auto& [k, v] : options) o->set_scalar(k, to_number(v));
   return o;
@@ -223,6 +229,8 @@ inline std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& kind,
     return std::make_unique<AdamW>(std::move(groups), dynamic_cast<const AdamWOptions&>(defaults));
   if (kind == "RMSprop")
     return std::make_unique<RMSprop>(std::move(groups), dynamic_cast<const RMSpropOptions&>(defaults));
+  if (kind == "ASGD")
+    return std::make_unique<ASGD>(std::move(groups), dynamic_cast<const ASGDOptions&>(defaults));
   throw std::runtime_error("unknown optimizer " + kind);
 }
 
