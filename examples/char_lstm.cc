@@ -189,12 +189,12 @@ std::string check_settings(const Settings& s) {
 class CharLSTM : public nn::Module {
  public:
   CharLSTM(std::int64_t vocab, const Settings& s) : dropout_(s.dropout) {
-    embed = register_module("embed", std::make_shared<nn::EmbeddingImpl>(vocab, s.embed));
-    lstm = register_module("lstm", std::make_shared<nn::LSTMImpl>(
+    embed = register_module("embed", nn::Embedding(vocab, s.embed));
+    lstm = register_module("lstm", nn::LSTM(
                                        nn::LSTMOptions(s.embed, s.hidden)
                                            .num_layers(s.layers)
                                            .dropout(s.layers > 1 ? s.dropout : 0.0)));  // between layers
-    head = register_module("head", std::make_shared<nn::LinearImpl>(s.hidden, vocab));
+    head = register_module("head", nn::Linear(s.hidden, vocab));
   }
 
   // Characters (T, N) Int64 and the state carried in (nullopt: zeros) ->
@@ -206,9 +206,9 @@ class CharLSTM : public nn::Module {
   }
   std::string type() const override { return "CharLSTM"; }
 
-  std::shared_ptr<nn::EmbeddingImpl> embed;
-  std::shared_ptr<nn::LSTMImpl> lstm;
-  std::shared_ptr<nn::LinearImpl> head;
+  nn::Embedding embed{nullptr};
+  nn::LSTM lstm{nullptr};
+  nn::Linear head{nullptr};
 
  private:
   double dropout_;

@@ -99,10 +99,10 @@ class Classifier : public nn::Module {
  public:
   Classifier(std::int64_t vocab, std::int64_t embed, std::int64_t hidden, std::int64_t layers,
              std::int64_t classes) {
-    embedding = register_module("embedding", std::make_shared<nn::EmbeddingImpl>(vocab, embed));
+    embedding = register_module("embedding", nn::Embedding(vocab, embed));
     gru = register_module(
-        "gru", std::make_shared<nn::GRUImpl>(nn::GRUOptions(embed, hidden).num_layers(layers).bidirectional(true)));
-    head = register_module("head", std::make_shared<nn::LinearImpl>(2 * hidden, classes));
+        "gru", nn::GRU(nn::GRUOptions(embed, hidden).num_layers(layers).bidirectional(true)));
+    head = register_module("head", nn::Linear(2 * hidden, classes));
   }
   // tokens Int64 [T, N] (on the model's device), lengths [N] -> logits [N, classes].
   Tensor forward(const Tensor& tokens, const std::vector<std::int64_t>& lengths) {
@@ -115,9 +115,9 @@ class Classifier : public nn::Module {
     return head->forward(summary);
   }
   std::string type() const override { return "Classifier"; }
-  std::shared_ptr<nn::EmbeddingImpl> embedding;
-  std::shared_ptr<nn::GRUImpl> gru;
-  std::shared_ptr<nn::LinearImpl> head;
+  nn::Embedding embedding{nullptr};
+  nn::GRU gru{nullptr};
+  nn::Linear head{nullptr};
 };
 
 // Fraction of the batch whose argmax matches the label.

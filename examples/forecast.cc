@@ -63,8 +63,8 @@ std::pair<Tensor, Tensor> make_windows(const std::vector<double>& series, const 
 class Forecaster : public nn::Module {
  public:
   Forecaster(std::int64_t hidden, std::int64_t layers) {
-    gru = register_module("gru", std::make_shared<nn::GRUImpl>(nn::GRUOptions(1, hidden).num_layers(layers)));
-    head = register_module("head", std::make_shared<nn::LinearImpl>(hidden, 1));
+    gru = register_module("gru", nn::GRU(nn::GRUOptions(1, hidden).num_layers(layers)));
+    head = register_module("head", nn::Linear(hidden, 1));
   }
   // window [W, N, 1] -> a forecast for every step [W, N, 1].
   Tensor forward(const Tensor& window) {
@@ -72,8 +72,8 @@ class Forecaster : public nn::Module {
     return head->forward(out);
   }
   std::string type() const override { return "Forecaster"; }
-  std::shared_ptr<nn::GRUImpl> gru;
-  std::shared_ptr<nn::LinearImpl> head;
+  nn::GRU gru{nullptr};
+  nn::Linear head{nullptr};
 };
 
 int main(int argc, char** argv) {

@@ -124,11 +124,35 @@ void Module::visit(bool params, bool recurse, const std::string& prefix, Fn&& fn
   for (const auto& [name, child] : children_) child->visit(params, true, prefix + name + ".", fn);
 }
 
+const Tensor* NamedTensors::find(const std::string& key) const {
+  for (const auto& [name, t] : *this)
+    if (name == key) return &t;
+  return nullptr;
+}
+
+const Tensor& NamedTensors::operator[](const std::string& key) const {
+  const Tensor* t = find(key);
+  LOOM_CHECK(t != nullptr, "Key '{}' is not defined", key);
+  return *t;
+}
+
+std::vector<std::string> NamedTensors::keys() const {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : *this) out.push_back(name);
+  return out;
+}
+
+std::vector<Tensor> NamedTensors::values() const {
+  std::vector<Tensor> out;
+  for (const auto& [name, t] : *this) out.push_back(t);
+  return out;
+}
+
 namespace {
 // Keeps the first occurrence of every tensor (PyTorch's remove_duplicate=True).
 template <typename Visit>
-std::vector<std::pair<std::string, Tensor>> unique_named(Visit&& visit) {
-  std::vector<std::pair<std::string, Tensor>> out;
+NamedTensors unique_named(Visit&& visit) {
+  NamedTensors out;
   std::unordered_set<const TensorImpl*> seen;
   visit([&](const std::string& name, const auto& entry) {
     if (entry.value.defined() && seen.insert(&entry.value.impl()).second) out.emplace_back(name, entry.value);
@@ -137,7 +161,7 @@ std::vector<std::pair<std::string, Tensor>> unique_named(Visit&& visit) {
 }
 }  // namespace
 
-std::vector<std::pair<std::string, Tensor>> Module::named_parameters(bool recurse) const {
+NamedTensors Module::named_parameters(bool recurse) const {
   return unique_named([&](auto&& fn) { visit(true, recurse, "", fn); });
 }
 
@@ -147,7 +171,7 @@ std::vector<Tensor> Module::parameters(bool recurse) const {
   return out;
 }
 
-std::vector<std::pair<std::string, Tensor>> Module::named_buffers(bool recurse) const {
+NamedTensors Module::named_buffers(bool recurse) const {
   return unique_named([&](auto&& fn) { visit(false, recurse, "", fn); });
 }
 

@@ -52,6 +52,25 @@ struct LoadStateDictResult {
   std::vector<std::string> unexpected_keys;  // in the map, absent from the module
 };
 
+// The (dotted name, tensor) pairs that named_parameters() / named_buffers()
+// return, in order: a std::vector of std::pair, also indexable by name as
+// libtorch's OrderedDict (`net->named_parameters()["fc.weight"]`).
+class NamedTensors : public std::vector<std::pair<std::string, Tensor>> {
+ public:
+  using std::vector<std::pair<std::string, Tensor>>::vector;
+  using std::vector<std::pair<std::string, Tensor>>::operator[];
+  // The tensor named `key`; throws loom::Error "Key 'fc.wieght' is not
+  // defined" (libtorch's words) when there is none.
+  const Tensor& operator[](const std::string& key) const;
+  const Tensor& operator[](const char* key) const { return (*this)[std::string(key)]; }
+  // The tensor named `key`, or nullptr.
+  const Tensor* find(const std::string& key) const;
+  bool contains(const std::string& key) const { return find(key) != nullptr; }
+  // The names, and the tensors, in order.
+  std::vector<std::string> keys() const;
+  std::vector<Tensor> values() const;
+};
+
 class Module {
  public:
   Module() = default;
@@ -103,10 +122,10 @@ class Module {
   // (dotted name, parameter) over this module and, when recurse, every
   // descendant in pre-order, as torch's named_parameters(): a parameter shared
   // by several modules appears once, under its first name.
-  std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true) const;
+  NamedTensors named_parameters(bool recurse = true) const;
   std::vector<Tensor> parameters(bool recurse = true) const;
   // (dotted name, buffer), same order and rules.
-  std::vector<std::pair<std::string, Tensor>> named_buffers(bool recurse = true) const;
+  NamedTensors named_buffers(bool recurse = true) const;
   std::vector<Tensor> buffers(bool recurse = true) const;
   // The direct children, in registration order.
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;

@@ -1,6 +1,5 @@
 // A GRUCell unrolled by hand over a sequence, checked against nn::GRU with the
-// same weights, spelled as a libtorch user spells it (modulo namespace and
-// loom's modules being held by std::shared_ptr). Built against the installed
+// same weights, spelled as a libtorch user spells it (modulo namespace). Built against the installed
 // package and run by the install_and_build_consumer test: exits 0 when the
 // outputs, the final state and every gradient agree.
 #include <loom/loom.h>
@@ -15,14 +14,15 @@ using loom::Tensor;
 int main() {
   loom::manual_seed(42);
   const std::int64_t T = 7, N = 3, C = 4, H = 5;
-  auto gru = std::make_shared<nn::GRUImpl>(nn::GRUOptions(C, H));
-  auto cell = std::make_shared<nn::GRUCellImpl>(nn::GRUCellOptions(C, H));
+  nn::GRU gru(nn::GRUOptions(C, H));
+  nn::GRUCell cell(nn::GRUCellOptions(C, H));
   {
     loom::NoGradGuard no_grad;  // copying weights between modules
-    cell->weight_ih.copy_(gru->named_parameter("weight_ih_l0"));
-    cell->weight_hh.copy_(gru->named_parameter("weight_hh_l0"));
-    cell->bias_ih.copy_(gru->named_parameter("bias_ih_l0"));
-    cell->bias_hh.copy_(gru->named_parameter("bias_hh_l0"));
+    auto params = gru->named_parameters();
+    cell->weight_ih.copy_(params["weight_ih_l0"]);
+    cell->weight_hh.copy_(params["weight_hh_l0"]);
+    cell->bias_ih.copy_(params["bias_ih_l0"]);
+    cell->bias_hh.copy_(params["bias_hh_l0"]);
   }
 
   Tensor x = loom::randn({T, N, C});
@@ -48,8 +48,8 @@ int main() {
   (unrolled.pow(2).sum() + h.sum()).backward();
   bool same_grads = true;
   for (const char* name : {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}) {
-    Tensor a = gru->named_parameter(std::string(name) + "_l0").grad();
-    Tensor b = cell->named_parameter(name).grad();
+    Tensor a = gru->named_parameters()[std::string(name) + "_l0"].grad();
+    Tensor b = cell->named_parameters()[name].grad();
     same_grads = same_grads && loom::allclose(a, b, 1e-4, 1e-5);
   }
   std::printf("GRUCell unrolled vs nn::GRU: outputs %s, final state %s, gradients %s\n",

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 
 namespace nn = loom::nn;
 using loom::Tensor;
@@ -30,12 +31,12 @@ void expect_refused(const char* what, const std::function<void()>& mistake, cons
 }
 
 int main() {
-  auto lstm = std::make_shared<nn::LSTMImpl>(nn::LSTMOptions(4, 8));
+  nn::LSTM lstm(nn::LSTMOptions(4, 8));
   Tensor x = loom::randn({5, 3, 4});
   expect_refused("LSTM input with the wrong feature size", [&] { lstm->forward(loom::randn({5, 3, 6})); },
                  "input.size(-1) must be equal to input_size. Expected 4, got 6");
   expect_refused("LSTM h0 without c0",
-                 [&] { lstm->forward(x, nn::LSTMImpl::State{loom::zeros({1, 3, 8}), Tensor()}); },
+                 [&] { lstm->forward(x, std::make_tuple(loom::zeros({1, 3, 8}), Tensor())); },
                  "got h_0 without c_0");
   expect_refused("index out of range", [&] { x.index({7}); }, "index 7 is out of bounds for dimension 0 with size 5");
   expect_refused("in-place change to a leaf that requires grad",
@@ -48,7 +49,7 @@ int main() {
                  "expected scalar type Long but found Float");
   expect_refused("loading a state_dict of another model",
                  [&] {
-                   auto other = std::make_shared<nn::LinearImpl>(4, 2);
+                   nn::Linear other(4, 2);
                    lstm->load_state_dict(other->state_dict());
                  },
                  "Missing key(s) in state_dict");

@@ -20,8 +20,8 @@ using loom::Tensor;
 
 struct Classifier : nn::Module {
   Classifier() {
-    lstm = register_module("lstm", std::make_shared<nn::LSTMImpl>(nn::LSTMOptions(1, 16).bidirectional(true)));
-    fc = register_module("fc", std::make_shared<nn::LinearImpl>(32, 2));
+    lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(1, 16).bidirectional(true)));
+    fc = register_module("fc", nn::Linear(32, 2));
   }
   // A packed batch -> logits (N, 2), from both directions' final states.
   Tensor forward(const nn::utils::rnn::PackedSequence& x) {
@@ -29,8 +29,8 @@ struct Classifier : nn::Module {
     Tensor h_n = std::get<0>(state);  // (2, N, 16)
     return fc->forward(loom::cat({h_n[0], h_n[1]}, 1));
   }
-  std::shared_ptr<nn::LSTMImpl> lstm;
-  std::shared_ptr<nn::LinearImpl> fc;
+  nn::LSTM lstm{nullptr};
+  nn::Linear fc{nullptr};
 };
 
 // A batch: N sequences of lengths in [3, 12], padded (T, N, 1), their lengths and labels.

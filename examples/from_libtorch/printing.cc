@@ -16,13 +16,13 @@ namespace nn = loom::nn;
 // A user module: no printing code and no name; it prints as "Classifier(...)".
 struct Classifier : nn::Module {
   Classifier() {
-    lstm = register_module("lstm", std::make_shared<nn::LSTMImpl>(nn::LSTMOptions(3, 8).bidirectional(true)));
-    drop = register_module("drop", std::make_shared<nn::DropoutImpl>(0.2));
-    fc = register_module("fc", std::make_shared<nn::LinearImpl>(16, 2));
+    lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(3, 8).bidirectional(true)));
+    drop = register_module("drop", nn::Dropout(0.2));
+    fc = register_module("fc", nn::Linear(16, 2));
   }
-  std::shared_ptr<nn::LSTMImpl> lstm;
-  std::shared_ptr<nn::DropoutImpl> drop;
-  std::shared_ptr<nn::LinearImpl> fc;
+  nn::LSTM lstm{nullptr};
+  nn::Dropout drop{nullptr};
+  nn::Linear fc{nullptr};
 };
 
 int main() {

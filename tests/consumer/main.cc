@@ -13,7 +13,7 @@ int main() {
 #else
   std::printf("loom built without CUDA\n");
 #endif
-  auto lstm = std::make_shared<nn::LSTMImpl>(nn::LSTMOptions(3, 4).num_layers(2));
+  nn::LSTM lstm(nn::LSTMOptions(3, 4).num_layers(2));
   Tensor x = randn({5, 2, 3});
   auto [out, state] = lstm->forward(x);
   sum(out).backward();

@@ -119,6 +119,19 @@ TEST(ModuleHolder, RegisteredHoldersAreTheModulesChildren) {
   EXPECT_EQ(net.forward(zeros({2, 1, 3})).shape(), (Shape{2, 1, 2}));
 }
 
+TEST(ModuleHolder, NamedParametersAreIndexableByName) {
+  Tagger net;
+  auto params = net.named_parameters();
+  EXPECT_EQ(params["fc.weight"].shape(), (Shape{2, 5}));
+  EXPECT_TRUE(params["lstm.bias_hh_l1"].is_same(net.lstm->named_parameter("bias_hh_l1")));
+  EXPECT_EQ(params[0].first, "lstm.weight_ih_l0");  // still a vector of pairs
+  EXPECT_TRUE(params.contains("fc.bias"));
+  EXPECT_EQ(params.find("fc.wieght"), nullptr);
+  EXPECT_ERROR_TEXT(params["fc.wieght"], "Key 'fc.wieght' is not defined");
+  EXPECT_EQ(params.keys().size(), 10u);
+  EXPECT_EQ(params.values().size(), 10u);
+}
+
 TEST(ModuleHolder, PrintsAsTheModuleDoes) {
   // repr(nn.LSTM(3, 5, num_layers=2)) and repr(nn.Linear(5, 2)) in torch 1.13.
   LSTM lstm(LSTMOptions(3, 5).num_layers(2));

@@ -15,14 +15,14 @@ namespace loom::fuzz {
 
 struct SeedNet : nn::Module {
   SeedNet() {
-    lstm = register_module("lstm", std::make_shared<nn::LSTMImpl>(nn::LSTMOptions(3, 5)));
-    head = register_module("head", std::make_shared<nn::LinearImpl>(5, 2));
+    lstm = register_module("lstm", nn::LSTM(nn::LSTMOptions(3, 5)));
+    head = register_module("head", nn::Linear(5, 2));
   }
   std::string type() const override { return "SeedNet"; }
   // (L, N, 3) -> (L, N, 2)
   Tensor forward(const Tensor& x) { return head->forward(std::get<0>(lstm->forward(x))); }
-  std::shared_ptr<nn::LSTMImpl> lstm;
-  std::shared_ptr<nn::LinearImpl> head;
+  nn::LSTM lstm{nullptr};
+  nn::Linear head{nullptr};
 };
 
 }  // namespace loom::fuzz
