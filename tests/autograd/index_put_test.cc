@@ -235,7 +235,7 @@ TEST(IndexPut, RepeatedWritesLastWinsOnEveryDevice) {
   }
 }
 
-TEST(IndexPut, IntegerTensors) {
+TEST(IndexPut, IntegerAndBfloat16Tensors) {
   // torch 1.13: tensor([7, 8, 9, 10]).index_put(([1, 3],), [-5, 9]) -> [7, -5, 9, 9]
   Tensor labels = tensor_int64({7, 8, 9, 10}, {4});
   Tensor put = index_put(labels, {ids({1, 3}, kCPU)}, tensor_int64({-5, 9}, {2}));
@@ -252,6 +252,13 @@ TEST(IndexPut, IntegerTensors) {
   Tensor picked = index(m, {ids({2, 0}, kCPU), ids({1, 3}, {2, 1}, kCPU)});
   EXPECT_EQ(picked.shape(), (Shape{2, 2}));
   EXPECT_EQ(picked.to_vector<std::int64_t>(), (std::vector<std::int64_t>{9, 1, 11, 3}));
+  // bfloat16: accumulation in float32, rounded once: 256 + 1 + 1 = 258 (exact in bfloat16),
+  // where bfloat16 steps (256 + 1 -> 256, + 1 -> 256) would lose both ones.
+  Tensor b = full({2}, 256.0, TensorOptions(kBFloat16));
+  Tensor acc = index_put(b, {ids({0, 0}, kCPU)}, ones({2}, kBFloat16), true);
+  EXPECT_EQ(acc.dtype(), kBFloat16);
+  EXPECT_EQ(host(acc), (std::vector<double>{258, 256}));
+  EXPECT_EQ(host(scatter(b, 0, ids({1}, kCPU), 0.5)), (std::vector<double>{256, 0.5}));
 }
 
 TEST(IndexPut, ErrorsInPyTorchWords) {
