@@ -261,6 +261,22 @@ TEST(IndexPut, IntegerAndBfloat16Tensors) {
   EXPECT_EQ(host(scatter(b, 0, ids({1}, kCPU), 0.5)), (std::vector<double>{256, 0.5}));
 }
 
+TEST(IndexPut, EmptyIndicesWriteNothing) {
+  // torch 1.13 on x = arange(12.).reshape(3, 4): x[tensor([], long)] is [0, 4], as is
+  // x[tensor([False] * 3)]; writes through them, and scatter with an index of shape [0, 4], change nothing.
+  for (Device device : {kCPU, kCUDA}) {
+    if (device.is_cuda() && !testing::has_cuda_device()) continue;
+    SCOPED_TRACE(device.str());
+    Tensor x = tensor({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {3, 4}, kFloat64).to(device);
+    Tensor none = zeros({3}, kBool).to(device);
+    EXPECT_EQ(index(x, {ids({}, {0}, device)}).shape(), (Shape{0, 4}));
+    EXPECT_EQ(index(x, {none}).shape(), (Shape{0, 4}));
+    EXPECT_EQ(host(index_put(x, {none}, 5.0)), host(x));
+    EXPECT_EQ(host(index_put(x, {ids({}, {0}, device)}, zeros({4}, kFloat64).to(device), true)), host(x));
+    EXPECT_EQ(host(scatter(x, 0, ids({}, {0, 4}, device), 1.0)), host(x));
+  }
+}
+
 TEST(IndexPut, ErrorsInPyTorchWords) {
   // The texts torch 1.13 gives for the same calls on zeros(2, 3, 4, 5).
   Tensor x = zeros({2, 3, 4, 5});
