@@ -1,3 +1,5 @@
+// index, index_select, gather, masked_select and nonzero (contracts in
+// autograd/indexing.h): positions on the host, gathers through flat::take.
 #include "autograd/indexing.h"
 
 #include <string>
