@@ -98,6 +98,17 @@ Tensor operator>=(Scalar a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 // x with `value` where mask (Bool, broadcastable to x) is true.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// The same with a 0-D tensor value (cast to x's dtype, moved to x's device),
+// differentiable in x and value, as torch.masked_fill; errors in PyTorch's
+// words ("masked_fill_ only supports a 0-dimensional value tensor, but got
+// tensor with 1 dimension(s).").
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
+// where with a C++ number for a or b (a Python scalar in PyTorch's type
+// promotion: where(c, float32 tensor, 0.5) is float32; two numbers give the
+// default float32 when either is floating, else int64, or Bool for two bools).
+Tensor where(const Tensor& cond, const Tensor& a, Scalar b);
+Tensor where(const Tensor& cond, Scalar a, const Tensor& b);
+Tensor where(const Tensor& cond, Scalar a, Scalar b);
 
 // ---- movement and views (views share storage; gradients flow back) ------------
 Tensor contiguous(const Tensor& x);

@@ -44,6 +44,48 @@ Tensor Tensor::log_softmax(std::int64_t dim) const { return loom::log_softmax(*t
 const Tensor& Tensor::scatter_add_(std::int64_t dim, const Tensor& index, const Tensor& src) const {
   return copy_(loom::scatter_add(*this, dim, index, src));
 }
+const Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& values,
+                                 bool accumulate) const {
+  return copy_(loom::index_put(*this, indices, values, accumulate));
+}
+const Tensor& Tensor::index_put_(std::initializer_list<indexing::TensorIndex> indices, Scalar value) const {
+  return copy_(loom::index_put(*this, indices, value));
+}
+const Tensor& Tensor::index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate) const {
+  return copy_(loom::index_put(*this, indices, values, accumulate));
+}
+Tensor Tensor::index_put(std::initializer_list<indexing::TensorIndex> indices, const Tensor& values,
+                         bool accumulate) const {
+  return loom::index_put(*this, indices, values, accumulate);
+}
+Tensor Tensor::index_put(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate) const {
+  return loom::index_put(*this, indices, values, accumulate);
+}
+const Tensor& Tensor::scatter_(std::int64_t dim, const Tensor& index, const Tensor& src) const {
+  return copy_(loom::scatter(*this, dim, index, src));
+}
+const Tensor& Tensor::scatter_(std::int64_t dim, const Tensor& index, Scalar value) const {
+  return copy_(loom::scatter(*this, dim, index, value));
+}
+Tensor Tensor::scatter(std::int64_t dim, const Tensor& index, const Tensor& src) const {
+  return loom::scatter(*this, dim, index, src);
+}
+Tensor Tensor::scatter(std::int64_t dim, const Tensor& index, Scalar value) const {
+  return loom::scatter(*this, dim, index, value);
+}
+Tensor Tensor::scatter_add(std::int64_t dim, const Tensor& index, const Tensor& src) const {
+  return loom::scatter_add(*this, dim, index, src);
+}
+const Tensor& Tensor::masked_fill_(const Tensor& mask, Scalar value) const { return copy_(masked_fill(mask, value)); }
+const Tensor& Tensor::masked_fill_(const Tensor& mask, const Tensor& value) const {
+  return copy_(masked_fill(mask, value));
+}
+Tensor Tensor::masked_fill(const Tensor& mask, Scalar value) const {
+  return loom::masked_fill(*this, mask, value.to_double());
+}
+Tensor Tensor::masked_fill(const Tensor& mask, const Tensor& value) const {
+  return loom::masked_fill(*this, mask, value);
+}
 Tensor Tensor::index(std::initializer_list<indexing::TensorIndex> indices) const {
   return loom::index(*this, indices);
 }

@@ -173,6 +173,30 @@ class Tensor {
   // x.scatter_add_(dim, index, src): loom::scatter_add into this tensor, in
   // place (autograd/indexing.h; an in-place op as those below).
   const Tensor& scatter_add_(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  // Indexed writes as libtorch spells them (autograd/indexing.h has the
+  // contracts): the "_" forms write into this tensor as copy_ does (version
+  // counter, PyTorch's in-place errors), the others return a new tensor.
+  // x.index_put_({Slice(), ids}, v) / ({mask}, 0.0): x[:, ids] = v.
+  const Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& values,
+                           bool accumulate = false) const;
+  const Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, Scalar value) const;
+  // torch's index_put_((i0, i1, ...), values, accumulate): undefined entries are full slices.
+  const Tensor& index_put_(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false) const;
+  Tensor index_put(std::initializer_list<indexing::TensorIndex> indices, const Tensor& values,
+                   bool accumulate = false) const;
+  Tensor index_put(const std::vector<Tensor>& indices, const Tensor& values, bool accumulate = false) const;
+  // x.scatter_(dim, index, src / value): the last write of a repeated index wins.
+  const Tensor& scatter_(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  const Tensor& scatter_(std::int64_t dim, const Tensor& index, Scalar value) const;
+  Tensor scatter(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor scatter(std::int64_t dim, const Tensor& index, Scalar value) const;
+  Tensor scatter_add(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  // x.masked_fill_(mask, value): value where mask (Bool, broadcastable to x)
+  // is true; a Tensor value must be 0-D (and gets a gradient).
+  const Tensor& masked_fill_(const Tensor& mask, Scalar value) const;
+  const Tensor& masked_fill_(const Tensor& mask, const Tensor& value) const;
+  Tensor masked_fill(const Tensor& mask, Scalar value) const;
+  Tensor masked_fill(const Tensor& mask, const Tensor& value) const;
   Tensor unsqueeze(std::int64_t d) const;
   Tensor squeeze() const;
   Tensor squeeze(std::int64_t d) const;

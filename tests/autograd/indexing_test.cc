@@ -229,8 +229,9 @@ TEST(Indexing, ErrorsInPyTorchWords) {
   EXPECT_LOOM_ERROR(index(x, {tensor({1, 0, 1}, kBool)}),
                     "The shape of the mask [3] at index 0 does not match the shape of the indexed tensor [2, 3] at "
                     "index 0");
-  EXPECT_LOOM_ERROR(index(x, {ids({0}, {1}, kCPU), ids({0}, {1}, kCPU)}),
-                    "index: loom takes at most one tensor index per call (got 2); index in two steps");
+  EXPECT_EQ(host(index(x, {ids({0}, {1}, kCPU), ids({2}, {1}, kCPU)})), std::vector<double>{2});  // x[[0], [2]]
+  EXPECT_LOOM_ERROR(index(x, {ids({0, 1}, {2}, kCPU), ids({0, 1, 2}, {3}, kCPU)}),
+                    "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]");
   EXPECT_LOOM_ERROR(index(x, {Slice(0, 2, -1)}), "step must be greater than zero");
 }
 
