@@ -142,8 +142,12 @@ const Tensor& overwrite(const Tensor& self, const char* node_name, const Tensor&
   const bool record = any_requires(self, {src});
   check_inplace_allowed(self, record);
   Tensor result = values;
-  if (record) {
-    std::vector<Tensor> inputs{self};
+  // On a view, the base's CopySlices already drops the gradient of the
+  // overwritten elements: the node needs no edge to the view's old values
+  // (and none at all without a source that requires grad).
+  const bool on_view = is_differentiable_view(self);
+  if (record && (!on_view || src.requires_grad())) {
+    std::vector<Tensor> inputs{on_view ? Tensor() : self};
     if (src.defined()) inputs.push_back(src);
     auto node = make_node<OverwriteBackward>(inputs);
     node->node_name = node_name;

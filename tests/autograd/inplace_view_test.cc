@@ -227,6 +227,18 @@ TEST(InplaceViews, ViewsFollowTheirBaseLazily) {
   expect_tensor(x.grad(), {2, 3}, {0, 0, 0, 1, 1, 1}, 0, 0);
 }
 
+TEST(InplaceViews, OverwritingFillsOnViewsCutTheGradientThere) {
+  // PyTorch: y = x * 3; y[0].zero_(); y[1, 1:].uniform_(); (y * y).sum().backward()
+  // -> x.grad = [[0, 0, 0], [18 * x[1, 0], 0, 0]]
+  Tensor x = x_2x3();
+  Tensor y = x * 3;
+  y[0].zero_();
+  y[1].slice(0, 1, 3).uniform_();
+  EXPECT_STREQ(y.grad_fn()->name(), "CopySlices");
+  (y * y).sum().backward();
+  expect_tensor(x.grad(), {2, 3}, {0, 0, 0, 18 * 1.5, 0, 0}, 1e-15, 0);
+}
+
 TEST(InplaceViews, BaseDoesNotRequireGradUntilAViewTakesOneThatDoes) {
   Tensor h = zeros({2, 3}, f64());
   Tensor earlier = h.narrow(1, 1, 2);  // taken before h needs grad
