@@ -416,6 +416,22 @@ TEST(InplaceViews, SavedBaseModifiedThroughAViewIsRefusedAtBackward) {
                     "inplace operation: [torch.DoubleTensor [3]]");
 }
 
+TEST(InplaceViews, OperandSavedFromAnotherViewOfTheSameBaseIsRefusedAtBackward) {
+  // PyTorch 1.13: y = x * 3; y[0].add_(y[1] * y[1]); y.sum().backward() -> the
+  // error (mul saved y[1], whose storage the add_ then changed); same for
+  // y[0].mul_(y[1]).
+  const std::string error =
+      "one of the variables needed for gradient computation has been modified by an inplace "
+      "operation: [torch.DoubleTensor [3]]";
+  Tensor x = x_2x3();
+  Tensor y = x * 3;
+  y[0].add_(y[1] * y[1]);
+  EXPECT_LOOM_ERROR(y.sum().backward(), error);
+  Tensor z = x * 3;
+  z[0].mul_(z[1]);
+  EXPECT_LOOM_ERROR(z.sum().backward(), error);
+}
+
 // ---- CUDA against CPU ------------------------------------------------------------
 
 TEST(InplaceViews, CudaMatchesCpu) {
