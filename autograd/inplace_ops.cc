@@ -7,7 +7,9 @@
 // on and an operand requires grad, the op is recorded: it is computed from a
 // snapshot of the old values that carries the tensor's history (so a node that
 // saves its input keeps the old values, never the overwritten ones), and the
-// tensor then takes the result's history: its grad_fn becomes the op's node.
+// tensor then takes the result's history: its grad_fn becomes the op's node
+// (on a differentiable view, the view's base takes it instead, through a
+// CopySlices node: autograd/view_history.h).
 // Nodes that saved the tensor before the change see its version move, and
 // backward refuses them with PyTorch's error (autograd/node.h).
 #include <string_view>
