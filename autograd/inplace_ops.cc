@@ -7,11 +7,16 @@
 // on and an operand requires grad, the op is recorded: it is computed from a
 // snapshot of the old values that carries the tensor's history (so a node that
 // saves its input keeps the old values, never the overwritten ones), and the
-// tensor then takes the result's history: its grad_fn becomes the op's node.
+// tensor then takes the result's history: its grad_fn becomes the op's node
+// (on a differentiable view, the view's base takes it instead, through a
+// CopySlices node: autograd/view_history.h).
 // Nodes that saved the tensor before the change see its version move, and
 // backward refuses them with PyTorch's error (autograd/node.h).
+#include <string_view>
+
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "autograd/view_history.h"
 #include "core/native.h"
 #include "core/type_promotion.h"
 
@@ -48,18 +53,25 @@ bool any_requires(const Tensor& self, std::initializer_list<Tensor> others) {
   return any_requires_grad(all);
 }
 
-// Refuses what PyTorch refuses (a leaf that requires grad, under grad mode)
-// and what loom cannot record (a view whose base would need its history
-// rebased, PyTorch's CopySlices).
+// PyTorch's assert_no_internal_overlap: an op that writes every element
+// cannot write a tensor whose elements share memory (a stride 0 over a size
+// above 1: expand). fill_ and zero_ may (every write is the same value).
+void check_no_internal_overlap(const Tensor& self) {
+  for (std::int64_t d = 0; d < self.dim(); ++d)
+    LOOM_CHECK(!(self.strides()[d] == 0 && self.shape()[d] > 1),
+               "unsupported operation: more than one element of the written-to tensor refers to a "
+               "single memory location. Please clone() the tensor before performing the operation.");
+}
+
+// Refuses what PyTorch refuses when the op must be recorded: a leaf that
+// requires grad, and views that cannot take the change into their base's
+// history (autograd/view_history.h).
 void check_inplace_allowed(const Tensor& self, bool record) {
   LOOM_CHECK(self.defined(), "in-place operation on an undefined tensor");
-  if (!grad_enabled()) return;
+  if (!record) return;  // record implies grad mode on
+  check_view_inplace_allowed(self);
   LOOM_CHECK(!(self.requires_grad() && self.is_leaf()),
              "a leaf Variable that requires grad is being used in an in-place operation.");
-  LOOM_CHECK(!(record && self.impl().is_view),
-             "a view of another tensor is being used in an in-place operation that must be "
-             "recorded for autograd; loom does not rebase a view's base history (PyTorch's "
-             "CopySlices): use the out-of-place operation, or modify the base tensor");
 }
 
 // The old values of self as an operand: with recording, a copy that carries
@@ -68,8 +80,8 @@ Tensor snapshot(const Tensor& self, bool record) {
   if (!record) return self;
   Tensor copy = native::clone(self);
   TensorImpl& impl = copy.impl();
-  impl.requires_grad = self.requires_grad();
-  impl.grad_fn = self.impl().grad_fn;
+  impl.grad_fn = self.grad_fn();  // a view's, brought up to date with its base
+  impl.requires_grad = self.requires_grad() && impl.grad_fn != nullptr;
   impl.output_nr = self.impl().output_nr;
   impl.grad_accumulator = self.impl().grad_accumulator;
   return copy;
@@ -93,7 +105,9 @@ const Tensor& commit(const Tensor& self, Tensor result, bool record, const char*
   native::copy_(self, result);
   TensorImpl& impl = self.impl();
   impl.storage->bump_version();
-  if (record) {
+  if (record && is_differentiable_view(self)) {
+    rebase_history_of_base(self, result);  // self's own history follows lazily
+  } else if (record) {
     LOOM_CHECK(result.grad_fn() != nullptr, "{}: internal error: a recorded result has no history", op);
     impl.grad_fn = result.grad_fn();
     impl.output_nr = result.impl().output_nr;
@@ -109,6 +123,7 @@ const Tensor& inplace(const Tensor& self, const char* op, std::initializer_list<
                       Fn&& compute) {
   LOOM_CHECK(self.defined(), "{}: in-place operation on an undefined tensor", op);
   for (const Tensor& t : others) LOOM_CHECK(t.defined(), "{}: expected a defined tensor", op);
+  check_no_internal_overlap(self);
   const bool record = any_requires(self, others);
   check_inplace_allowed(self, record);
   Tensor result;
@@ -125,11 +140,16 @@ const Tensor& inplace(const Tensor& self, const char* op, std::initializer_list<
 // dtype and device); `src` is copy_'s source (undefined otherwise).
 const Tensor& overwrite(const Tensor& self, const char* node_name, const Tensor& values,
                         const Tensor& src) {
+  if (std::string_view(node_name) != "FillBackward") check_no_internal_overlap(self);
   const bool record = any_requires(self, {src});
   check_inplace_allowed(self, record);
   Tensor result = values;
-  if (record) {
-    std::vector<Tensor> inputs{self};
+  // On a view, the base's CopySlices already drops the gradient of the
+  // overwritten elements: the node needs no edge to the view's old values
+  // (and none at all without a source that requires grad).
+  const bool on_view = is_differentiable_view(self);
+  if (record && (!on_view || src.requires_grad())) {
+    std::vector<Tensor> inputs{on_view ? Tensor() : self};
     if (src.defined()) inputs.push_back(src);
     auto node = make_node<OverwriteBackward>(inputs);
     node->node_name = node_name;

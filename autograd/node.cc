@@ -74,7 +74,7 @@ void set_grad_enabled(bool enabled) { g_grad_enabled = enabled; }
 Edge gradient_edge(const Tensor& t) {
   if (!t.requires_grad()) return {};
   TensorImpl& impl = t.impl();
-  if (impl.grad_fn) return {impl.grad_fn, impl.output_nr};
+  if (const auto& fn = t.grad_fn()) return {fn, impl.output_nr};  // a view's, brought up to date
   auto acc = impl.grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t.impl_ptr());

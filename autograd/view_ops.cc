@@ -7,6 +7,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "autograd/view_history.h"
 #include "core/native.h"
 
 namespace loom {
@@ -88,11 +89,14 @@ Shape infer_shape(const Shape& shape, std::int64_t numel) {
 
 Tensor reshape_grad(const Tensor& g, const TensorMeta& m) { return reshape(g, m.shape); }
 
-// A view of x seen by the user: marked, so that an in-place op that would
-// need PyTorch's history rebasing of the base refuses (autograd/inplace_ops.cc).
-Tensor alias_view(const Tensor& x, const Shape& shape, const Shape& strides, std::int64_t offset) {
+// A differentiable view of x: `replay` makes the same view of any tensor of
+// x's geometry, so that an in-place op on the view can rewrite its base's
+// history (autograd/view_history.h).
+Tensor alias_view(const Tensor& x, const Shape& shape, const Shape& strides, std::int64_t offset,
+                  std::function<Tensor(const Tensor&)> replay) {
   Tensor v = make_view(x, shape, strides, offset);
   v.impl().is_view = true;
+  make_differentiable_view(v, x, std::move(replay));
   return v;
 }
 
@@ -119,7 +123,13 @@ Tensor to(const Tensor& x, DType dtype) {
                      [](const Tensor& g, const TensorMeta& m) { return native::to(g, m.dtype); });
 }
 
-Tensor detach(const Tensor& x) { return alias_view(x, x.shape(), x.strides(), x.storage_offset()); }
+// Shares storage (and the version counter) but is no differentiable view: an
+// in-place op on it is recorded on its own history, as PyTorch's.
+Tensor detach(const Tensor& x) {
+  Tensor v = make_view(x, x.shape(), x.strides(), x.storage_offset());
+  v.impl().is_view = true;
+  return v;
+}
 
 Tensor view(const Tensor& x, const Shape& shape) {
   Shape s = infer_shape(shape, x.numel());
@@ -127,7 +137,9 @@ Tensor view(const Tensor& x, const Shape& shape) {
   LOOM_CHECK(strides.has_value(),
              "view size is not compatible with input tensor's size and stride (at least one "
              "dimension spans across two contiguous subspaces). Use .reshape(...) instead.");
-  return record_view(alias_view(x, s, *strides, x.storage_offset()), x, "ViewBackward", reshape_grad);
+  return record_view(alias_view(x, s, *strides, x.storage_offset(),
+                                [s](const Tensor& b) { return view(b, s); }),
+                     x, "ViewBackward", reshape_grad);
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
@@ -156,7 +168,9 @@ Tensor transpose(const Tensor& x, std::int64_t d0, std::int64_t d1) {
   Shape shape = x.shape(), strides = x.strides();
   std::swap(shape[d0], shape[d1]);
   std::swap(strides[d0], strides[d1]);
-  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "TransposeBackward",
+  return record_view(alias_view(x, shape, strides, x.storage_offset(),
+                                [d0, d1](const Tensor& b) { return transpose(b, d0, d1); }),
+                     x, "TransposeBackward",
                      [d0, d1](const Tensor& g, const TensorMeta&) { return transpose(g, d0, d1); });
 }
 
@@ -176,7 +190,11 @@ Tensor permute(const Tensor& x, const Shape& order) {
     strides.push_back(x.strides()[d]);
     inverse[d] = static_cast<std::int64_t>(i);
   }
-  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "PermuteBackward",
+  Shape wrapped;
+  for (auto o : order) wrapped.push_back(x.wrap_dim(o));
+  return record_view(alias_view(x, shape, strides, x.storage_offset(),
+                                [wrapped](const Tensor& b) { return permute(b, wrapped); }),
+                     x, "PermuteBackward",
                      [inverse](const Tensor& g, const TensorMeta&) { return permute(g, inverse); });
 }
 
@@ -193,7 +211,8 @@ Tensor slice(const Tensor& x, std::int64_t d, std::int64_t start, std::int64_t e
   Shape shape = x.shape(), strides = x.strides();
   shape[d] = (end - start + step - 1) / step;
   strides[d] *= step;
-  Tensor out = alias_view(x, shape, strides, x.storage_offset() + start * x.strides()[d]);
+  Tensor out = alias_view(x, shape, strides, x.storage_offset() + start * x.strides()[d],
+                          [d, start, end, step](const Tensor& b) { return slice(b, d, start, end, step); });
   return record_view(out, x, "SliceBackward", [d, start, end, step](const Tensor& g, const TensorMeta& m) {
     Tensor full = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
     native::copy_(slice(full, d, start, end, step), g);
@@ -224,7 +243,9 @@ Tensor select(const Tensor& x, std::int64_t d, std::int64_t index) {
   std::int64_t offset = x.storage_offset() + index * strides[d];
   shape.erase(shape.begin() + d);
   strides.erase(strides.begin() + d);
-  return record_view(alias_view(x, shape, strides, offset), x, "SelectBackward",
+  return record_view(alias_view(x, shape, strides, offset,
+                                [d, index](const Tensor& b) { return select(b, d, index); }),
+                     x, "SelectBackward",
                      [d, index](const Tensor& g, const TensorMeta& m) {
                        Tensor full = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
                        native::copy_(select(full, d, index), g);
@@ -241,16 +262,18 @@ Tensor unsqueeze(const Tensor& x, std::int64_t d) {
   std::int64_t stride = d < x.dim() ? shape[d] * strides[d] : 1;
   shape.insert(shape.begin() + d, 1);
   strides.insert(strides.begin() + d, stride);
-  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "UnsqueezeBackward",
-                     reshape_grad);
+  return record_view(alias_view(x, shape, strides, x.storage_offset(),
+                                [d](const Tensor& b) { return unsqueeze(b, d); }),
+                     x, "UnsqueezeBackward", reshape_grad);
 }
 
 Tensor squeeze(const Tensor& x) {
   Shape shape, strides;
   for (std::int64_t d = 0; d < x.dim(); ++d)
     if (x.shape()[d] != 1) shape.push_back(x.shape()[d]), strides.push_back(x.strides()[d]);
-  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "SqueezeBackward",
-                     reshape_grad);
+  return record_view(alias_view(x, shape, strides, x.storage_offset(),
+                                [](const Tensor& b) { return squeeze(b); }),
+                     x, "SqueezeBackward", reshape_grad);
 }
 
 Tensor squeeze(const Tensor& x, std::int64_t d) {
@@ -260,8 +283,9 @@ Tensor squeeze(const Tensor& x, std::int64_t d) {
   Shape shape = x.shape(), strides = x.strides();
   shape.erase(shape.begin() + d);
   strides.erase(strides.begin() + d);
-  return record_view(alias_view(x, shape, strides, x.storage_offset()), x, "SqueezeBackward",
-                     reshape_grad);
+  return record_view(alias_view(x, shape, strides, x.storage_offset(),
+                                [d](const Tensor& b) { return squeeze(b, d); }),
+                     x, "SqueezeBackward", reshape_grad);
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
@@ -286,7 +310,9 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     out_shape[i] = want;
     strides[i] = have == want ? x.strides()[i - lead] : 0;
   }
-  return record_view(alias_view(x, out_shape, strides, x.storage_offset()), x, "ExpandBackward",
+  return record_view(alias_view(x, out_shape, strides, x.storage_offset(),
+                                [out_shape](const Tensor& b) { return expand(b, out_shape); }),
+                     x, "ExpandBackward",
                      [](const Tensor& g, const TensorMeta& m) { return sum_to(g, m.shape); });
 }
 
@@ -378,6 +404,21 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
   return cat(parts, dim);
 }
 
+namespace {
+// The pieces of x along d, as views; `name` is the op PyTorch's errors name
+// (its outputs are multiple-output views, which in-place ops refuse).
+std::vector<Tensor> split_views(const Tensor& x, const Shape& sizes, std::int64_t d, const char* name) {
+  std::vector<Tensor> out;
+  std::int64_t start = 0;
+  for (auto s : sizes) {
+    out.push_back(narrow(x, d, start, s));
+    start += s;
+  }
+  mark_multi_output_views(out, name);
+  return out;
+}
+}  // namespace
+
 std::vector<Tensor> split_with_sizes(const Tensor& x, const Shape& sizes, std::int64_t dim) {
   std::int64_t d = x.wrap_dim(dim);
   std::int64_t total = 0;
@@ -390,13 +431,7 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, const Shape& sizes, std::i
              "split_with_sizes expects split_sizes to sum exactly to {} (input tensor's size at "
              "dimension {}), but got split_sizes={}",
              x.shape()[d], d, shape_str(sizes));
-  std::vector<Tensor> out;
-  std::int64_t start = 0;
-  for (auto s : sizes) {
-    out.push_back(narrow(x, d, start, s));
-    start += s;
-  }
-  return out;
+  return split_views(x, sizes, d, "SplitWithSizesBackward");
 }
 
 std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim) {
@@ -407,7 +442,7 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t
   Shape sizes;
   for (std::int64_t start = 0; start < n; start += split_size) sizes.push_back(std::min(split_size, n - start));
   if (sizes.empty()) sizes.push_back(0);
-  return split_with_sizes(x, sizes, d);
+  return split_views(x, sizes, d, "SplitBackward");
 }
 
 std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim) {

@@ -31,6 +31,7 @@ class TensorIndex;  // autograd/indexing.h
 using Shape = std::vector<std::int64_t>;
 
 class Node;  // autograd/node.h
+struct ViewInfo;  // autograd/view_history.h: a differentiable view's base and replay
 // The name of an autograd node, e.g. "TanhBackward" (defined by autograd/).
 const char* grad_fn_name(const Node& node);
 
@@ -74,6 +75,10 @@ struct TensorImpl {
   std::weak_ptr<Node> grad_accumulator;    // a leaf's AccumulateGrad node, made on demand
   bool retains_grad = false;               // non-leaf keeps .grad (retain_grad())
   bool is_view = false;                    // made by make_view: shares another tensor's storage
+  // Set on differentiable views (select, narrow, transpose, view, ...): the
+  // root base and how to replay the view from it, so that an in-place op on
+  // the view can rewrite the base's history (autograd/view_history.h).
+  std::shared_ptr<ViewInfo> view;
 };
 
 // Options for factories, in libtorch's builder style:
@@ -130,15 +135,21 @@ class Tensor {
   std::string str() const;
 
   // ---- autograd slot (core) --------------------------------------------------
-  bool requires_grad() const { return defined() && impl().requires_grad; }
+  // True when gradients flow to this tensor: it was marked, has history, or
+  // is a differentiable view of a base that requires grad.
+  bool requires_grad() const;
   // Marks a leaf as requiring grad (floating dtypes only). Returns *this.
   Tensor& requires_grad_(bool value = true);
   // The accumulated gradient of a leaf (undefined until backward reaches it).
   Tensor grad() const;
   void set_grad(const Tensor& g) const;
   // True for tensors created by the user rather than by a recorded operation.
-  bool is_leaf() const { return impl().grad_fn == nullptr; }
-  const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
+  // (A view's history is first brought up to date with its base's in-place
+  // changes, autograd/view_history.h; this may throw PyTorch's error for a
+  // multiple-output or no-grad view whose base was modified in place.)
+  bool is_leaf() const;
+  // The node that produced this tensor (null for a leaf); see is_leaf().
+  const std::shared_ptr<Node>& grad_fn() const;
 
   // ---- differentiable methods (defined by autograd/tensor_methods.cc) --------
   // Reverse-mode differentiation from this tensor. `gradient` defaults to 1 for
@@ -237,8 +248,15 @@ class Tensor {
   // With grad mode on: a leaf that requires grad is refused ("a leaf Variable
   // that requires grad is being used in an in-place operation."); on other
   // tensors the op is recorded on the tape (this tensor's grad_fn becomes the
-  // op's node), except on a view (loom does not rebase a view's base, as
-  // PyTorch's CopySlices does), which is refused when recording is needed.
+  // op's node). On a differentiable view, the view's base takes the change
+  // into its history (PyTorch's CopySlices, autograd/view_history.h), so the
+  // gradient flows through later uses of the base and of every view of it;
+  // refused as PyTorch: a view of a leaf that requires grad ("a view of a leaf
+  // Variable that requires grad is being used in an in-place operation."),
+  // outputs of split/chunk, and views made under NoGradGuard. Writing into a
+  // tensor whose elements overlap in memory (expand) is refused as PyTorch
+  // ("unsupported operation: more than one element of the written-to tensor
+  // refers to a single memory location. ..."), except by fill_ and zero_.
   // Under NoGradGuard nothing is recorded and leaves may be modified.
   const Tensor& add_(const Tensor& other) const;
   const Tensor& add_(Scalar other) const;
