@@ -22,6 +22,7 @@
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
 #include "core/generator.h"
+#include "core/hdf5_file.h"
 #include "core/native.h"
 #include "nn/packed_sequence.h"
 #include "nn/reference_case.h"
@@ -70,6 +71,26 @@ TEST(RnnVariantsReference, EveryVariantCaseMatchesPyTorch) {
   ::testing::Test::RecordProperty("worst_abs_err_f64", fmt::format("{:.3g}", w64));
   ::testing::Test::RecordProperty("worst_abs_err_f32", fmt::format("{:.3g}", w32));
   std::printf("fused variant layers: worst |error| float64 %.3g, float32 %.3g\n", w64, w32);
+}
+
+// bfloat16 / float16: the variants that run in the fused kernels (zoneout,
+// weight drop, dropout modes; every case without layer_norm) meet the 16-bit
+// tolerance of the plain layers (ReferenceTolerance::for_dtype: 2u * T *
+// num_layers). The layer-norm variant runs composed (every intermediate
+// rounded to 16 bits) and does not: it is not checked here (README).
+TEST(RnnVariantsReference, FusedVariantCasesIn16Bit) {
+  int checked = 0;
+  for (const std::string& path : variant_files()) {
+    if (Hdf5File::open_read(path).attr_int("/", "layer_norm") != 0) continue;
+    for (DType dtype : {kBFloat16, kFloat16}) {
+      nn::ReferenceCaseReport r = nn::run_reference_case(path, kCPU, dtype, nn::ReferenceTolerance::for_dtype(dtype));
+      EXPECT_TRUE(r.ok) << path << " " << dtype_name(dtype);
+      for (const auto& q : r.quantities)
+        EXPECT_TRUE(q.ok) << path << " " << dtype_name(dtype) << " " << q.name << " " << q.max_abs_error;
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);
 }
 
 TEST(RnnVariantsCuda, EveryVariantCaseMatchesPyTorchOnCuda) {
@@ -233,6 +254,68 @@ TEST(RnnVariantsFused, ZoneoutMatchesTheComposedLayer) {
         for (std::size_t i = 0; i < leaves.size(); ++i)
           testing::expect_all_close(ga[i].to_vector<double>(), gb[i].to_vector<double>(), 1e-11, 1e-12,
                                     fmt::format("gradient {}", i));
+      }
+    }
+  }
+}
+
+// The fused kernels' zoneout on CUDA against the CPU (float64 and float32,
+// training masks and the eval expectation, packed, both directions): outputs,
+// states and gradients. Skipped without a GPU.
+TEST(RnnVariantsCuda, FusedZoneoutMatchesTheCpu) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  const std::int64_t C = 7, H = 9;
+  const std::vector<std::int64_t> batch_sizes = {5, 5, 4, 2, 2, 1};
+  std::int64_t R = 0;
+  for (std::int64_t b : batch_sizes) R += b;
+  for (DType dtype : {kFloat64, kFloat32}) {
+    for (bool lstm : {true, false}) {
+      for (bool reverse : {false, true}) {
+        for (bool training : {true, false}) {
+          SCOPED_TRACE(fmt::format("{} {} reverse={} training={}", dtype_name(dtype), lstm ? "LSTM" : "GRU",
+                                   reverse, training));
+          manual_seed(31);
+          const TensorOptions o = TensorOptions(dtype);
+          const std::int64_t G = (lstm ? 4 : 3) * H;
+          nn::FusedRnnLayerInputs in;
+          in.x = randn({R, C}, o);
+          in.h0 = randn({5, H}, o);
+          if (lstm) in.c0 = randn({5, H}, o);
+          in.w_ih = randn({G, C}, o) * 0.3;
+          in.w_hh = randn({G, H}, o) * 0.3;
+          in.b_ih = randn({G}, o) * 0.3;
+          in.b_hh = randn({G}, o) * 0.3;
+          in.zoneout_h = 0.3;
+          in.zoneout_c = lstm ? 0.2 : 0.0;
+          if (training) {
+            in.zoneout_h_mask = nn::bernoulli_mask({R, H}, 0.3, o);
+            if (lstm) in.zoneout_c_mask = nn::bernoulli_mask({R, H}, 0.2, o);
+          }
+          auto on = [&](Device device) {
+            nn::FusedRnnLayerInputs d = in;
+            std::vector<Tensor> leaves;
+            for (Tensor* t : {&d.x, &d.h0, &d.c0, &d.w_ih, &d.w_hh, &d.b_ih, &d.b_hh}) {
+              if (!t->defined()) continue;
+              *t = native::to(*t, device).requires_grad_(true);
+              leaves.push_back(*t);
+            }
+            for (Tensor* t : {&d.zoneout_h_mask, &d.zoneout_c_mask})
+              if (t->defined()) *t = native::to(*t, device);
+            const kernels::RnnMode mode = lstm ? kernels::RnnMode::Lstm : kernels::RnnMode::Gru;
+            nn::FusedRnnLayerOutputs out = nn::fused_rnn_layer(mode, batch_sizes, reverse, d);
+            Tensor loss = sum(out.y * out.y) + sum(out.h_n);
+            if (lstm) loss = loss + sum(out.c_n);
+            std::vector<Tensor> result = {out.y, out.h_n};
+            if (lstm) result.push_back(out.c_n);
+            for (const Tensor& g : autograd::grad({loss}, leaves, {})) result.push_back(g);
+            return result;
+          };
+          std::vector<Tensor> cpu = on(kCPU), cuda = on(kCUDA);
+          const double tol = dtype == kFloat64 ? 1e-12 : 1e-5;
+          for (std::size_t i = 0; i < cpu.size(); ++i)
+            testing::expect_all_close(native::to(cuda[i], kCPU).to_vector<double>(), cpu[i].to_vector<double>(), tol,
+                                      tol, fmt::format("result {}", i));
+        }
       }
     }
   }
