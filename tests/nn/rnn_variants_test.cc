@@ -21,10 +21,12 @@
 #include "autograd/engine.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
+#include "core/determinism.h"
 #include "core/generator.h"
 #include "core/hdf5_file.h"
 #include "core/native.h"
 #include "nn/packed_sequence.h"
+#include "nn/print.h"
 #include "nn/reference_case.h"
 #include "nn/research_cells.h"
 #include "nn/rnn.h"
@@ -393,16 +395,26 @@ TEST(RnnVariantsFused, DrawnMasksFollowTheSeed) {
   const std::int64_t L = 6, N = 3, C = 2, H = 4;
   manual_seed(5);
   nn::LSTM lstm(nn::LSTMOptions(C, H).num_layers(2).zoneout_h(0.3).zoneout_c(0.2).weight_drop(0.4).dropout(0.3)
-                    .dropout_mode("locked").bidirectional(true));
+                    .dropout_mode("locked").bidirectional(true).layer_norm(true));
   Tensor x = randn({L, N, C});
-  auto out = [&](std::uint64_t seed) {
+  // The output and every parameter's gradient, for a seed.
+  auto run_seed = [&](std::uint64_t seed) {
     manual_seed(seed);
-    return std::get<0>(lstm->forward(x)).to_vector<double>();
+    lstm->zero_grad();
+    Tensor y = std::get<0>(lstm->forward(x));
+    sum(y * y).backward();
+    std::vector<double> v = y.to_vector<double>();
+    for (const Tensor& p : lstm->parameters())
+      for (double g : p.grad().to_vector<double>()) v.push_back(g);
+    return v;
   };
-  EXPECT_EQ(out(100), out(100));
-  EXPECT_NE(out(100), out(101));
+  EXPECT_EQ(run_seed(100), run_seed(100));
+  EXPECT_NE(run_seed(100), run_seed(101));
+  set_deterministic(true);  // changes nothing (core/determinism.h): the same bits
+  EXPECT_EQ(run_seed(100), run_seed(100));
+  reset_deterministic();
   lstm->eval();
-  EXPECT_EQ(out(100), out(101));
+  EXPECT_EQ(run_seed(100), run_seed(101));
 }
 
 // Drawn zoneout masks keep a unit's previous value with probability p: the
@@ -435,6 +447,11 @@ TEST(RnnVariantsOptions, ReprParametersAndStateDict) {
             "3, 4, bidirectional=True, layer_norm=True, zoneout_h=0.1, zoneout_c=0.2, weight_drop=0.5, "
             "dropout_mode='locked'");
   EXPECT_EQ(nn::LSTM(nn::LSTMOptions(3, 4))->extra_repr(), "3, 4");  // defaults print nothing
+  nn::LSTM awd(nn::LSTMOptions(10, 20).num_layers(3).dropout(0.4).dropout_mode("locked").weight_drop(0.5)
+                   .zoneout_h(0.1).zoneout_c(0.05).layer_norm(true));  // the README's example
+  EXPECT_EQ(fmt::format("{}", *awd),
+            "LSTM(10, 20, num_layers=3, dropout=0.4, layer_norm=True, zoneout_h=0.1, zoneout_c=0.05, "
+            "weight_drop=0.5, dropout_mode='locked')");
   std::vector<std::string> expected;
   for (const char* dir : {"", "_reverse"}) {
     for (const char* base : {"weight_ih", "weight_hh", "bias_ih", "bias_hh", "layer_norm_ih_weight",
