@@ -79,6 +79,14 @@ struct RnnLayerShape {
   bool has_bias = true;   // b_ih and b_hh present
   bool has_proj = false;  // LSTM projection w_hr (then 1 <= P < H)
   bool reverse = false;   // the reverse direction of a bidirectional layer
+  // Zoneout (Krueger et al. 2016) of the state after each step, probability
+  // in [0, 1) (0: off; LSTM and GRU and RNN, not with projection):
+  //   h_t = m h_{t-1} + (1 - m) h~_t (c likewise, LSTM; zoneout_c), where h~_t
+  //   is the cell's output computed from the un-zoned c~_t, and m is the
+  //   training mask element (args' zoneout_h_mask: 1 = keep the previous
+  //   value) or, without a mask, the expectation m = zoneout_h (eval).
+  double zoneout_h = 0;
+  double zoneout_c = 0;  // LSTM only
   const index_t* batch_sizes = nullptr;  // host [T]: non-increasing, batch_sizes[0] == N, all >= 1
 
   index_t G() const { return gate_rows(mode, H); }
@@ -103,7 +111,8 @@ struct RnnReserveLayout {
 
 // Throws loom::Error unless the shape is valid: T, N, C, H, P >= 1; batch_sizes
 // present, batch_sizes[0] == N, non-increasing, all >= 1; P == H without
-// projection; projection only for LSTM and then P < H.
+// projection; projection only for LSTM and then P < H; zoneout probabilities
+// in [0, 1), zoneout_c only for LSTM, no zoneout with projection.
 void rnn_check_shape(const RnnLayerShape& shape);
 
 // The reserve layout for a valid shape (see RnnReserveLayout).
@@ -141,6 +150,11 @@ struct RnnForwardArgs {
   T* c_n = nullptr;       // [N, H] out, LSTM only: final cell state (may be the same buffer as c0)
   T* reserve = nullptr;   // [rnn_reserve_size] out: saved for backward; null for inference
   T* workspace = nullptr; // [rnn_workspace_elements<T>] scratch
+  // Zoneout training masks (exactly 0 or 1), row i for packed row i; null:
+  // the expectation (shape.zoneout_h / zoneout_c). Only read when the shape's
+  // probability is > 0.
+  const T* zoneout_h_mask = nullptr;  // [R, P]
+  const T* zoneout_c_mask = nullptr;  // [R, H] LSTM
 };
 
 template <typename T>
@@ -162,6 +176,9 @@ struct RnnBackwardArgs {
   T* db_ih = nullptr;  // [G] (has_bias)
   T* db_hh = nullptr;  // [G] (has_bias); for GRU its n-part differs from db_ih's (times r)
   T* dw_hr = nullptr;  // [P, H] (has_proj)
+  // The forward's zoneout masks (the same pointers, or null for the expectation).
+  const T* zoneout_h_mask = nullptr;  // [R, P]
+  const T* zoneout_c_mask = nullptr;  // [R, H] LSTM
 };
 
 // Throw loom::Error for an invalid shape or a required pointer that is null

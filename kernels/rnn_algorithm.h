@@ -63,7 +63,18 @@ struct RnnStepForward {
   S* hprev = nullptr;      // [rows, P]
   S* cprev = nullptr;      // [rows, H] LSTM
   S* hn = nullptr;         // [rows, H] GRU
+  // Zoneout (kernels/rnn.h): on when the probability is > 0; the mask element
+  // where a mask is given (training), else the probability (the expectation).
+  F zoneout_h = F(0), zoneout_c = F(0);
+  const S* zh = nullptr;   // [rows, P] 1 = keep the previous h
+  const S* zc = nullptr;   // [rows, H] LSTM: 1 = keep the previous c
 };
+
+// The zoneout keep-weight m of element k: the mask's value, or the probability.
+template <typename S, typename F>
+LOOM_HD F zoneout_weight(const S* mask, F p, index_t k) {
+  return mask ? F(mask[k]) : p;
+}
 
 // Value `v` of compute type F rounded once to storage type S (a no-op when S == F).
 template <typename S, typename F>
@@ -101,7 +112,12 @@ LOOM_HD void rnn_step_forward_point(const RnnStepForward<S>& s, index_t n, index
                                           gate_input(xg, hg, s.b_ih, s.b_hh, H + j),
                                           gate_input(xg, hg, s.b_ih, s.b_hh, 2 * H + j),
                                           gate_input(xg, hg, s.b_ih, s.b_hh, 3 * H + j), c);
-      c = p.c;
+      if (s.zoneout_c > F(0)) {  // c zoned out first; h~ came from the un-zoned c~
+        const F m = zoneout_weight(s.zc, s.zoneout_c, n * H + j);
+        c = m * c + (F(1) - m) * p.c;
+      } else {
+        c = p.c;
+      }
       if (gates) {
         gates[j] = to_storage<S>(p.i), gates[H + j] = to_storage<S>(p.f);
         gates[2 * H + j] = to_storage<S>(p.g), gates[3 * H + j] = to_storage<S>(p.o);
@@ -130,6 +146,10 @@ LOOM_HD void rnn_step_forward_point(const RnnStepForward<S>& s, index_t n, index
       break;
     }
   }
+  if (s.zoneout_h > F(0)) {  // s.h still holds h_prev (never with projection)
+    const F m = zoneout_weight(s.zh, s.zoneout_h, n * P + j);
+    h = m * F(s.h[n * P + j]) + (F(1) - m) * h;
+  }
   const S hs = to_storage<S>(h);
   s.h[n * P + j] = hs;
   s.y[n * P + j] = hs;
@@ -153,6 +173,11 @@ struct RnnStepBackward {
   const S* hn = nullptr;     // [rows, H] saved, GRU
   S* dg = nullptr;           // [rows, G] out: dL/d(x W_ih^T + b_ih), the input part
   S* dgh = nullptr;          // [rows, G] out: dL/d(h_prev W_hh^T + b_hh); GRU only (else == dg)
+  // Zoneout as in RnnStepForward. With zoneout_h > 0, dh is out for every
+  // mode: the direct part m * dL/dh of dL/dh_prev (the GEMM adds the rest).
+  F zoneout_h = F(0), zoneout_c = F(0);
+  const S* zh = nullptr;     // [rows, P]
+  const S* zc = nullptr;     // [rows, H] LSTM
 };
 
 // Element (n, j), j < H, of one backward step.
@@ -162,21 +187,33 @@ LOOM_HD void rnn_step_backward_point(const RnnStepBackward<S>& s, index_t n, ind
   const index_t H = s.H, P = s.P, G = gate_rows(s.mode, H);
   const S* gates = s.gates + n * G;
   S* dg = s.dg + n * G;
-  const F dh = s.proj ? s.dr[n * H + j] : s.dh[n * P + j] + (s.dy ? F(s.dy[n * P + j]) : F(0));
+  const F dh_total = s.proj ? s.dr[n * H + j] : s.dh[n * P + j] + (s.dy ? F(s.dy[n * P + j]) : F(0));
+  // Zoneout of h: h_t = m h_prev + (1 - m) h~, so h~ gets (1 - m) of the
+  // gradient and h_prev m of it directly.
+  const bool zone_h = s.zoneout_h > F(0);
+  const F mh = zone_h ? zoneout_weight(s.zh, s.zoneout_h, n * P + j) : F(0);
+  const F dh = zone_h ? (F(1) - mh) * dh_total : dh_total;
+  const F dh_direct = mh * dh_total;
   switch (s.mode) {
     case RnnMode::RnnTanh:
       dg[j] = to_storage<S>(rnn_tanh_backward(F(gates[j]), dh));
+      if (zone_h) s.dh[n * P + j] = dh_direct;
       break;
     case RnnMode::RnnRelu:
       dg[j] = to_storage<S>(rnn_relu_backward(F(gates[j]), dh));
+      if (zone_h) s.dh[n * P + j] = dh_direct;
       break;
     case RnnMode::Lstm: {
       F& dc = s.dc[n * H + j];
+      // Zoneout of c: c~ gets (1 - m) of dL/dc, c_prev m of it directly.
+      const F mc = s.zoneout_c > F(0) ? zoneout_weight(s.zc, s.zoneout_c, n * H + j) : F(0);
       const LstmGrad<F> d = lstm_backward(F(gates[j]), F(gates[H + j]), F(gates[2 * H + j]),
-                                          F(gates[3 * H + j]), F(s.cprev[n * H + j]), dh, dc);
+                                          F(gates[3 * H + j]), F(s.cprev[n * H + j]), dh,
+                                          s.zoneout_c > F(0) ? (F(1) - mc) * dc : dc);
       dg[j] = to_storage<S>(d.da_i), dg[H + j] = to_storage<S>(d.da_f);
       dg[2 * H + j] = to_storage<S>(d.da_g), dg[3 * H + j] = to_storage<S>(d.da_o);
-      dc = d.dc_prev;
+      dc = s.zoneout_c > F(0) ? d.dc_prev + mc * dc : d.dc_prev;
+      if (zone_h) s.dh[n * P + j] = dh_direct;
       break;
     }
     case RnnMode::Gru:
@@ -188,7 +225,7 @@ LOOM_HD void rnn_step_backward_point(const RnnStepBackward<S>& s, index_t n, ind
       dg[H + j] = dgh[H + j] = to_storage<S>(d.da_z);
       dg[2 * H + j] = to_storage<S>(d.dx_n);
       dgh[2 * H + j] = to_storage<S>(d.dh_n);
-      s.dh[n * P + j] = d.dh_prev;
+      s.dh[n * P + j] = zone_h ? d.dh_prev + dh_direct : d.dh_prev;
       break;
     }
   }
@@ -315,6 +352,9 @@ void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<S>& a, Ops& ops) {
     st.mode = s.mode, st.H = H, st.P = P, st.rows = rows, st.proj = s.has_proj;
     st.xg = xg + row0 * G, st.hg = hg, st.b_ih = a.w.b_ih, st.b_hh = a.w.b_hh;
     st.h = a.h_n, st.c = c, st.y = a.y + row0 * P;
+    st.zoneout_h = F(s.zoneout_h), st.zoneout_c = F(s.zoneout_c);
+    st.zh = a.zoneout_h_mask ? a.zoneout_h_mask + row0 * P : nullptr;
+    st.zc = a.zoneout_c_mask ? a.zoneout_c_mask + row0 * H : nullptr;
     st.r = s.has_proj ? (train ? a.reserve + rl.rproj + row0 * H : a.workspace + ws.r) : nullptr;
     if (train) {
       st.gates = a.reserve + rl.gates + row0 * G;
@@ -389,9 +429,13 @@ void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<S>& a, Ops& ops)
     st.cprev = lstm ? a.reserve + rl.cprev + row0 * H : nullptr;
     st.hn = gru ? a.reserve + rl.hn + row0 * H : nullptr;
     st.dg = dg + row0 * G, st.dgh = dgh + row0 * G;
+    st.zoneout_h = F(s.zoneout_h), st.zoneout_c = F(s.zoneout_c);
+    st.zh = a.zoneout_h_mask ? a.zoneout_h_mask + row0 * P : nullptr;
+    st.zc = a.zoneout_c_mask ? a.zoneout_c_mask + row0 * H : nullptr;
     ops.step_backward(st);
-    // dL/dh_prev = (direct part, GRU only) + dgh W_hh
-    ops.gemm(false, false, rows, P, G, F(1), dgh + row0 * G, G, a.w.w_hh, P, gru ? F(1) : F(0), dh,
+    // dL/dh_prev = (direct part: GRU, or zoneout of h) + dgh W_hh
+    const bool direct = gru || s.zoneout_h > 0;
+    ops.gemm(false, false, rows, P, G, F(1), dgh + row0 * G, G, a.w.w_hh, P, direct ? F(1) : F(0), dh,
              P);
   });
   if constexpr (mixed) {  // one rounding of the running gradients (dh0 may be dh_n's buffer)

@@ -61,6 +61,12 @@ void rnn_check_shape(const RnnLayerShape& s) {
     LOOM_CHECK(s.P == s.H, "{}: without projection P must equal hidden_size {}, got {}", m, s.H,
                s.P);
   }
+  for (double z : {s.zoneout_h, s.zoneout_c})
+    LOOM_CHECK(z >= 0 && z < 1, "{}: zoneout probability has to be in [0, 1), got {}", m, z);
+  LOOM_CHECK(s.zoneout_c == 0 || s.mode == RnnMode::Lstm,
+             "{}: zoneout_c needs a cell state: only LSTM has one", m);
+  LOOM_CHECK(!(s.has_proj && (s.zoneout_h > 0 || s.zoneout_c > 0)),
+             "{}: zoneout is not supported with proj_size > 0", m);
   // Every GEMM of the layer takes R, G, C, P or H as a size or leading
   // dimension (kernels/gemm.h: 32-bit int in BLAS and cuBLAS).
   LOOM_CHECK(s.G() <= kMaxGemmSize && s.C <= kMaxGemmSize && s.N <= kMaxGemmSize,

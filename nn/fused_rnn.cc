@@ -29,6 +29,8 @@ k::RnnLayerShape make_shape(k::RnnMode mode, const std::vector<std::int64_t>& ba
   s.has_bias = in.b_ih.defined();
   s.has_proj = in.w_hr.defined();
   s.reverse = reverse;
+  s.zoneout_h = in.zoneout_h;
+  s.zoneout_c = in.zoneout_c;
   s.batch_sizes = batch_sizes.data();
   return s;
 }
@@ -110,9 +112,11 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
                             bool reverse, const FusedRnnLayerInputs& raw, bool training) {
   const Tensor& x = raw.x;
   LOOM_CHECK(x.dim() == 2 && raw.h0.dim() == 2, "fused_rnn_layer: expected x [R, C] and h0 [N, P]");
-  const char* names[] = {"h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"};
-  const Tensor* operands[] = {&raw.h0, &raw.c0, &raw.w_ih, &raw.w_hh, &raw.b_ih, &raw.b_hh, &raw.w_hr};
-  for (int i = 0; i < 7; ++i) check_operand(names[i], *operands[i], x);
+  const char* names[] = {"h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr",
+                         "zoneout_h_mask", "zoneout_c_mask"};
+  const Tensor* operands[] = {&raw.h0, &raw.c0, &raw.w_ih, &raw.w_hh, &raw.b_ih, &raw.b_hh, &raw.w_hr,
+                              &raw.zoneout_h_mask, &raw.zoneout_c_mask};
+  for (int i = 0; i < 9; ++i) check_operand(names[i], *operands[i], x);
 
   // The shape is checked before any copy: an expanded input may be far larger
   // materialised than it is.
@@ -128,6 +132,10 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
   in.b_ih = raw.b_ih.defined() ? native::contiguous(raw.b_ih) : Tensor();
   in.b_hh = raw.b_hh.defined() ? native::contiguous(raw.b_hh) : Tensor();
   in.w_hr = raw.w_hr.defined() ? native::contiguous(raw.w_hr) : Tensor();
+  in.zoneout_h = raw.zoneout_h;
+  in.zoneout_c = raw.zoneout_c;
+  in.zoneout_h_mask = raw.zoneout_h_mask.defined() ? native::contiguous(raw.zoneout_h_mask) : Tensor();
+  in.zoneout_c_mask = raw.zoneout_c_mask.defined() ? native::contiguous(raw.zoneout_c_mask) : Tensor();
 
   w.shape = make_shape(mode, batch_sizes, reverse, in);
   const k::RnnLayerShape& s = w.shape;
@@ -135,6 +143,14 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
   std::int64_t R = s.rows();
   LOOM_CHECK(in.x.size(0) == R, "fused_rnn_layer: x has {} rows but batch_sizes add up to {}",
              in.x.size(0), R);
+  auto check_mask = [&](const Tensor& m, double p, std::int64_t cols, const char* what) {
+    if (!m.defined()) return;
+    LOOM_CHECK(p > 0, "fused_rnn_layer: a {} mask was given but the probability is 0", what);
+    LOOM_CHECK(m.shape() == (Shape{R, cols}), "fused_rnn_layer: the {} mask has shape {}, expected ({}, {})",
+               what, shape_str(m.shape()), R, cols);
+  };
+  check_mask(in.zoneout_h_mask, in.zoneout_h, s.P, "zoneout_h");
+  check_mask(in.zoneout_c_mask, in.zoneout_c, s.H, "zoneout_c");
 
   w.out.y = empty_like_opts({R, s.P}, x);
   w.out.h_n = empty_like_opts({s.N, s.P}, x);
@@ -160,6 +176,8 @@ void launch_forward(const ForwardWork& w) {
     a.c_n = mut<T>(w.out.c_n);
     a.reserve = mut<T>(w.reserve);
     a.workspace = mut<T>(w.workspace);
+    a.zoneout_h_mask = ptr<T>(w.in.zoneout_h_mask);
+    a.zoneout_c_mask = ptr<T>(w.in.zoneout_c_mask);
     LOOM_DISPATCH_DEVICE(x.device(), rnn_layer_forward, w.shape, a);
   });
 }
@@ -236,6 +254,8 @@ void launch_backward(const BackwardWork& b) {
     a.db_ih = mut<T>(b.db_ih);
     a.db_hh = mut<T>(b.db_hh);
     a.dw_hr = mut<T>(b.dw_hr);
+    a.zoneout_h_mask = ptr<T>(in.zoneout_h_mask);
+    a.zoneout_c_mask = ptr<T>(in.zoneout_c_mask);
     LOOM_DISPATCH_DEVICE(in.x.device(), rnn_layer_backward, b.shape, a);
   });
 }

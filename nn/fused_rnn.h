@@ -28,6 +28,13 @@ struct FusedRnnLayerInputs {
   Tensor b_ih;    // [G] or undefined (bias=false)
   Tensor b_hh;    // [G] or undefined
   Tensor w_hr;    // [P, H] LSTM projection or undefined
+  // Zoneout (kernels/rnn.h, RnnLayerShape::zoneout_h): probabilities (0: off)
+  // and, in training, the masks (1 = keep the previous value; exactly 0 or 1,
+  // x's dtype and device, not differentiated). Undefined masks with a
+  // probability > 0 give the expectation (eval).
+  double zoneout_h = 0, zoneout_c = 0;
+  Tensor zoneout_h_mask;  // [R, P]
+  Tensor zoneout_c_mask;  // [R, H] LSTM
 };
 
 struct FusedRnnLayerOutputs {

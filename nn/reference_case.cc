@@ -1,6 +1,7 @@
 #include "nn/reference_case.h"
 
 #include <cmath>
+#include <map>
 #include <memory>
 
 #include "autograd/functions.h"
@@ -25,7 +26,9 @@ ReferenceTolerance ReferenceTolerance::for_case(std::int64_t T, std::int64_t num
   if (per_rounding <= 0) return *this;
   const double t = per_rounding * static_cast<double>(std::max<std::int64_t>(T, 1)) *
                    static_cast<double>(std::max<std::int64_t>(num_layers, 1));
-  return {t, t, per_rounding};
+  ReferenceTolerance r{t, t, per_rounding};
+  r.scale_atol = scale_atol;
+  return r;
 }
 
 namespace {
@@ -33,13 +36,17 @@ namespace {
 struct CaseConfig {
   std::string mode, layout;
   RNNOptions options{1, 1};
+  bool variant = false;   // rnn-variant-case/1 (docs/variant-cases.md)
+  bool training = false;  // variant cases: run in training mode with the stored masks/
 };
 
 CaseConfig read_config(const Hdf5File& f) {
   std::string format = f.attr_string("/", "format");
-  LOOM_CHECK(format == "rnn-reference-case/1", "{}: not a reference case (format '{}', expected "
-             "'rnn-reference-case/1')", f.path(), format);
+  LOOM_CHECK(format == "rnn-reference-case/1" || format == "rnn-variant-case/1",
+             "{}: not a reference case (format '{}', expected 'rnn-reference-case/1' or "
+             "'rnn-variant-case/1')", f.path(), format);
   CaseConfig c;
+  c.variant = format == "rnn-variant-case/1";
   c.mode = f.attr_string("/", "mode");
   c.layout = f.attr_string("/", "layout");
   RNNOptions o(f.attr_int("/", "input_size"), f.attr_int("/", "hidden_size"));
@@ -50,6 +57,17 @@ CaseConfig read_config(const Hdf5File& f) {
       .proj_size(f.attr_int("/", "proj_size"))
       .dropout(f.attr_double("/", "dropout"));
   if (c.mode == "RNN_RELU") o.nonlinearity("relu");
+  if (c.variant) {  // the research variants' attributes (docs/variant-cases.md)
+    LOOM_CHECK(c.mode == "LSTM" || c.mode == "GRU", "{}: a variant case must be LSTM or GRU, got mode '{}'",
+               f.path(), c.mode);
+    o.layer_norm(f.attr_int("/", "layer_norm") != 0)
+        .layer_norm_eps(f.attr_double("/", "layer_norm_eps"))
+        .zoneout_h(f.attr_double("/", "zoneout_h"))
+        .zoneout_c(f.attr_double("/", "zoneout_c"))
+        .weight_drop(f.attr_double("/", "weight_drop"))
+        .dropout_mode(f.attr_string("/", "dropout_mode"));
+    c.training = f.attr_int("/", "training") != 0;
+  }
   LOOM_CHECK(c.mode == "RNN_TANH" || c.mode == "RNN_RELU" || c.mode == "LSTM" || c.mode == "GRU",
              "{}: unknown mode '{}'", f.path(), c.mode);
   LOOM_CHECK(c.layout == "batched" || c.layout == "unbatched" || c.layout == "packed",
@@ -107,6 +125,11 @@ void compare(ReferenceCaseReport& report, const std::string& name, const Tensor&
          shape_str(actual.shape()), shape_str(expected.shape()));
   } else {
     std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
+    if (tol.scale_atol) {
+      double scale = 1;
+      for (double v : e) scale = std::max(scale, std::abs(v));
+      tol.atol *= scale;
+    }
     for (std::size_t i = 0; i < a.size(); ++i) {
       double diff = std::abs(a[i] - e[i]);
       if (std::isnan(diff)) diff = INFINITY;
@@ -140,6 +163,14 @@ ReferenceCaseReport run_case(const std::string& path, Device device, DType dtype
   module->to(device);
   module->to(dtype);
   module->eval();
+  if (c.training) {  // a variant case's training run: the stored masks, not drawn ones
+    std::map<std::string, Tensor> masks;  // none when no feature in use draws one
+    if (f.is_group("masks"))
+      for (const std::string& name : f.list("masks"))
+      masks[name] = from_host_array(f.read("masks/" + name), TensorOptions(kFloat64));
+    module->set_variant_masks(std::move(masks));
+    module->train();
+  }
   for (auto& [name, param] : module->named_parameters()) {
     LOOM_CHECK(f.has("params/" + name), "{}: missing dataset params/{}", path, name);
     Tensor value = load("params/" + name);
@@ -187,6 +218,7 @@ ReferenceCaseReport run_case(const std::string& path, Device device, DType dtype
   report.tolerance = tol;
   report.summary = fmt::format("{} {}{}", c.mode, module->extra_repr(), packed ? " packed" : "");
   report.summary += fmt::format(" {}{}", c.layout == "unbatched" ? "unbatched" : "", h0.defined() ? " h0" : "");
+  if (c.variant) report.summary += c.training ? " train(stored masks)" : " eval";
   compare(report, "output", output, reference("output"), tol);
   compare(report, "h_n", h_n, reference("h_n"), tol);
   if (lstm) compare(report, "c_n", c_n, reference("c_n"), tol);

@@ -17,6 +17,11 @@ struct ReferenceTolerance {
   // case to per_rounding * T * num_layers, T the sequence length: see
   // for_dtype and README "Recurrent layers in bfloat16 and float16".
   double per_rounding = 0;
+  // When true, each quantity's atol is multiplied by max(1, max|expected|)
+  // of that quantity (stated, never silent: loom-rnn-check --scale-atol). For
+  // float32 weight gradients that are sums with cancellation: a small element
+  // carries the rounding of the large ones (docs/variant-cases.md).
+  bool scale_atol = false;
   // The suggested tolerance for a dtype. float64/float32: FIXTURES.md's fixed
   // values. bfloat16/float16 (unit roundoff u = 2^-8 / 2^-11): per_rounding =
   // 2u, i.e. rtol = atol = 2u * T * num_layers. The low-precision layer rounds

@@ -9,6 +9,8 @@
 #include "kernels/gemm.h"
 #include "nn/fused_rnn.h"
 #include "nn/init.h"
+#include "nn/research_cells.h"
+#include "nn/rnn_composed_layer.h"
 
 namespace loom::nn {
 
@@ -32,6 +34,21 @@ Tensor reorder_batch(const Tensor& state, const Tensor& indices) {
   return contiguous(transpose(reshape(picked, {batch, layers, size}), 0, 1));
 }
 
+// Packed rows [R, F] from a mask in batch order: (L, N, F) indexed [t, b]
+// (per_step) or (N, F) for every step; packed row i of step t belongs to
+// batch entry order[i].
+Tensor packed_rows(const Tensor& mask, const std::vector<std::int64_t>& batch_sizes,
+                   const std::vector<std::int64_t>& order, bool per_step) {
+  const std::int64_t N = per_step ? mask.size(1) : mask.size(0), F = mask.size(-1);
+  std::vector<std::int64_t> idx;
+  for (std::size_t t = 0; t < batch_sizes.size(); ++t)
+    for (std::int64_t i = 0; i < batch_sizes[t]; ++i)
+      idx.push_back((per_step ? static_cast<std::int64_t>(t) * N : 0) + order[static_cast<std::size_t>(i)]);
+  const Tensor source = per_step ? reshape(mask, {mask.size(0) * N, F}) : mask;
+  return embedding(source, tensor_int64(idx, {static_cast<std::int64_t>(idx.size())},
+                                        mask.device()));
+}
+
 }  // namespace
 
 RNNBase::RNNBase(kernels::RnnMode mode, RNNOptions options) : mode_(mode), options_(std::move(options)) {
@@ -50,6 +67,22 @@ RNNBase::RNNBase(kernels::RnnMode mode, RNNOptions options) : mode_(mode), optio
     LOOM_CHECK(o.proj_size_ == 0, "proj_size argument is only supported for LSTM, not RNN or GRU");
   LOOM_CHECK(o.proj_size_ < o.hidden_size_, "proj_size has to be smaller than hidden_size (got "
              "proj_size={}, hidden_size={})", o.proj_size_, o.hidden_size_);
+  for (auto [name, p] : {std::pair<const char*, double>{"zoneout_h", o.zoneout_h_}, {"zoneout_c", o.zoneout_c_},
+                         {"weight_drop", o.weight_drop_}})
+    LOOM_CHECK(p >= 0 && p < 1, "{} should be a probability in [0, 1), got {}", name, p);
+  LOOM_CHECK(o.dropout_mode_ == "independent" || o.dropout_mode_ == "locked",
+             "dropout_mode should be 'independent' or 'locked', got '{}'", o.dropout_mode_);
+  LOOM_CHECK(o.layer_norm_eps_ > 0, "layer_norm_eps must be greater than zero, got {}", o.layer_norm_eps_);
+  if (variant()) {
+    LOOM_CHECK(mode == RnnMode::Lstm || mode == RnnMode::Gru,
+               "layer_norm, zoneout and weight_drop are only supported for LSTM and GRU, not RNN");
+    LOOM_CHECK(o.proj_size_ == 0,
+               "layer_norm, zoneout and weight_drop are not supported with proj_size > 0 (got proj_size={})",
+               o.proj_size_);
+  }
+  LOOM_CHECK(o.zoneout_c_ == 0 || mode == RnnMode::Lstm,
+             "zoneout_c needs a cell state: only LSTM has one (got zoneout_c={} for {})", o.zoneout_c_,
+             mode == RnnMode::Gru ? "GRU" : "RNN");
 
   std::int64_t G = kernels::gate_rows(mode, o.hidden_size_);
   for (std::int64_t layer = 0; layer < o.num_layers_; ++layer) {
@@ -63,6 +96,16 @@ RNNBase::RNNBase(kernels::RnnMode mode, RNNOptions options) : mode_(mode), optio
         register_parameter("bias_hh" + suffix, empty({G}));
       }
       if (o.proj_size_ > 0) register_parameter("weight_hr" + suffix, empty({o.proj_size_, o.hidden_size_}));
+      if (o.layer_norm_) {
+        for (const char* which : {"ih", "hh"}) {
+          register_parameter(fmt::format("layer_norm_{}_weight{}", which, suffix), empty({G}));
+          register_parameter(fmt::format("layer_norm_{}_bias{}", which, suffix), empty({G}));
+        }
+        if (mode == RnnMode::Lstm) {
+          register_parameter("layer_norm_c_weight" + suffix, empty({o.hidden_size_}));
+          register_parameter("layer_norm_c_bias" + suffix, empty({o.hidden_size_}));
+        }
+      }
     }
   }
   reset_parameters();
@@ -70,7 +113,24 @@ RNNBase::RNNBase(kernels::RnnMode mode, RNNOptions options) : mode_(mode), optio
 
 void RNNBase::reset_parameters() {
   double bound = 1.0 / std::sqrt(static_cast<double>(options_.hidden_size_));
-  for (Tensor& p : parameters()) init::uniform_(p, -bound, bound);
+  for (auto& [name, p] : named_parameters()) {
+    if (name.rfind("layer_norm_", 0) != 0) init::uniform_(p, -bound, bound);
+    else if (name.find("_weight_l") != std::string::npos) init::ones_(p);  // layer norms: 1 and 0
+    else init::zeros_(p);
+  }
+}
+
+bool RNNBase::variant() const {
+  const RNNOptions& o = options_;
+  return o.layer_norm_ || o.zoneout_h_ > 0 || o.zoneout_c_ > 0 || o.weight_drop_ > 0;
+}
+
+Tensor RNNBase::fixed_mask(const std::string& name, const Shape& shape, const Tensor& like) const {
+  auto it = fixed_masks_.find(name);
+  LOOM_CHECK(it != fixed_masks_.end(), "{}: set_variant_masks gave no mask '{}'", type_name(), name);
+  LOOM_CHECK(it->second.shape() == shape, "{}: the mask '{}' has shape {}, expected {}", type_name(), name,
+             shape_str(it->second.shape()), shape_str(shape));
+  return native::to(native::to(it->second, like.dtype()), like.device());
 }
 
 const char* RNNBase::type_name() const {
@@ -90,6 +150,12 @@ std::string RNNBase::extra_repr() const {
   if (o.batch_first_) s += ", batch_first=True";
   if (o.dropout_ != 0) s += fmt::format(", dropout={}", o.dropout_);
   if (o.bidirectional_) s += ", bidirectional=True";
+  if (o.layer_norm_) s += ", layer_norm=True";
+  if (o.layer_norm_eps_ != 1e-5) s += fmt::format(", layer_norm_eps={}", o.layer_norm_eps_);
+  if (o.zoneout_h_ != 0) s += fmt::format(", zoneout_h={}", o.zoneout_h_);
+  if (o.zoneout_c_ != 0) s += fmt::format(", zoneout_c={}", o.zoneout_c_);
+  if (o.weight_drop_ != 0) s += fmt::format(", weight_drop={}", o.weight_drop_);
+  if (o.dropout_mode_ != "independent") s += fmt::format(", dropout_mode='{}'", o.dropout_mode_);
   return s;
 }
 
@@ -111,18 +177,44 @@ void RNNBase::check_state(const Tensor& state, std::int64_t batch, std::int64_t 
 }
 
 RNNBase::Result RNNBase::run_layers(const Tensor& x_in, const std::vector<std::int64_t>& batch_sizes,
-                                    const Tensor& h0_in, const Tensor& c0_in) const {
+                                    const Tensor& h0_in, const Tensor& c0_in,
+                                    const std::vector<std::int64_t>& order) const {
   // Under autocast the layers run in its type: every float32 operand (input,
   // states, parameters) is cast, differentiably (autograd/autocast.h).
   using autocast_cast::to_lower;
   const Tensor x = to_lower(x_in), h0 = to_lower(h0_in), c0 = to_lower(c0_in);
-  bool lstm = mode_ == RnnMode::Lstm;
-  bool has_bias = options_.bias_, has_proj = options_.proj_size_ > 0;
+  const RNNOptions& o = options_;
+  const bool lstm = mode_ == RnnMode::Lstm, training = is_training();
+  const bool has_bias = o.bias_, has_proj = o.proj_size_ > 0, fixed = use_fixed_masks_;
+  const std::int64_t L = static_cast<std::int64_t>(batch_sizes.size()), N = batch_sizes[0];
+  const std::int64_t R = x.size(0), H = o.hidden_size_, G = kernels::gate_rows(mode_, H);
+  const TensorOptions mask_options = TensorOptions(x.dtype()).device(x.device());
+  std::vector<std::int64_t> positions(static_cast<std::size_t>(N));
+  for (std::int64_t i = 0; i < N; ++i) positions[static_cast<std::size_t>(i)] = i;
   std::vector<Tensor> h_n, c_n;
   Tensor layer_input = x;
-  for (std::int64_t layer = 0; layer < options_.num_layers_; ++layer) {
+  for (std::int64_t layer = 0; layer < o.num_layers_; ++layer) {
+    // Dropout on the input of every layer but the first (training only).
+    if (layer > 0 && o.dropout_ > 0 && training) {
+      const std::int64_t F = layer_input.size(1);
+      const std::string name = fmt::format("dropout_l{}", layer);
+      if (o.dropout_mode_ == "locked") {
+        // Drawn masks are per packed row position (the same distribution).
+        const Tensor m = fixed ? packed_rows(fixed_mask(name, {N, F}, x), batch_sizes, order, false)
+                               : packed_rows(keep_mask({N, F}, o.dropout_, mask_options), batch_sizes,
+                                             positions, false);
+        layer_input = div(layer_input * m, 1 - o.dropout_);
+      } else if (fixed) {
+        const Tensor m = packed_rows(fixed_mask(name, {L, N, F}, x), batch_sizes, order, true);
+        layer_input = div(layer_input * m, 1 - o.dropout_);
+      } else {
+        layer_input = dropout(layer_input, o.dropout_, true);
+      }
+    }
     std::vector<FusedRnnLayerInputs> ins;
+    std::vector<RnnLayerNormParams> norms;
     for (std::int64_t dir = 0; dir < directions(); ++dir) {
+      const std::string suffix = fmt::format("_l{}{}", layer, dir == 1 ? "_reverse" : "");
       std::vector<Tensor> p = layer_parameters(layer, dir);
       for (Tensor& t : p) t = to_lower(t);
       std::int64_t index = layer * directions() + dir;
@@ -134,10 +226,41 @@ RNNBase::Result RNNBase::run_layers(const Tensor& x_in, const std::vector<std::i
       in.w_hh = p[1];
       if (has_bias) in.b_ih = p[2], in.b_hh = p[3];
       if (has_proj) in.w_hr = p[has_bias ? 4 : 2];
+      // Weight drop: the kernels take the temporary W_hh * M / (1 - p).
+      if (o.weight_drop_ > 0 && training) {
+        const Shape shape = {G, H};
+        const Tensor m = fixed ? fixed_mask("weight_drop" + suffix, shape, x)
+                               : keep_mask(shape, o.weight_drop_, mask_options);
+        in.w_hh = weight_drop(in.w_hh, m, o.weight_drop_, true);
+      }
+      // Zoneout: the probabilities always (eval: the expectation), masks in training.
+      in.zoneout_h = o.zoneout_h_;
+      in.zoneout_c = o.zoneout_c_;
+      auto zoneout_rows = [&](const char* what, double p) {
+        if (p == 0 || !training) return Tensor();
+        if (fixed) return packed_rows(fixed_mask(what + suffix, {L, N, H}, x), batch_sizes, order, true);
+        return zoneout_mask({R, H}, p, mask_options);
+      };
+      in.zoneout_h_mask = zoneout_rows("zoneout_h", o.zoneout_h_);
+      in.zoneout_c_mask = zoneout_rows("zoneout_c", o.zoneout_c_);
+      if (o.layer_norm_) {
+        RnnLayerNormParams& ln = norms.emplace_back();
+        ln.ih_weight = to_lower(named_parameter("layer_norm_ih_weight" + suffix));
+        ln.ih_bias = to_lower(named_parameter("layer_norm_ih_bias" + suffix));
+        ln.hh_weight = to_lower(named_parameter("layer_norm_hh_weight" + suffix));
+        ln.hh_bias = to_lower(named_parameter("layer_norm_hh_bias" + suffix));
+        if (lstm) {
+          ln.c_weight = to_lower(named_parameter("layer_norm_c_weight" + suffix));
+          ln.c_bias = to_lower(named_parameter("layer_norm_c_bias" + suffix));
+        }
+        ln.eps = o.layer_norm_eps_;
+      }
     }
-    // Both directions at once (concurrently on CUDA, see nn/fused_rnn.h).
     std::vector<FusedRnnLayerOutputs> outs;
-    if (ins.size() == 2) {
+    if (o.layer_norm_) {  // composed, step by step (nn/rnn_composed_layer.h)
+      for (std::size_t dir = 0; dir < ins.size(); ++dir)
+        outs.push_back(composed_rnn_layer(mode_, batch_sizes, dir == 1, ins[dir], norms[dir]));
+    } else if (ins.size() == 2) {  // both directions at once (concurrently on CUDA, see nn/fused_rnn.h)
       for (FusedRnnLayerOutputs& out : fused_rnn_bidirectional_layer(mode_, batch_sizes, ins[0], ins[1]))
         outs.push_back(out);
     } else {
@@ -150,8 +273,6 @@ RNNBase::Result RNNBase::run_layers(const Tensor& x_in, const std::vector<std::i
       if (lstm) c_n.push_back(out.c_n);
     }
     layer_input = outputs.size() == 1 ? outputs[0] : cat(outputs, 1);
-    if (options_.dropout_ > 0 && is_training() && layer + 1 < options_.num_layers_)
-      layer_input = dropout(layer_input, options_.dropout_, true);
   }
   Result r;
   r.output = layer_input;
@@ -203,7 +324,9 @@ RNNBase::Result RNNBase::forward_tensor(const Tensor& input, const Tensor& h0_in
   Tensor c0 = lstm ? prepare(c0_in, o.hidden_size_, "hidden[1]") : Tensor();
 
   std::vector<std::int64_t> batch_sizes(static_cast<std::size_t>(L), N);
-  Result r = run_layers(reshape(contiguous(x), {L * N, o.input_size_}), batch_sizes, h0, c0);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(N));
+  for (std::int64_t i = 0; i < N; ++i) order[static_cast<std::size_t>(i)] = i;
+  Result r = run_layers(reshape(contiguous(x), {L * N, o.input_size_}), batch_sizes, h0, c0, order);
   Tensor out = reshape(r.output, {L, N, -1});
   if (!batched) {
     out = squeeze(out, 1);
@@ -238,7 +361,10 @@ RNNBase::Result RNNBase::forward_packed(const PackedSequence& input, const Tenso
   Tensor h0 = prepare(h0_in, output_size(), lstm ? "hidden[0]" : "hidden");
   Tensor c0 = lstm ? prepare(c0_in, o.hidden_size_, "hidden[1]") : Tensor();
 
-  Result r = run_layers(data, batch_sizes, h0, c0);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(N));
+  if (input.sorted_indices.defined()) order = input.sorted_indices.to_vector<std::int64_t>();
+  else for (std::int64_t i = 0; i < N; ++i) order[static_cast<std::size_t>(i)] = i;
+  Result r = run_layers(data, batch_sizes, h0, c0, order);
   r.packed = PackedSequence{r.output, input.batch_sizes, input.sorted_indices, input.unsorted_indices};
   r.h_n = reorder_batch(r.h_n, input.unsorted_indices);  // back to the caller's order
   if (lstm) r.c_n = reorder_batch(r.c_n, input.unsorted_indices);

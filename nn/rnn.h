@@ -20,9 +20,35 @@
 // with G = hidden_size (RNN), 4 * hidden_size (LSTM: i, f, g, o), 3 *
 // hidden_size (GRU: r, z, n); every parameter starts U(-sqrt(k), sqrt(k)),
 // k = 1 / hidden_size.
+//
+// Research variants (issue 13; LSTM and GRU only, not with proj_size; the
+// equations are those of nn/research_cells.h and docs/variant-cases.md):
+//   layer_norm(true)   separate layer norms (learnable gain and bias, eps
+//       layer_norm_eps) on W_ih x and on W_hh h, over all G rows each; LSTM
+//       also on c_t before its tanh (h = o * tanh(LN(c)), c itself carried on).
+//       GRU form: gi = LN(W_ih x) + b_ih, gh = LN(W_hh h) + b_hh,
+//       r = s(gi_r + gh_r), z = s(gi_z + gh_z), n = tanh(gi_n + r * gh_n),
+//       h' = (1 - z) n + z h. Extra parameters per layer k and direction:
+//         layer_norm_ih_weight_l{k}, layer_norm_ih_bias_l{k}   (G)
+//         layer_norm_hh_weight_l{k}, layer_norm_hh_bias_l{k}   (G)
+//         layer_norm_c_weight_l{k},  layer_norm_c_bias_l{k}    (H) LSTM only
+//       (weights start at 1, biases at 0). Runs as composed differentiable
+//       operations step by step (not yet in the fused kernels).
+//   zoneout_h(p), zoneout_c(p)  (LSTM only for c), p in [0, 1): training
+//       h_t = m h_{t-1} + (1 - m) h~_t, m ~ Bernoulli(p) per element and step
+//       from loom's Philox generator (c first, then h; h~ from the un-zoned
+//       c~); eval the expectation m = p. In the fused kernels.
+//   weight_drop(p), p in [0, 1): training W_hh' = W_hh * M / (1 - p), one
+//       keep-mask M per layer-direction and forward pass, shared by all
+//       steps; the kernels take W_hh' as a temporary (the parameter is never
+//       copied into or modified); eval W_hh.
+//   dropout_mode("independent" | "locked"): the inter-layer dropout draws a
+//       new mask per step (PyTorch's) or one (N, D * H_out) mask per sequence
+//       shared by all steps (Gal & Ghahramani 2016); training only.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -50,6 +76,13 @@ struct RNNOptions {
   double dropout_ = 0.0;              // dropout on each layer's output but the last, training only
   bool bidirectional_ = false;        // a reverse direction per layer
   std::int64_t proj_size_ = 0;        // LSTM only: project h to this size (0: off)
+  // Research variants (LSTM and GRU; see the top of this file):
+  bool layer_norm_ = false;           // layer norms on both projections (and c for LSTM)
+  double layer_norm_eps_ = 1e-5;      // their eps (> 0)
+  double zoneout_h_ = 0.0;            // zoneout probability of h, [0, 1)
+  double zoneout_c_ = 0.0;            // LSTM only: zoneout probability of c, [0, 1)
+  double weight_drop_ = 0.0;          // DropConnect probability on W_hh, [0, 1)
+  std::string dropout_mode_ = "independent";  // inter-layer dropout: "independent" or "locked"
 
   RNNOptions& num_layers(std::int64_t v) { num_layers_ = v; return *this; }
   RNNOptions& nonlinearity(std::string v) { nonlinearity_ = std::move(v); return *this; }
@@ -58,6 +91,12 @@ struct RNNOptions {
   RNNOptions& dropout(double v) { dropout_ = v; return *this; }
   RNNOptions& bidirectional(bool v) { bidirectional_ = v; return *this; }
   RNNOptions& proj_size(std::int64_t v) { proj_size_ = v; return *this; }
+  RNNOptions& layer_norm(bool v) { layer_norm_ = v; return *this; }
+  RNNOptions& layer_norm_eps(double v) { layer_norm_eps_ = v; return *this; }
+  RNNOptions& zoneout_h(double v) { zoneout_h_ = v; return *this; }
+  RNNOptions& zoneout_c(double v) { zoneout_c_ = v; return *this; }
+  RNNOptions& weight_drop(double v) { weight_drop_ = v; return *this; }
+  RNNOptions& dropout_mode(std::string v) { dropout_mode_ = std::move(v); return *this; }
 };
 using LSTMOptions = RNNOptions;
 using GRUOptions = RNNOptions;
@@ -78,6 +117,24 @@ class RNNBase : public Module {
   // The parameters of layer `layer`, direction `direction` (0 or 1), in
   // PyTorch's order: weight_ih, weight_hh[, bias_ih, bias_hh][, weight_hr].
   std::vector<Tensor> layer_parameters(std::int64_t layer, std::int64_t direction) const;
+
+  // Test hook: training forwards use these masks instead of drawing them, in
+  // the layout of rnn-variant-case/1's masks/ group (docs/variant-cases.md),
+  // indexed [t, b] by step and batch entry in the caller's batch order:
+  //   zoneout_h_l{k}[_reverse], zoneout_c_l{k}[_reverse]  (L, N, H)
+  //   weight_drop_l{k}[_reverse]                            (G, H)
+  //   dropout_l{k} (k >= 1)   (N, D*H) locked, (L, N, D*H) independent
+  // A forward that needs a mask that is missing or mis-shaped throws
+  // loom::Error. clear_variant_masks() goes back to drawing from Philox.
+  // An empty map is valid: then no training forward may need a mask.
+  void set_variant_masks(std::map<std::string, Tensor> masks) {
+    fixed_masks_ = std::move(masks);
+    use_fixed_masks_ = true;
+  }
+  void clear_variant_masks() {
+    fixed_masks_.clear();
+    use_fixed_masks_ = false;
+  }
 
  protected:
   struct Result {
@@ -102,9 +159,17 @@ class RNNBase : public Module {
   const char* type_name() const;
   // Checks h0/c0 against the expected (D*num_layers, N, size) (batched) shape.
   void check_state(const Tensor& state, std::int64_t batch, std::int64_t size, const char* what) const;
-  // The layer loop over packed time-major rows x [R, C].
+  // The layer loop over packed time-major rows x [R, C]; `order[i]` is the
+  // caller's batch entry of packed row position i (for the test-hook masks).
   Result run_layers(const Tensor& x, const std::vector<std::int64_t>& batch_sizes,
-                    const Tensor& h0, const Tensor& c0) const;
+                    const Tensor& h0, const Tensor& c0, const std::vector<std::int64_t>& order) const;
+  // The fixed mask `name` (set_variant_masks) in x's dtype and device; throws
+  // unless it has `shape`.
+  Tensor fixed_mask(const std::string& name, const Shape& shape, const Tensor& like) const;
+  bool variant() const;  // any research variant on
+
+  std::map<std::string, Tensor> fixed_masks_;
+  bool use_fixed_masks_ = false;
 };
 
 // Elman RNN with tanh or relu: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).

@@ -21,6 +21,18 @@ if(TARGET loom-rnn-check)
               "*.h5" --dtype ${dtype})
     set_tests_properties(rnn_check_shared_${dtype} PROPERTIES SKIP_RETURN_CODE 77)
   endforeach()
+  # The research-variant cases (rnn-variant-case/1, docs/variant-cases.md)
+  # through nn::LSTM/GRU's variant options. float32: atol x max(1, max|expected|)
+  # per quantity (--scale-atol, stated): weight gradients with cancellation
+  # (worst seen: grad/params/weight_hh_l0_reverse of
+  # lstm_ln_l2_bi_packed_nobias_train, 1.36e-4 in a tensor whose largest element is 67).
+  add_test(NAME rnn_check_variants_float64
+    COMMAND bash ${LOOM_CHECK_SCRIPT} $<TARGET_FILE:loom-rnn-check> ${PROJECT_SOURCE_DIR}/tests/data/variants
+            "*.h5" --dtype float64)
+  add_test(NAME rnn_check_variants_float32
+    COMMAND bash ${LOOM_CHECK_SCRIPT} $<TARGET_FILE:loom-rnn-check> ${PROJECT_SOURCE_DIR}/tests/data/variants
+            "*.h5" --dtype float32 --scale-atol)
+  set_tests_properties(rnn_check_variants_float64 rnn_check_variants_float32 PROPERTIES SKIP_RETURN_CODE 77)
   # The checker must refuse a file that is not a reference case (exit 2).
   add_test(NAME rnn_check_rejects_foreign_file
     COMMAND $<TARGET_FILE:loom-rnn-check> ${CMAKE_CURRENT_SOURCE_DIR}/CMakeLists.txt)

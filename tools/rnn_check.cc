@@ -1,5 +1,10 @@
 // loom-rnn-check CASE.h5... [--device cpu|cuda] [--dtype float64|float32|bfloat16|float16]
-//                [--rtol R] [--atol A]
+//                [--rtol R] [--atol A] [--scale-atol]
+//
+// Plain cases (format rnn-reference-case/1) and the research variants
+// (rnn-variant-case/1, docs/variant-cases.md: layer norm, zoneout, weight
+// drop, locked dropout; training cases run with their stored masks) alike.
+// --scale-atol multiplies each quantity's atol by max(1, max|expected|).
 //
 // Runs each PyTorch reference case (../shared/FIXTURES.md layout) through
 // loom's RNN/LSTM/GRU, forward and backward, and prints one line per case
@@ -22,6 +27,7 @@ int main(int argc, char** argv) {
   Device device = kCPU;
   DType dtype = kFloat64;
   double rtol = -1, atol = -1;
+  bool scale_atol = false;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
@@ -38,9 +44,10 @@ int main(int argc, char** argv) {
                 : d == "bfloat16" ? kBFloat16 : kFloat16;
       } else if (a == "--rtol") rtol = std::stod(value());
       else if (a == "--atol") atol = std::stod(value());
+      else if (a == "--scale-atol") scale_atol = true;
       else if (a == "-h" || a == "--help") {
         fmt::print("usage: loom-rnn-check CASE.h5... [--device cpu|cuda] [--dtype float64|float32|bfloat16|float16] "
-                   "[--rtol R] [--atol A]\n");
+                   "[--rtol R] [--atol A] [--scale-atol]\n");
         return 0;
       } else if (a.rfind("--", 0) == 0) fail("unknown option {}", a);
       else files.push_back(a);
@@ -48,7 +55,7 @@ int main(int argc, char** argv) {
     LOOM_CHECK(!files.empty(), "no reference case given");
   } catch (const std::exception& e) {
     fmt::print(stderr, "loom-rnn-check: {}\nusage: loom-rnn-check CASE.h5... [--device cpu|cuda] "
-               "[--dtype float64|float32|bfloat16|float16] [--rtol R] [--atol A]\n", e.what());
+               "[--dtype float64|float32|bfloat16|float16] [--rtol R] [--atol A] [--scale-atol]\n", e.what());
     return 2;
   }
 
@@ -56,6 +63,7 @@ int main(int argc, char** argv) {
   if (rtol >= 0 || atol >= 0) tol.per_rounding = 0;  // explicit tolerances apply as given
   if (rtol >= 0) tol.rtol = rtol;
   if (atol >= 0) tol.atol = atol;
+  tol.scale_atol = scale_atol;
   int failed = 0, broken = 0;
   double worst = 0;
   for (const std::string& file : files) {
@@ -81,6 +89,7 @@ int main(int argc, char** argv) {
              broken, worst,
              tol.per_rounding > 0
                  ? fmt::format("rtol = atol = {} * T * num_layers per case", tol.per_rounding)
-                 : fmt::format("rtol {}, atol {}", tol.rtol, tol.atol));
+                 : fmt::format("rtol {}, atol {}{}", tol.rtol, tol.atol,
+                               tol.scale_atol ? " x max(1, max|expected|)" : ""));
   return broken ? 2 : failed ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 // synchronisation and no allocation.
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <map>
 #include <mutex>
@@ -179,6 +180,11 @@ std::uint64_t word(const void* p) {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
 }
 std::uint64_t word(index_t v) { return static_cast<std::uint64_t>(v); }
+std::uint64_t bits(double v) {  // a double's bit pattern (zoneout probabilities)
+  std::uint64_t b = 0;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
 
 // A code for the element type: bfloat16 and float16 have the same size.
 template <typename T>
@@ -196,7 +202,8 @@ std::vector<std::uint64_t> structure_of(const RnnLayerShape& s, bool backward, s
                                   backward ? 1u : 0u,    elem,                 word(index_t(s.mode)),
                                   word(s.N),             word(s.C),            word(s.H),
                                   word(s.P),             s.has_bias ? 1u : 0u, s.has_proj ? 1u : 0u,
-                                  s.reverse ? 1u : 0u,   word(s.T)};
+                                  s.reverse ? 1u : 0u,   word(s.T),
+                                  bits(s.zoneout_h),     bits(s.zoneout_c)};
   for (index_t t = 0; t < s.T; ++t) k.push_back(word(s.batch_sizes[t]));
   return k;
 }
@@ -284,7 +291,8 @@ void rnn_layer_forward_cuda(const RnnLayerShape& shape, const RnnForwardArgs<T>&
   if (!rnn_cuda_graphs()) return body();
   const RnnForwardArgs<T>& a = args;
   run_graphed(structure_of(shape, false, type_code<T>()),
-              pointers_of(a.w, {a.x, a.h0, a.c0, a.y, a.h_n, a.c_n, a.reserve, a.workspace}), body);
+              pointers_of(a.w, {a.x, a.h0, a.c0, a.y, a.h_n, a.c_n, a.reserve, a.workspace,
+                                a.zoneout_h_mask, a.zoneout_c_mask}), body);
 }
 
 template <typename T>
@@ -296,7 +304,8 @@ void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T
   const RnnBackwardArgs<T>& a = args;
   run_graphed(structure_of(shape, true, type_code<T>()),
               pointers_of(a.w, {a.x, a.reserve, a.dy, a.dh_n, a.dc_n, a.workspace, a.dx, a.dh0,
-                                a.dc0, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh, a.dw_hr}),
+                                a.dc0, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh, a.dw_hr,
+                                a.zoneout_h_mask, a.zoneout_c_mask}),
               body);
 }
 

@@ -321,12 +321,17 @@ TEST(ResearchCellsReference, MasksAreUsed) {
   }
 }
 
-// The standard runner (loom-rnn-check's) refuses a variant case by its format
-// tag instead of running it as a plain layer and reporting wrong numbers.
-TEST(ResearchCellsReference, PlainRunnerRefusesVariantCases) {
-  const std::string path = testing::source_path("tests/data/variants/lstm_ln_l1_batched_h0_eval.h5");
-  testing::expect_error_containing([&] { nn::run_reference_case(path, kCPU, kFloat64, {}); },
-                                   "format 'rnn-variant-case/1'");
+// The standard runner (loom-rnn-check's) runs a variant case as the variant
+// layer (nn::LSTM/GRU options from the attributes, the stored masks in
+// training), not as a plain layer: it passes, and with the variant
+// attributes dropped (a plain layer) it would not (tests/nn/rnn_variants_test.cc
+// runs every case through it).
+TEST(ResearchCellsReference, PlainRunnerRunsVariantCasesAsVariants) {
+  const std::string path = testing::source_path("tests/data/variants/lstm_all_l2_bi_bf_packed_h0_train.h5");
+  nn::ReferenceCaseReport r = nn::run_reference_case(path, kCPU, kFloat64, {});
+  EXPECT_TRUE(r.ok) << r.summary;
+  EXPECT_NE(r.summary.find("layer_norm=True"), std::string::npos) << r.summary;
+  EXPECT_NE(r.summary.find("train(stored masks)"), std::string::npos) << r.summary;
 }
 
 // ---- gradcheck (float64 central differences) ----------------------------------------------------
