@@ -171,7 +171,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, std::int64_t ignore_i
 Tensor cross_entropy(const Tensor& input, const Tensor& target, std::int64_t ignore_index = -100,
                      Reduction reduction = Reduction::Mean);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
-// Rows of weight [V, D] at indices (Int64, any shape): [..., D].
+// Rows of weight [V, D] at indices (Int64 or Int32, any shape): [..., D].
 Tensor embedding(const Tensor& weight, const Tensor& indices);
 // Zeroes elements with probability p and scales the rest by 1/(1-p) when
 // training; the mask comes from the Philox generator (same seed, same mask on

@@ -338,6 +338,19 @@ TEST(IntDtypes, IndexSelectAcceptsInt32Indices) {
                     "gather(): Expected dtype int64 for index");
 }
 
+TEST(IntDtypes, EmbeddingAcceptsInt32Indices) {
+  Tensor w = native::arange(0, 12, 1, TensorOptions(kFloat64)).reshape({4, 3}).requires_grad_();
+  // F.embedding(torch.tensor([[3, 0], [3, 1]], dtype=torch.int32), w): rows 3, 0, 3, 1
+  Tensor e = embedding(w, tensor({3, 0, 3, 1}, {2, 2}, TensorOptions(kInt32)));
+  expect_tensor(e, {2, 2, 3}, {9, 10, 11, 0, 1, 2, 9, 10, 11, 3, 4, 5}, 0, 0);
+  e.sum().backward();  // row 3 twice, rows 0 and 1 once
+  expect_tensor(w.grad(), {4, 3}, {1, 1, 1, 1, 1, 1, 0, 0, 0, 2, 2, 2}, 0, 0);
+  // F.embedding(torch.tensor([0, 1], dtype=torch.uint8), w)
+  EXPECT_ERROR_TEXT(embedding(w, tensor({0, 1}, TensorOptions(kUInt8))),
+                    "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                    "Long, Int; but got torch.ByteTensor instead (while checking arguments for embedding)");
+}
+
 TEST(IntDtypes, RefusedAsPyTorchRefuses) {
   Tensor m = m_int32(), u = u_uint8();
   // torch.zeros(2, dtype=torch.int32).requires_grad_() and the same for uint8
