@@ -165,7 +165,9 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
                "arange: upper bound and larger bound inconsistent with step sign");
     count = std::ceil((end - start) / step);
   }
-  auto n = static_cast<std::int64_t>(std::max(count, 0.0));
+  // (a plain cast of a count beyond int64, e.g. arange(0, 1e300), is undefined)
+  LOOM_CHECK(count >= 0 && count < 9223372036854775807.0, "arange: invalid size, possible overflow?");
+  auto n = static_cast<std::int64_t>(count);
   Tensor t = empty({n}, options.requires_grad(false));
   dispatch_all(t.dtype(), [&](auto tag) {
     using T = decltype(tag);

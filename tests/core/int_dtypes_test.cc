@@ -97,6 +97,8 @@ TEST(IntDtypes, FactoriesAndItem) {
   EXPECT_EQ(ints(native::arange(2.9, 8, 2.5, TensorOptions(kInt32))), (std::vector<std::int64_t>{2, 4, 6}));
   // torch.arange(1, 2.5, 0.5, dtype=torch.int32): "step must be nonzero"
   EXPECT_ERROR_TEXT(native::arange(1, 2.5, 0.5, TensorOptions(kInt32)), "arange: step must be nonzero");
+  // torch.arange(0, 1e300): "invalid size, possible overflow?"
+  EXPECT_ERROR_TEXT(native::arange(0, 1e300, 1, TensorOptions(kInt64)), "arange: invalid size, possible overflow?");
   Tensor z = native::zeros({2, 2}, TensorOptions(kInt32)), o = native::ones({3}, TensorOptions(kUInt8));
   EXPECT_EQ(z.dtype(), kInt32);
   EXPECT_EQ(ints(z), (std::vector<std::int64_t>{0, 0, 0, 0}));
