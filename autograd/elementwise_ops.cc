@@ -281,7 +281,25 @@ Tensor rsub(const Tensor& a, Scalar b) {
   return scale_op(UnaryOp::RSubScalar, to(a, t), "RsubBackward", b.to_double(), -1.0);
 }
 
+namespace {
+// Integer and bool tensors: elementwise results of their own dtype, composed
+// of the exact (wrapping) integer kernels; integers carry no gradient.
+Tensor integer_neg(const Tensor& x) {
+  LOOM_CHECK(x.dtype() != kBool,
+             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+             "invert a mask, use the `~` or `logical_not()` operator instead.");
+  return native::binary(BinaryOp::Sub, native::zeros({}, TensorOptions(x.dtype()).device(x.device())), x);
+}
+Tensor integer_abs(const Tensor& x) {
+  LOOM_CHECK(x.dtype() != kBool, "\"abs_cpu\" not implemented for 'Bool'");
+  if (x.dtype() == kUInt8) return native::clone(x);
+  Tensor zero = native::zeros({}, TensorOptions(x.dtype()).device(x.device()));
+  return native::where(native::compare(native::CompareOp::Lt, x, zero), integer_neg(x), x);
+}
+}  // namespace
+
 Tensor neg(const Tensor& x) {
+  if (!is_floating(x.dtype())) return integer_neg(x);  // wraps: -INT32_MIN is INT32_MIN, as PyTorch
   return scale_op(UnaryOp::Neg, x, "NegBackward", 0.0, -1.0);
 }
 Tensor exp(const Tensor& x) {
@@ -314,6 +332,7 @@ Tensor sqrt(const Tensor& x) {
   }, 0.0, Keep::Result);
 }
 Tensor abs(const Tensor& x) {
+  if (!is_floating(x.dtype())) return integer_abs(x);  // abs(INT32_MIN) wraps to itself, as PyTorch
   return unary_op(UnaryOp::Abs, x, "AbsBackward", [](const Tensor& x, const Tensor&, double) {
     return native::unary(UnaryOp::Sign, x);
   });
@@ -334,8 +353,21 @@ Tensor erf(const Tensor& x) {
     return native::unary(UnaryOp::MulScalar, gauss, 1.1283791670955126);  // 2 / sqrt(pi)
   });
 }
-Tensor clamp(const Tensor& x, double min, double max) {
+Tensor clamp(const Tensor& x_in, Scalar min_s, Scalar max_s) {
+  LOOM_CHECK(x_in.defined(), "clamp: undefined tensor");
+  const double min = min_s.to_double(), max = max_s.to_double();
   LOOM_CHECK(min <= max, "clamp: min ({}) must not exceed max ({})", min, max);
+  // The result dtype as PyTorch's: an integer tensor with integer bounds stays
+  // integer (the bounds converted to its dtype: uint8 clamp(-4, 100) uses 252
+  // as min), a floating bound gives the default float dtype.
+  DType t = promote_types(result_type(x_in, min_s), result_type(x_in, max_s));
+  LOOM_CHECK(x_in.dtype() != kBool || t != kBool, "\"clamp_cpu\" not implemented for 'Bool'");
+  if (!is_floating(t)) {
+    Tensor x = native::to(x_in, t);
+    Tensor lo = scalar_tensor(min_s, t, x.device()), hi = scalar_tensor(max_s, t, x.device());
+    return native::binary(BinaryOp::Minimum, native::binary(BinaryOp::Maximum, x, lo), hi);
+  }
+  const Tensor x = to(x_in, t);
   Tensor y = native::unary(UnaryOp::ClampMax, native::unary(UnaryOp::ClampMin, x, min), max);
   if (auto node = make_node<ClampBackward>({x})) {
     node->x = saved(x);  // the input only, as PyTorch
@@ -423,7 +455,11 @@ struct WhereBackward final : Node {
 };
 }  // namespace
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
+  LOOM_CHECK(a_in.defined() && b_in.defined(), "where: expected defined tensors");
+  // PyTorch promotes the two values (torch.where(c, uint8, int32) is int32).
+  const DType t = result_type(a_in, b_in);
+  const Tensor a = to(a_in, t), b = to(b_in, t);
   Tensor out = native::where(cond, a, b);
   if (auto node = make_node<WhereBackward>({a, b})) {
     node->cond = saved(cond);

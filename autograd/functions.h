@@ -43,7 +43,10 @@ Tensor pow(const Tensor& x, double exponent);
 Tensor pow(const Tensor& base, const Tensor& exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);  // gradient split evenly on ties
 Tensor minimum(const Tensor& a, const Tensor& b);
-Tensor clamp(const Tensor& x, double min, double max);
+// min <= max required. The result has torch.clamp's dtype: an integer
+// tensor with integer bounds keeps its dtype (bounds converted to it), a
+// floating bound on an integer tensor gives float32.
+Tensor clamp(const Tensor& x, Scalar min, Scalar max);
 // The error function, as torch.erf; d erf(x) = 2 / sqrt(pi) * exp(-x^2).
 Tensor erf(const Tensor& x);
 
@@ -146,9 +149,9 @@ std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim
 // sum of Bool/Int64 gives an exact Int64 (eq(pred, y).sum() counts); mean
 // needs a floating dtype; max/argmax accept every dtype.
 Tensor sum(const Tensor& x);
-Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor sum(const Tensor& x, Dims dims, bool keepdim = false);
 Tensor mean(const Tensor& x);
-Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor mean(const Tensor& x, Dims dims, bool keepdim = false);
 // Maximum of all elements.
 Tensor max(const Tensor& x);
 // Maximum along dim: (values, indices Int64). Gradient flows to the first maximum.
@@ -179,7 +182,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, std::int64_t ignore_i
 Tensor cross_entropy(const Tensor& input, const Tensor& target, std::int64_t ignore_index = -100,
                      Reduction reduction = Reduction::Mean);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
-// Rows of weight [V, D] at indices (Int64, any shape): [..., D].
+// Rows of weight [V, D] at indices (Int64 or Int32, any shape): [..., D].
 Tensor embedding(const Tensor& weight, const Tensor& indices);
 // Zeroes elements with probability p and scales the rest by 1/(1-p) when
 // training; the mask comes from the Philox generator (same seed, same mask on

@@ -3,6 +3,7 @@
 // core/native_index.h.
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "core/native.h"
 #include "core/native_index.h"
 
 namespace loom {
@@ -20,7 +21,10 @@ struct EmbeddingBackward final : Node {
 
 }  // namespace
 
-Tensor embedding(const Tensor& weight, const Tensor& indices) {
+Tensor embedding(const Tensor& weight, const Tensor& indices_in) {
+  // int32 indices are read as int64, as torch.nn.functional.embedding accepts them.
+  const Tensor indices =
+      indices_in.defined() && indices_in.dtype() == kInt32 ? native::to(indices_in, kInt64) : indices_in;
   Tensor out = native::embedding(weight, indices);
   if (auto node = make_node<EmbeddingBackward>({weight})) {
     node->indices = saved(indices);

@@ -33,7 +33,11 @@ void check_index_tensor(const Tensor& index, const char* what) {
 
 }  // namespace
 
-Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
+Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index_in) {
+  // int32 indices are accepted and read as int64, as torch.index_select's.
+  LOOM_CHECK(!index_in.defined() || index_in.dtype() == kInt64 || index_in.dtype() == kInt32,
+             "index_select(): Expected dtype int32 or int64 for index");
+  const Tensor index = index_in.defined() ? native::to(index_in, kInt64) : index_in;
   check_index_tensor(index, "index_select");
   LOOM_CHECK(index.dim() <= 1, "index_select(): Index is supposed to be a vector");
   const std::int64_t d = x.dim() == 0 ? 0 : x.wrap_dim(dim);

@@ -191,7 +191,7 @@ const Tensor& Tensor::div_(const Tensor& other) const {
 const Tensor& Tensor::div_(Scalar other) const {
   return inplace(*this, "div_", {}, [&](const Tensor& x) { return loom::div(x, other); });
 }
-const Tensor& Tensor::clamp_(double min, double max) const {
+const Tensor& Tensor::clamp_(Scalar min, Scalar max) const {
   return inplace(*this, "clamp_", {}, [&](const Tensor& x) { return loom::clamp(x, min, max); });
 }
 const Tensor& Tensor::pow_(double exponent) const {
@@ -236,8 +236,8 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
 const Tensor& Tensor::fill_(Scalar value) const {
   LOOM_CHECK(defined(), "fill_: in-place operation on an undefined tensor");
   Tensor values = empty(shape(), TensorOptions(dtype()).device(device()));
-  if (!value.is_floating_point() && dtype() == kInt64)
-    native::copy_(values, tensor_int64({value.to_int64()}, {}, device()));  // exact
+  if (!value.is_floating_point() && is_integral(dtype()))
+    native::copy_(values, tensor_int64({value.to_int64()}, {}, device()));  // exact (wrapping)
   else
     native::fill_(values, value.to_double());
   return overwrite(*this, "FillBackward", values, Tensor());

@@ -79,14 +79,14 @@ Tensor record_sum(Tensor out, const Tensor& x, const Shape& dims, bool keepdim, 
 Tensor sum(const Tensor& x) { return sum(x, {}, false); }
 
 // sum and mean run in float32 under autocast (autograd/autocast.h).
-Tensor sum(const Tensor& x_in, const Shape& dims, bool keepdim) {
+Tensor sum(const Tensor& x_in, Dims dims, bool keepdim) {
   const Tensor x = autocast_cast::to_float(x_in);
   return record_sum(native::sum(x, dims, keepdim), x, dims, keepdim, 1);
 }
 
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
-Tensor mean(const Tensor& x_in, const Shape& dims, bool keepdim) {
+Tensor mean(const Tensor& x_in, Dims dims, bool keepdim) {
   const Tensor x = autocast_cast::to_float(x_in);
   Tensor out = native::mean(x, dims, keepdim);
   std::int64_t count = x.numel() / std::max<std::int64_t>(out.numel(), 1);

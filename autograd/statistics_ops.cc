@@ -17,9 +17,10 @@ namespace {
 using native::BinaryOp;
 using native::UnaryOp;
 
-void check_floating(const Tensor& x, const char* what) {
-  LOOM_CHECK(x.defined(), "{}: undefined tensor", what);
-  LOOM_CHECK(is_floating(x.dtype()), "{}: expected a floating dtype, got {}", what, x.dtype());
+// PyTorch's refusal of var/std on integer and bool tensors.
+void check_var_dtype(const Tensor& x) {
+  LOOM_CHECK(x.defined(), "var/std: undefined tensor");
+  LOOM_CHECK(is_floating(x.dtype()), "std and var only support floating point and complex dtypes");
 }
 
 // The reduced dimensions, wrapped and in decreasing order (so squeezing
@@ -93,18 +94,28 @@ struct SignBackward final : Node {
 }  // namespace
 
 Tensor min(const Tensor& x) {
-  check_floating(x, "min");
+  LOOM_CHECK(x.defined(), "min: undefined tensor");
+  if (!is_floating(x.dtype())) {  // integers and bool: exact, no gradient
+    LOOM_CHECK(x.numel() > 0, "min(): Expected reduction dim to be specified for input.numel() == 0. "
+               "Specify the reduction dim with the 'dim' argument.");
+    Tensor flat = native::contiguous(x);
+    return native::min(make_view(flat, {x.numel()}, {1}, flat.storage_offset()), 0, false).first;
+  }
   return neg(max(neg(x)));
 }
 
 std::pair<Tensor, Tensor> min(const Tensor& x, std::int64_t dim, bool keepdim) {
-  check_floating(x, "min");
+  LOOM_CHECK(x.defined(), "min: undefined tensor");
+  if (!is_floating(x.dtype())) {
+    LOOM_CHECK(x.dim() == 0 || x.size(dim) > 0, "min(): Expected reduction dim {} to have non-zero size.", dim);
+    return native::min(x, dim, keepdim);
+  }
   auto [values, indices] = max(neg(x), dim, keepdim);
   return {neg(values), indices};
 }
 
-Tensor var(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
-  check_floating(x, "var");
+Tensor var(const Tensor& x, Dims dims, bool unbiased, bool keepdim) {
+  check_var_dtype(x);
   const std::vector<std::int64_t> d = reduced_dims(x, dims);
   const std::int64_t n = reduced_count(x, d);
   Tensor mu = mean(x, as_shape(d), true);
@@ -115,8 +126,8 @@ Tensor var(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
   return finish(v, d, keepdim);
 }
 
-Tensor std(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
-  check_floating(x, "std");
+Tensor std(const Tensor& x, Dims dims, bool unbiased, bool keepdim) {
+  check_var_dtype(x);
   Tensor v = var(x, dims, unbiased, keepdim);
   Tensor y = native::unary(UnaryOp::Sqrt, v);
   if (auto node = make_node<StdSqrtBackward>({v})) {
@@ -126,8 +137,11 @@ Tensor std(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
   return y;
 }
 
-Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
-  check_floating(x, "norm");
+Tensor norm(const Tensor& x, double p, Dims dims, bool keepdim) {
+  LOOM_CHECK(x.defined(), "norm: undefined tensor");
+  LOOM_CHECK(is_floating(x.dtype()),
+             "norm(): input dtype should be either floating point or complex. Got {} instead.",
+             scalar_type_name(x.dtype()));
   LOOM_CHECK(std::isfinite(p) && p > 0, "norm: p = {} is not supported (finite p > 0)", p);
   const std::vector<std::int64_t> d = reduced_dims(x, dims);
   Tensor ax = native::unary(UnaryOp::Abs, x);
@@ -143,8 +157,10 @@ Tensor norm(const Tensor& x, double p, const Shape& dims, bool keepdim) {
   return finish(out, d, keepdim);
 }
 
-Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
-  check_floating(x, "logsumexp");
+Tensor logsumexp(const Tensor& x_in, Dims dims, bool keepdim) {
+  LOOM_CHECK(x_in.defined(), "logsumexp: undefined tensor");
+  // Integers and bool compute in the default float dtype, as torch.logsumexp.
+  const Tensor x = is_floating(x_in.dtype()) ? x_in : native::to(x_in, kFloat32);
   const std::vector<std::int64_t> d = reduced_dims(x, dims);
   // The shift m: the maximum over the reduced dims (0 where it is infinite,
   // so that a row of -inf gives log(0) = -inf and +inf gives +inf).
@@ -158,7 +174,8 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
 }
 
 Tensor cumsum(const Tensor& x, std::int64_t dim) {
-  check_floating(x, "cumsum");
+  LOOM_CHECK(x.defined(), "cumsum: undefined tensor");
+  if (!is_floating(x.dtype())) return native::cumsum_integral(x, dim);  // int64, as torch.cumsum
   if (x.dim() == 0) return clone(x);
   const std::int64_t d = x.wrap_dim(dim);
   const std::int64_t n = x.size(d);
@@ -174,7 +191,14 @@ Tensor cumsum(const Tensor& x, std::int64_t dim) {
 }
 
 Tensor sign(const Tensor& x) {
-  check_floating(x, "sign");
+  LOOM_CHECK(x.defined(), "sign: undefined tensor");
+  if (!is_floating(x.dtype())) {  // (x > 0) - (x < 0) in x's dtype; bool: x itself
+    if (x.dtype() == kBool) return native::clone(x);
+    Tensor zero = native::zeros({}, TensorOptions(x.dtype()).device(x.device()));
+    Tensor pos = native::to(native::compare(native::CompareOp::Gt, x, zero), x.dtype());
+    Tensor negative = native::to(native::compare(native::CompareOp::Lt, x, zero), x.dtype());
+    return native::binary(BinaryOp::Sub, pos, negative);
+  }
   Tensor out = native::unary(UnaryOp::Sign, x);  // NaN -> 0, as PyTorch 1.13's sign
   if (auto node = make_node<SignBackward>({x})) set_history(out, node);
   return out;
@@ -182,7 +206,7 @@ Tensor sign(const Tensor& x) {
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol, bool equal_nan) {
   LOOM_CHECK(a.dtype() == b.dtype(), "{} did not match {}", scalar_type_name(a.dtype()), scalar_type_name(b.dtype()));
-  check_floating(a, "allclose");
+  LOOM_CHECK(a.dtype() != kBool, "allclose: expected a floating or integer dtype, got bool");
   LOOM_CHECK(a.device() == b.device(), "allclose: a is on {} but b on {}", a.device().str(), b.device().str());
   const TensorOptions f64 = TensorOptions(kFloat64).device(a.device());
   Tensor x = native::to(a, kFloat64), y = native::to(b, kFloat64);

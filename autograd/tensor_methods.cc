@@ -94,9 +94,9 @@ Tensor Tensor::squeeze() const { return loom::squeeze(*this); }
 Tensor Tensor::squeeze(std::int64_t d) const { return loom::squeeze(*this, d); }
 Tensor Tensor::expand(const Shape& shape) const { return loom::expand(*this, shape); }
 Tensor Tensor::sum() const { return loom::sum(*this); }
-Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return loom::sum(*this, dims, keepdim); }
+Tensor Tensor::sum(Dims dims, bool keepdim) const { return loom::sum(*this, dims, keepdim); }
 Tensor Tensor::mean() const { return loom::mean(*this); }
-Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return loom::mean(*this, dims, keepdim); }
+Tensor Tensor::mean(Dims dims, bool keepdim) const { return loom::mean(*this, dims, keepdim); }
 Tensor Tensor::exp() const { return loom::exp(*this); }
 Tensor Tensor::log() const { return loom::log(*this); }
 Tensor Tensor::tanh() const { return loom::tanh(*this); }

@@ -196,7 +196,9 @@ bool is_ieee_f16(hid_t t) {
 }
 
 // bfloat16 has no HDF5 (or numpy) type: its raw bits are stored as uint16 and
-// the dataset carries the string attribute loom_dtype = "bfloat16".
+// the dataset carries the string attribute loom_dtype = "bfloat16". uint8
+// tensors are stored as uint8 tagged loom_dtype = "uint8": an untagged uint8
+// dataset is a bool (how loom has always stored bool).
 constexpr const char* kDTypeAttr = "loom_dtype";
 
 // Memory (native) type for a dtype, and the little-endian file type.
@@ -208,6 +210,8 @@ hid_t native_type(DType t) {
     case DType::Bool: return H5T_NATIVE_UINT8;
     case DType::BFloat16: return H5T_NATIVE_UINT16;
     case DType::Float16: return ieee_f16le();  // loom runs on little-endian hosts only
+    case DType::Int32: return H5T_NATIVE_INT32;
+    case DType::UInt8: return H5T_NATIVE_UINT8;
   }
   return -1;
 }
@@ -219,6 +223,8 @@ hid_t file_type(DType t) {
     case DType::Bool: return H5T_STD_U8LE;
     case DType::BFloat16: return H5T_STD_U16LE;
     case DType::Float16: return ieee_f16le();
+    case DType::Int32: return H5T_STD_I32LE;
+    case DType::UInt8: return H5T_STD_U8LE;
   }
   return -1;
 }
@@ -634,8 +640,9 @@ OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::st
   H5T_class_t cls = H5Tget_class(d.type.get());
   std::size_t size = H5Tget_size(d.type.get());
   auto unsupported = [&](const std::string& what) -> void {
-    fail("HDF5 file '{}': dataset {} holds {}; loom reads float32, float64, float16, int64, "
-         "bool (uint8) and bfloat16 (uint16 with loom_dtype = \"bfloat16\")",
+    fail("HDF5 file '{}': dataset {} holds {}; loom reads float32, float64, float16, int64, int32, "
+         "bool (uint8), uint8 (uint8 with loom_dtype = \"uint8\") and bfloat16 (uint16 with "
+         "loom_dtype = \"bfloat16\")",
          file_path, describe(path), what);
   };
   if (cls == H5T_FLOAT) {
@@ -647,7 +654,9 @@ OpenDataset open_dataset(hid_t file, const std::string& file_path, const std::st
     bool is_unsigned = H5Tget_sign(d.type.get()) == H5T_SGN_NONE;
     if (is_unsigned && size == 2 && string_attr_or_empty(d.dataset.get(), kDTypeAttr) == "bfloat16")
       d.dtype = DType::BFloat16;
-    else if (is_unsigned && size == 1) d.dtype = DType::Bool;
+    else if (is_unsigned && size == 1)
+      d.dtype = string_attr_or_empty(d.dataset.get(), kDTypeAttr) == "uint8" ? DType::UInt8 : DType::Bool;
+    else if (!is_unsigned && size == 4) d.dtype = DType::Int32;
     else if (is_unsigned && size >= 8) unsupported("uint64");
     else d.dtype = DType::Int64;
   } else if (cls == H5T_ENUM && size == 1) {
@@ -896,6 +905,8 @@ void Hdf5File::write(const std::string& path, const HostArray& array) {
     fail("HDF5 file '{}': cannot create dataset {}{}", path_, describe(p), detail_suffix());
   if (array.dtype == DType::BFloat16 && !put_string_attr(ds.get(), kDTypeAttr, "bfloat16"))
     fail("HDF5 file '{}': cannot tag dataset {} as bfloat16{}", path_, describe(p), detail_suffix());
+  if (array.dtype == DType::UInt8 && !put_string_attr(ds.get(), kDTypeAttr, "uint8"))
+    fail("HDF5 file '{}': cannot tag dataset {} as uint8{}", path_, describe(p), detail_suffix());
   if (array.numel() > 0) {
     if (H5Dwrite(ds.get(), native_type(array.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                  array.bytes.data()) < 0)

@@ -9,7 +9,8 @@
 // weight_ih_l0"); a leading '/' is accepted, and "" or "/" is the root.
 //
 // Stored types: float32, float64 and float16 (IEEE little-endian; h5py reads
-// float16 as numpy.float16), int64, bool stored as uint8 (0/1), and bfloat16,
+// float16 as numpy.float16), int64, int32, bool stored as uint8 (0/1), uint8
+// stored as uint8 with the string attribute loom_dtype = "uint8", and bfloat16,
 // which has no HDF5 or numpy type: its raw bits are stored as uint16 and the
 // dataset carries the string attribute loom_dtype = "bfloat16" (reinterpret
 // the uint16 as bfloat16: torch.from_numpy(a.view(numpy.int16)).view(torch.bfloat16)). Attributes: strings as fixed-length UTF-8 (h5py
@@ -174,8 +175,9 @@ class Hdf5File {
   // Reads dataset `path` (refusing, as above, a shape that overflows or data
   // that is not all stored): float32 -> Float32, float64 -> Float64, IEEE
   // float16 -> Float16, uint16 with attribute loom_dtype = "bfloat16" ->
-  // BFloat16, signed integers (and unsigned up to 32 bits) -> Int64, uint8
-  // and h5py's bool enum -> Bool (nonzero reads as 1). A scalar dataset gives shape {}.
+  // BFloat16, int32 -> Int32, other signed integers (and unsigned from 16 to
+  // 32 bits) -> Int64, uint8 with attribute loom_dtype = "uint8" -> UInt8,
+  // other uint8 and h5py's bool enum -> Bool (nonzero reads as 1). A scalar dataset gives shape {}.
   // Throws loom::Error when `path` does not exist, is a group, or holds a
   // type outside these classes (strings, compounds, uint64, ...).
   HostArray read(const std::string& path) const;
@@ -197,8 +199,9 @@ class Hdf5File {
 
   // Writes `array` as a new dataset at `path`, creating the groups above it
   // ("grad/params/weight_ih_l0" creates "grad" and "grad/params"). Stored as
-  // float32/float64/float16/int64 little-endian, Bool as uint8, BFloat16 as
-  // uint16 tagged loom_dtype = "bfloat16". Throws loom::Error on
+  // float32/float64/float16/int64/int32 little-endian, Bool as uint8, UInt8
+  // as uint8 tagged loom_dtype = "uint8", BFloat16 as uint16 tagged
+  // loom_dtype = "bfloat16". Throws loom::Error on
   // a read-only file, when `path` already exists, or when `array` breaks its
   // invariant.
   void write(const std::string& path, const HostArray& array);

@@ -34,7 +34,8 @@ Tensor zeros_like(const Tensor& x);
 Tensor ones_like(const Tensor& x);
 // Sets every element of x (any view) to value.
 void fill_(const Tensor& x, double value);
-// [start, end) with `step`, as torch.arange.
+// [start, end) with `step`, as torch.arange (for integer dtypes start and
+// step are truncated first: arange(0, 5, 1.5, kInt32) is [0, 1, 2, 3]).
 Tensor arange(double start, double end, double step = 1, TensorOptions options = {});
 
 // ---- elementwise -------------------------------------------------------------------
@@ -43,7 +44,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b);
 // op(x, alpha) for every element; floating dtypes.
 Tensor unary(UnaryOp op, const Tensor& x, double alpha = 0);
 // op(a, b) with broadcasting; same dtype and device required; floating dtypes
-// and int64 (wrapping integer math; callers promote before Div).
+// and int64/int32/uint8 (wrapping integer math; callers promote before Div).
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
 // Bool tensor of op(a, b) with broadcasting.
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);
@@ -52,13 +53,20 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // ---- reductions (fixed order: deterministic) -------------------------------------
 // Sum over `dims` (empty: every dimension); keepdim keeps them with size 1.
-// Bool and Int64 inputs sum exactly into Int64, as torch.sum.
+// Bool and integer (int64, int32, uint8) inputs sum exactly into Int64, as torch.sum.
 Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false);
 // Floating dtypes only (PyTorch's "mean(): could not infer output dtype" otherwise).
 Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
-// Maximum along dim: values and Int64 indices of the first maximum. Any dtype
-// but Bool compares by value; Bool as false < true.
+// Maximum along dim: values (x's dtype) and Int64 indices of the first
+// maximum. Any dtype compares by value; Bool as false < true.
 std::pair<Tensor, Tensor> max(const Tensor& x, std::int64_t dim, bool keepdim = false);
+
+// Minimum along dim: values (x's dtype) and Int64 indices of the first
+// minimum, any dtype (NaN counts as the minimum, as torch.min).
+std::pair<Tensor, Tensor> min(const Tensor& x, std::int64_t dim, bool keepdim = false);
+// Running sums along dim of an integer or bool tensor, exactly into Int64
+// (wrapping on overflow), as torch.cumsum of integer/bool tensors.
+Tensor cumsum_integral(const Tensor& x, std::int64_t dim);
 
 // x converted to float32 when it is bfloat16/float16, else x itself. Ops
 // without a 16-bit kernel compute on this and round their result once
@@ -71,7 +79,8 @@ void check_same_dtype_device(const char* op, const Tensor& a, const Tensor& b);
 // Throws "<op>: loom was built without CUDA support".
 [[noreturn]] void fail_no_cuda(const char* op);
 
-// Calls fn(T{}) with T = float, double, int64_t, bool, bfloat16 or float16 for t.
+// Calls fn(T{}) with T = float, double, int64_t, bool, bfloat16, float16,
+// int32_t or uint8_t for t.
 template <typename Fn>
 decltype(auto) dispatch_all(DType t, Fn&& fn) {
   switch (t) {
@@ -81,6 +90,8 @@ decltype(auto) dispatch_all(DType t, Fn&& fn) {
     case DType::Bool: return fn(bool{});
     case DType::BFloat16: return fn(bfloat16{});
     case DType::Float16: return fn(float16{});
+    case DType::Int32: return fn(std::int32_t{});
+    case DType::UInt8: return fn(std::uint8_t{});
   }
   fail("unknown dtype");
 }

@@ -147,10 +147,27 @@ Tensor ones_like(const Tensor& x) {
 }
 
 Tensor arange(double start, double end, double step, TensorOptions options) {
-  LOOM_CHECK(step != 0, "arange: step must be nonzero");
-  LOOM_CHECK((step > 0 && end >= start) || (step < 0 && end <= start),
-             "arange: upper bound and larger bound inconsistent with step sign");
-  auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
+  double count = 0;
+  if (is_integral(options.dtype_)) {
+    // As PyTorch: start, end and step are first truncated to int64 (a step
+    // of 0.5 is 0); the length is counted from the truncated values for
+    // int64 and from the given ones for int32/uint8.
+    const double s = std::trunc(start), e = std::trunc(end), st = std::trunc(step);
+    LOOM_CHECK(st != 0, "arange: step must be nonzero");
+    LOOM_CHECK((st > 0 && e >= s) || (st < 0 && e <= s),
+               "arange: upper bound and larger bound inconsistent with step sign");
+    count = options.dtype_ == kInt64 ? std::ceil((e - s) / st) : std::ceil((end - start) / step);
+    start = s;
+    step = st;
+  } else {
+    LOOM_CHECK(step != 0, "arange: step must be nonzero");
+    LOOM_CHECK((step > 0 && end >= start) || (step < 0 && end <= start),
+               "arange: upper bound and larger bound inconsistent with step sign");
+    count = std::ceil((end - start) / step);
+  }
+  // (a plain cast of a count beyond int64, e.g. arange(0, 1e300), is undefined)
+  LOOM_CHECK(count >= 0 && count < 9223372036854775807.0, "arange: invalid size, possible overflow?");
+  auto n = static_cast<std::int64_t>(count);
   Tensor t = empty({n}, options.requires_grad(false));
   dispatch_all(t.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -190,7 +207,10 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     auto* op_ = static_cast<T*>(out.data_ptr());
     LOOM_DISPATCH_DEVICE(a.device(), binary, op, out.numel(), calc, ap, bp, op_);
   };
-  if (a.dtype() == kInt64) run(std::int64_t{});  // integer math (kernels/elementwise.h)
+  // integer math (kernels/elementwise.h)
+  if (a.dtype() == kInt64) run(std::int64_t{});
+  else if (a.dtype() == kInt32) run(std::int32_t{});
+  else if (a.dtype() == kUInt8) run(std::uint8_t{});
   else dispatch_floating_and_half(a.dtype(), "binary operation", run);
   return out;
 }

@@ -13,7 +13,7 @@ void check_indices(const Tensor& indices, Device device) {
   LOOM_CHECK(indices.defined(), "embedding: expected defined indices");
   LOOM_CHECK(indices.dtype() == DType::Int64,
              "Expected tensor for argument #1 'indices' to have one of the following scalar types: "
-             "Long; but got torch.{}Tensor instead (while checking arguments for embedding)",
+             "Long, Int; but got torch.{}Tensor instead (while checking arguments for embedding)",
              scalar_type_name(indices.dtype()));
   LOOM_CHECK(indices.device() == device,
              "embedding: Expected all tensors to be on the same device, but found at least two "

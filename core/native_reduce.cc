@@ -24,9 +24,11 @@ Tensor reduce(kernels::ReduceOp op, const Tensor& x, const std::vector<bool>& ma
               Tensor* indices) {
   if (is_reduced_float(x.dtype()))  // accumulate in float32, round once
     return to(reduce(op, to_opmath(x), mask, keepdim, indices), x.dtype());
-  if (x.dtype() == kBool) {  // sum counts into int64; max is an "or" (false < true)
+  if (x.dtype() == kBool || x.dtype() == kInt32 || x.dtype() == kUInt8) {
+    // Through int64, exactly: sum gives int64, as torch.sum of bool/int32/uint8;
+    // max keeps the dtype (for bool an "or", false < true).
     Tensor wide = reduce(op, to(x, kInt64), mask, keepdim, indices);
-    return op == kernels::ReduceOp::Sum ? wide : to(wide, kBool);
+    return op == kernels::ReduceOp::Sum ? wide : to(wide, x.dtype());
   }
   Shape order, out_shape, keep_shape;
   std::int64_t outer = 1, inner = 1;
@@ -83,6 +85,37 @@ std::pair<Tensor, Tensor> max(const Tensor& x, std::int64_t dim, bool keepdim) {
   Tensor indices;
   Tensor values = reduce(kernels::ReduceOp::Max, x, mask, keepdim, &indices);
   return {values, indices};
+}
+
+std::pair<Tensor, Tensor> min(const Tensor& x, std::int64_t dim, bool keepdim) {
+  if (is_floating(x.dtype())) {  // -max(-x): NaN stays NaN and wins, as torch.min
+    auto [values, indices] = max(unary(UnaryOp::Neg, x), dim, keepdim);
+    return {unary(UnaryOp::Neg, values), indices};
+  }
+  // Integers and bool: through int64, where -1 - v (the bitwise complement)
+  // reverses the order exactly and keeps ties, so the first minimum's index.
+  Tensor minus_one = full({}, -1, TensorOptions(kInt64).device(x.device()));
+  Tensor flipped = binary(BinaryOp::Sub, minus_one, to(x, kInt64));
+  auto [values, indices] = max(flipped, dim, keepdim);
+  return {to(binary(BinaryOp::Sub, minus_one, values), x.dtype()), indices};
+}
+
+Tensor cumsum_integral(const Tensor& x, std::int64_t dim) {
+  LOOM_CHECK(!is_floating(x.dtype()), "cumsum_integral: expected an integer or bool tensor, got {}",
+             x.dtype());
+  Tensor y = clone(to(x, kInt64));  // contiguous, its own storage
+  if (y.dim() == 0) return y;
+  const std::int64_t d = y.wrap_dim(dim), n = y.size(d), stride = y.stride(d);
+  // Hillis-Steele: after the step with shift s, y[j] holds the sum of the
+  // 2s elements ending at j. Exact (wrapping) integer adds, on any device.
+  for (std::int64_t s = 1; s < n; s *= 2) {
+    Shape part = y.shape();
+    part[d] = n - s;
+    Tensor head = make_view(y, part, y.strides(), y.storage_offset());
+    Tensor tail = make_view(y, part, y.strides(), y.storage_offset() + s * stride);
+    copy_(tail, binary(BinaryOp::Add, tail, head));  // the sum is a new tensor: reads precede writes
+  }
+  return y;
 }
 
 }  // namespace loom::native

@@ -30,7 +30,7 @@ constexpr int kLineWidth = 80;
 constexpr int kPrecision = 4;
 
 // The host copy being printed: contiguous, values as double (floats, bools)
-// or int64 (integers, kept exact).
+// or int64 (int64/int32/uint8, kept exact).
 struct HostData {
   DType dtype;
   Shape shape, strides;
@@ -101,7 +101,7 @@ class Formatter {
   }
   std::string plain(std::int64_t offset) const {
     if (h_.dtype == DType::Bool) return h_.real[offset] != 0 ? "True" : "False";
-    if (h_.dtype == DType::Int64) return fmt::format("{}", h_.integer[offset]);
+    if (is_integral(h_.dtype)) return fmt::format("{}", h_.integer[offset]);
     double v = h_.real[offset];
     if (sci_mode_) return sci(v);
     if (int_mode_) return std::isfinite(v) ? fmt::format("{:.0f}.", v) : special(v);
@@ -195,7 +195,7 @@ std::string Tensor::str() const {
     Tensor host = native::contiguous(native::to(*this, kCPU));
     h.shape = host.shape();
     h.strides = host.strides();
-    if (dtype() == DType::Int64) h.integer = host.to_vector<std::int64_t>();
+    if (is_integral(dtype())) h.integer = host.to_vector<std::int64_t>();  // int64, int32, uint8: exact
     else h.real = host.to_vector<double>();
     bool summarize = numel() > kThreshold;
     std::vector<std::int64_t> offsets;

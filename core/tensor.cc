@@ -63,6 +63,10 @@ template bfloat16* Tensor::data<bfloat16>() const;
 template float16* Tensor::data<float16>() const;
 template const bfloat16* Tensor::data<const bfloat16>() const;
 template const float16* Tensor::data<const float16>() const;
+template std::int32_t* Tensor::data<std::int32_t>() const;
+template std::uint8_t* Tensor::data<std::uint8_t>() const;
+template const std::int32_t* Tensor::data<const std::int32_t>() const;
+template const std::uint8_t* Tensor::data<const std::uint8_t>() const;
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
@@ -76,6 +80,8 @@ template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
 template std::vector<bool> Tensor::to_vector<bool>() const;
 template std::vector<bfloat16> Tensor::to_vector<bfloat16>() const;
 template std::vector<float16> Tensor::to_vector<float16>() const;
+template std::vector<std::int32_t> Tensor::to_vector<std::int32_t>() const;
+template std::vector<std::uint8_t> Tensor::to_vector<std::uint8_t>() const;
 
 double Tensor::item() const {
   LOOM_CHECK(numel() == 1, "a Tensor with {} elements cannot be converted to Scalar", numel());

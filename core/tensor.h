@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/device.h"
+#include "core/dims.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/scalar.h"
@@ -215,9 +216,10 @@ class Tensor {
   Tensor expand_as(const Tensor& other) const { return expand(other.shape()); }
 
   Tensor sum() const;
-  Tensor sum(const Shape& dims, bool keepdim = false) const;
+  // x.sum(1), x.sum(1, /*keepdim=*/true), x.sum({0, 2}): Dims (core/dims.h).
+  Tensor sum(Dims dims, bool keepdim = false) const;
   Tensor mean() const;
-  Tensor mean(const Shape& dims, bool keepdim = false) const;
+  Tensor mean(Dims dims, bool keepdim = false) const;
   Tensor exp() const;
   Tensor log() const;
   Tensor tanh() const;
@@ -266,7 +268,7 @@ class Tensor {
   const Tensor& mul_(Scalar other) const;
   const Tensor& div_(const Tensor& other) const;
   const Tensor& div_(Scalar other) const;
-  const Tensor& clamp_(double min, double max) const;
+  const Tensor& clamp_(Scalar min, Scalar max) const;
   const Tensor& pow_(double exponent) const;
   const Tensor& neg_() const;
   const Tensor& exp_() const;

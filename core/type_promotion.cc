@@ -13,6 +13,9 @@ int category(DType t) {
   return 1;
 }
 
+// uint8 < int32 < int64.
+int integer_rank(DType t) { return t == DType::UInt8 ? 0 : t == DType::Int32 ? 1 : 2; }
+
 // An unset slot of PyTorch's ResultTypeState is std::nullopt (ScalarType::Undefined).
 using Slot = std::optional<DType>;
 
@@ -46,7 +49,9 @@ DType promote_types(DType a, DType b) {
   if (a == b) return a;
   const int ca = category(a), cb = category(b);
   if (ca != cb) return ca > cb ? a : b;
-  // Same category, different types: only floating types remain (one integer type).
+  // Same category, different types. Integers: the wider wins (uint8 < int32
+  // < int64; loom has no int8/int16, so no signed/unsigned mix needs a wider type).
+  if (ca == 1) return integer_rank(a) > integer_rank(b) ? a : b;
   if (a == DType::Float64 || b == DType::Float64) return DType::Float64;
   return DType::Float32;  // float32 with a 16-bit type, or bfloat16 with float16
 }

@@ -3,11 +3,13 @@
 //
 // Categories rank bool < integer < floating. Between two tensors of one
 // category the wider type wins (float32 + float64 -> float64; bfloat16 +
-// float16 -> float32); a higher category wins (int64 + bfloat16 -> bfloat16).
+// float16 -> float32; uint8 + int32 -> int32; int32 + int64 -> int64); a
+// higher category wins (int64 + bfloat16 -> bfloat16; bool + uint8 -> uint8).
 // In result_type, a tensor with dimensions outranks a 0-dim tensor, which
 // outranks a Scalar, unless the lower-ranked operand is of a higher category:
 //   float32 [3] + float64 0-dim -> float32;   int64 [3] + float64 0-dim -> float64;
-//   int64 [3] * 2.5 (floating Scalar) -> float32 (the default dtype).
+//   int64 [3] * 2.5 (floating Scalar) -> float32 (the default dtype);
+//   int32 [3] + 2 (integral Scalar) -> int32;  uint8 [3] + true -> uint8.
 #pragma once
 
 #include "core/dtype.h"

@@ -89,10 +89,12 @@ LOOM_HD T integer_binary_apply(BinaryOp op, T a, T b) {
     case BinaryOp::Mul: return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
     case BinaryOp::Div:
       if (b == 0) return T(0);
-      if (b == T(-1)) return static_cast<T>(U(0) - static_cast<U>(a));
-      return a / b;
+      if constexpr (std::is_signed_v<T>)
+        if (b == T(-1)) return static_cast<T>(U(0) - static_cast<U>(a));
+      return static_cast<T>(a / b);
     case BinaryOp::Pow: {
-      if (b < 0) return a == 1 ? T(1) : a == T(-1) ? ((b & 1) ? T(-1) : T(1)) : T(0);
+      if constexpr (std::is_signed_v<T>)
+        if (b < 0) return a == 1 ? T(1) : a == T(-1) ? ((b & 1) ? T(-1) : T(1)) : T(0);
       U result = 1, base = static_cast<U>(a);
       for (T e = b; e > 0; e >>= 1) {
         if (e & 1) result *= base;
@@ -160,18 +162,18 @@ LOOM_HD bool compare_element(CompareOp op, T a, T b) {
 // T: float, double, bfloat16, float16. y: [n] contiguous; x read through `in`.
 template <typename T>
 void unary_cpu(UnaryOp op, opmath_t<T> alpha, index_t n, const OffsetCalc<1>& in, const T* x, T* y);
-// T: float, double, bfloat16, float16, int64_t (integer_binary_apply).
+// T: float, double, bfloat16, float16, int64_t, int32_t, uint8_t (integer_binary_apply).
 // out: [n]; a, b read through `in` (operand 0 = a, 1 = b).
 template <typename T>
 void binary_cpu(BinaryOp op, index_t n, const OffsetCalc<2>& in, const T* a, const T* b, T* out);
-// T: float, double, int64_t, bool, bfloat16, float16. out: [n].
+// T: float, double, int64_t, int32_t, uint8_t, bool, bfloat16, float16. out: [n].
 template <typename T>
 void compare_cpu(CompareOp op, index_t n, const OffsetCalc<2>& in, const T* a, const T* b, bool* out);
 // out[i] = cond ? a : b; operands 0 = cond, 1 = a, 2 = b. T: any dtype.
 template <typename T>
 void where_cpu(index_t n, const OffsetCalc<3>& in, const bool* cond, const T* a, const T* b, T* out);
 // dst[offset_1(i)] = convert<To>(src[offset_0(i)]): strided copy with
-// conversion (kernels/half.h), From and To any of the six element types.
+// conversion (kernels/half.h), From and To any of the eight element types.
 template <typename From, typename To>
 void copy_cpu(index_t n, const OffsetCalc<2>& in, const From* src, To* dst);
 // out[i] = value, out: [n].

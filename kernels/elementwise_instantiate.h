@@ -23,14 +23,17 @@
   template void LOOM_EW_NAME(copy)<From, To>(index_t, const OffsetCalc<2>&, const From*, To*);
 #define LOOM_EW_COPY_FROM(From) \
   LOOM_EW_COPY(From, float) LOOM_EW_COPY(From, double) LOOM_EW_COPY(From, int64_t) LOOM_EW_COPY(From, bool) \
-  LOOM_EW_COPY(From, ::loom::bfloat16) LOOM_EW_COPY(From, ::loom::float16)
+  LOOM_EW_COPY(From, ::loom::bfloat16) LOOM_EW_COPY(From, ::loom::float16) \
+  LOOM_EW_COPY(From, int32_t) LOOM_EW_COPY(From, uint8_t)
 
 #define LOOM_EW_INSTANTIATE_ALL()                                                       \
   LOOM_EW_FLOATING(float) LOOM_EW_FLOATING(double)                                      \
   LOOM_EW_FLOATING(::loom::bfloat16) LOOM_EW_FLOATING(::loom::float16)                  \
-  LOOM_EW_INTEGER(int64_t)                                                              \
+  LOOM_EW_INTEGER(int64_t) LOOM_EW_INTEGER(int32_t) LOOM_EW_INTEGER(uint8_t)            \
   LOOM_EW_ANY(float) LOOM_EW_ANY(double) LOOM_EW_ANY(int64_t) LOOM_EW_ANY(bool)         \
   LOOM_EW_ANY(::loom::bfloat16) LOOM_EW_ANY(::loom::float16)                            \
+  LOOM_EW_ANY(int32_t) LOOM_EW_ANY(uint8_t)                                             \
   LOOM_EW_COPY_FROM(float) LOOM_EW_COPY_FROM(double) LOOM_EW_COPY_FROM(int64_t)         \
   LOOM_EW_COPY_FROM(bool) LOOM_EW_COPY_FROM(::loom::bfloat16)                           \
-  LOOM_EW_COPY_FROM(::loom::float16)
+  LOOM_EW_COPY_FROM(::loom::float16) LOOM_EW_COPY_FROM(int32_t)                         \
+  LOOM_EW_COPY_FROM(uint8_t)

@@ -154,10 +154,27 @@ template <> struct opmath<float16> { using type = float; };
 template <typename T>
 using opmath_t = typename opmath<T>::type;
 
+// A floating value truncated toward zero to the signed integer type I, as
+// x86's cvttss2si/cvttsd2si (what PyTorch's CPU casts compile to): NaN and
+// values outside I's range give I's minimum. Defined for every input (a plain
+// static_cast is undefined behaviour out of range).
+template <typename I, typename F>
+LOOM_HD I truncate_to_signed(F x) {
+  constexpr F lo = -static_cast<F>(static_cast<unsigned long long>(1) << (sizeof(I) * 8 - 1));
+  // lo is -2^(bits-1) exactly; the range is [lo, -lo).
+  if (!(x >= lo && x < -lo)) return static_cast<I>(static_cast<unsigned long long>(1) << (sizeof(I) * 8 - 1));
+  return static_cast<I>(x);
+}
+
 // Converts between any two element types of loom (float, double, int64_t,
-// bool, bfloat16, float16) as PyTorch's casts do: to a 16-bit type through
-// float (a double is rounded to float first, as torch does), from one through
-// its exact float value.
+// int32_t, uint8_t, bool, bfloat16, float16) as PyTorch 1.13's CPU casts do:
+//   - to a 16-bit type through float (a double is rounded to float first, as
+//     torch does), from one through its exact float value;
+//   - floating to integer truncates toward zero; NaN and out-of-range values
+//     give the minimum of int64 (to int64) or of int32 (to int32, and to uint8
+//     through int32: -1.5 -> 255, 300.7 -> 44, NaN -> 0);
+//   - integer to a narrower integer wraps (two's complement): 300 -> uint8 44;
+//   - to bool: x != 0 (NaN is true).
 template <typename To, typename From>
 LOOM_HD To convert(From x) {
   if constexpr (std::is_same_v<To, From>) {
@@ -166,7 +183,15 @@ LOOM_HD To convert(From x) {
     if constexpr (std::is_same_v<From, bool>) return To(x ? 1.0f : 0.0f);
     else return To(static_cast<float>(x));
   } else if constexpr (is_reduced_float_v<From>) {
-    return static_cast<To>(static_cast<float>(x));
+    return convert<To>(static_cast<float>(x));
+  } else if constexpr (std::is_same_v<To, bool>) {
+    return x != From(0);
+  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+    if constexpr (sizeof(To) == 8) return static_cast<To>(truncate_to_signed<long long>(x));
+    else return static_cast<To>(truncate_to_signed<int>(x));  // int32; uint8 wraps from int32
+  } else if constexpr (std::is_integral_v<To> && std::is_integral_v<From> && !std::is_same_v<From, bool>) {
+    // Wrap modulo 2^bits (well defined through the unsigned type since C++20).
+    return static_cast<To>(static_cast<std::make_unsigned_t<To>>(static_cast<unsigned long long>(x)));
   } else {
     return static_cast<To>(x);
   }

@@ -274,6 +274,8 @@ def other_dtypes_and_keys(conv, work):
     sd["mask"] = torch.tensor([True, False, True])
     sd["empty"] = torch.zeros(0, 4, dtype=torch.float64)
     sd["a.bias"] = torch.randn(2, dtype=torch.float64)
+    sd["ids"] = torch.tensor([-2147483648, 7, 2147483647], dtype=torch.int32)
+    sd["pixels"] = torch.tensor([[0, 255], [128, 7]], dtype=torch.uint8)
     pt = os.path.join(work, "mixed.pt")
     torch.save({"model": sd, "optimizer": {"state": {}}, "epoch": 3}, pt)
     h5 = os.path.join(work, "mixed.h5")
@@ -293,7 +295,11 @@ def other_dtypes_and_keys(conv, work):
         check(all(f["model/" + k].attrs["crc32"] == zlib.crc32(np.asarray(f["model/" + k][()]).tobytes())
                   for k in ("z.weight", "steps", "mask", "a.bias")), "crc32 attributes")
         check("crc32" not in f["model/empty"].attrs, "no crc32 on an empty dataset")
-        check(f["model"].attrs["keys"] == b"z.weight\nsteps\nmask\nempty\na.bias", "keys attribute")
+        check(f["model"].attrs["keys"] == b"z.weight\nsteps\nmask\nempty\na.bias\nids\npixels", "keys attribute")
+        check(f["model/ids"].dtype == np.int32, "int32 stored as int32")
+        check(f["model/pixels"].dtype == np.uint8 and f["model/pixels"].attrs["loom_dtype"] == b"uint8",
+              "uint8 stored as uint8 tagged loom_dtype = uint8: %s" % dict(f["model/pixels"].attrs))
+        check("loom_dtype" not in f["model/mask"].attrs, "bool untagged")
         check(f["model/steps"].dtype == np.int64 and f["model/steps"].shape == (), "int64 scalar")
         check(f["model/mask"].dtype == np.uint8, "bool stored as uint8")
         check(f["model/empty"].shape == (0, 4), "empty tensor shape")
@@ -303,7 +309,7 @@ def other_dtypes_and_keys(conv, work):
     back = os.path.join(work, "mixed_back.pt")
     conv.ok(["to-torch", h5, back])
     check(same_state_dict(torch.load(back), sd), "mixed dtypes round trip")
-    print("ok: int64, bool, 0-dim and empty tensors; --key")
+    print("ok: int64, int32, uint8, bool, 0-dim and empty tensors; --key")
 
 
 def refusals(conv, tool, work):
@@ -324,11 +330,11 @@ def refusals(conv, tool, work):
     with open(half, "r+b") as f:
         f.truncate(os.path.getsize(half) // 2)
     expect(["to-loom", half, os.path.join(work, "x.h5")], "'%s' is not a file torch.load can read: " % half)
-    i32 = os.path.join(work, "i32.pt")
-    torch.save({"w": torch.zeros(2, dtype=torch.int32)}, i32)
-    expect(["to-loom", i32, os.path.join(work, "x.h5")],
-           "tensor 'w' has dtype torch.int32; loom checkpoints hold float32, float64, float16, bfloat16, "
-           "int64 and bool")
+    i16 = os.path.join(work, "i16.pt")
+    torch.save({"w": torch.zeros(2, dtype=torch.int16)}, i16)
+    expect(["to-loom", i16, os.path.join(work, "x.h5")],
+           "tensor 'w' has dtype torch.int16; loom checkpoints hold float32, float64, float16, bfloat16, "
+           "int64, int32, uint8 and bool")
     slash = os.path.join(work, "slash.pt")
     torch.save({"a/b": torch.zeros(2)}, slash)
     expect(["to-loom", slash, os.path.join(work, "x.h5")], "state_dict key 'a/b' cannot be a dataset name")

@@ -23,7 +23,9 @@ checksums as it reads, this tool the crc32 attributes: a damaged file is
 refused.
 Optimizer, schedule and metadata groups are not converted (a note says so).
 
-Tensors may be float32, float64, float16, bfloat16, int64 or bool. float16 is
+Tensors may be float32, float64, float16, bfloat16, int64, int32, uint8 or
+bool (uint8 stored as uint8 with the attribute loom_dtype = "uint8": an
+untagged uint8 dataset is a bool, as loom writes bools). float16 is
 stored as HDF5's IEEE half (h5py reads it as numpy.float16); bfloat16, which
 has no HDF5 or numpy type, as its raw bits in uint16 with the dataset
 attribute loom_dtype = "bfloat16" (as loom writes it). Needs torch and h5py
@@ -57,8 +59,8 @@ def _imports():
     return h5py, numpy, torch
 
 
-HOLDS = "float32, float64, float16, bfloat16, int64 and bool"
-DTYPE_ATTR = "loom_dtype"  # "bfloat16" on a uint16 dataset holding bfloat16 bits
+HOLDS = "float32, float64, float16, bfloat16, int64, int32, uint8 and bool"
+DTYPE_ATTR = "loom_dtype"  # "bfloat16" on uint16 holding bfloat16 bits; "uint8" on a uint8 tensor
 
 
 def _torch_to_numpy(torch, numpy, name, tensor):
@@ -69,7 +71,7 @@ def _torch_to_numpy(torch, numpy, name, tensor):
     if tensor.is_quantized or tensor.is_complex():
         raise Refused("tensor '%s' has dtype %s; loom checkpoints hold %s" % (name, tensor.dtype, HOLDS))
     stored = {torch.float32: "<f4", torch.float64: "<f8", torch.float16: "<f2", torch.int64: "<i8",
-              torch.bool: "u1", torch.bfloat16: "<u2"}
+              torch.bool: "u1", torch.bfloat16: "<u2", torch.int32: "<i4", torch.uint8: "u1"}
     if tensor.dtype not in stored:
         raise Refused("tensor '%s' has dtype %s; loom checkpoints hold %s" % (name, tensor.dtype, HOLDS))
     dtype = tensor.dtype
@@ -173,6 +175,7 @@ def to_loom(src, dst, key=None):
     items = _state_dict_from(obj, key, torch, src)
     arrays = [(name, _torch_to_numpy(torch, numpy, name, t)) for name, t in items]
     bfloat16_names = {name for name, t in items if t.dtype == torch.bfloat16}
+    uint8_names = {name for name, t in items if t.dtype == torch.uint8}
 
     # Write beside the target and rename, as loom does.
     folder = os.path.dirname(os.path.abspath(dst))
@@ -193,6 +196,8 @@ def to_loom(src, dst, key=None):
                 _write_dataset(h5py, numpy, model, name, array)
                 if name in bfloat16_names:
                     model[name].attrs[DTYPE_ATTR] = numpy.bytes_(b"bfloat16")
+                if name in uint8_names:  # an untagged uint8 dataset is a bool to loom
+                    model[name].attrs[DTYPE_ATTR] = numpy.bytes_(b"uint8")
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
@@ -295,15 +300,18 @@ def _read_model(h5py, numpy, torch, f, src):
                           "(the values' CRC-32 differs from its crc32 attribute)" % (src, name))
         kind = array.dtype.kind, array.dtype.itemsize
         tag = _read_attr(dataset, DTYPE_ATTR, src, str)
-        if tag is not None and (tag != "bfloat16" or kind != ("u", 2)):
+        if tag is not None and (tag, kind) not in (("bfloat16", ("u", 2)), ("uint8", ("u", 1))):
             raise Refused("'%s': dataset 'model/%s' has %s = \"%s\" on a %s dataset; loom writes "
-                          "only \"bfloat16\", on uint16" % (src, name, DTYPE_ATTR, tag, array.dtype))
-        if tag == "bfloat16":
+                          "only \"bfloat16\", on uint16, and \"uint8\", on uint8"
+                          % (src, name, DTYPE_ATTR, tag, array.dtype))
+        if tag == "uint8":
+            tensor = torch.from_numpy(array)
+        elif tag == "bfloat16":
             bits = array.astype(numpy.dtype("<u2").newbyteorder("="), copy=False).view(numpy.int16)
             tensor = torch.from_numpy(bits).view(torch.bfloat16)
         elif kind == ("u", 1) or kind == ("b", 1):
             tensor = torch.from_numpy(array.astype(numpy.bool_))
-        elif kind in (("f", 2), ("f", 4), ("f", 8), ("i", 8)):
+        elif kind in (("f", 2), ("f", 4), ("f", 8), ("i", 8), ("i", 4)):
             tensor = torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=False))
         else:
             raise Refused("'%s': dataset 'model/%s' holds %s; loom checkpoints hold %s"

@@ -86,7 +86,7 @@ TEST(EmbeddingOp, Errors) {
   testing::expect_error_containing([&] { embedding(w, tensor_int64({-1}, {1})); }, "index out of range in self");
   testing::expect_error_containing([&] { embedding(w, native::zeros({2})); },
                "Expected tensor for argument #1 'indices' to have one of the following scalar "
-               "types: Long; but got torch.FloatTensor instead (while checking arguments for "
+               "types: Long, Int; but got torch.FloatTensor instead (while checking arguments for "
                "embedding)");
   testing::expect_error_containing([&] { embedding(native::zeros({4}), tensor_int64({1}, {1})); },
                "'weight' must be 2-D");
