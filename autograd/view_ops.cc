@@ -7,6 +7,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "autograd/view_backward_ops.h"
 #include "core/native.h"
 
 namespace loom {
@@ -21,6 +22,8 @@ struct ViewBackward final : Node {
     return {fn(g[0], input_meta[0])};
   }
   const char* name() const override { return node_name; }
+  // Every view's gradient is a differentiable view or copy of g.
+  bool double_backward_ok() const override { return true; }
 };
 
 Tensor record_view(Tensor out, const Tensor& x, const char* name,
@@ -108,7 +111,7 @@ Tensor clone(const Tensor& x) {
 Tensor to(const Tensor& x, Device device) {
   if (x.device() == device) return x;
   return record_view(native::to(x, device), x, "ToCopyBackward",
-                     [](const Tensor& g, const TensorMeta& m) { return native::to(g, m.device); });
+                     [](const Tensor& g, const TensorMeta& m) { return to(g, m.device); });
 }
 
 Tensor to(const Tensor& x, DType dtype) {
@@ -116,7 +119,7 @@ Tensor to(const Tensor& x, DType dtype) {
   Tensor out = native::to(x, dtype);
   if (!is_floating(dtype)) return out;
   return record_view(out, x, "ToCopyBackward",
-                     [](const Tensor& g, const TensorMeta& m) { return native::to(g, m.dtype); });
+                     [](const Tensor& g, const TensorMeta& m) { return to(g, m.dtype); });
 }
 
 Tensor detach(const Tensor& x) { return alias_view(x, x.shape(), x.strides(), x.storage_offset()); }
@@ -195,9 +198,7 @@ Tensor slice(const Tensor& x, std::int64_t d, std::int64_t start, std::int64_t e
   strides[d] *= step;
   Tensor out = alias_view(x, shape, strides, x.storage_offset() + start * x.strides()[d]);
   return record_view(out, x, "SliceBackward", [d, start, end, step](const Tensor& g, const TensorMeta& m) {
-    Tensor full = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
-    native::copy_(slice(full, d, start, end, step), g);
-    return full;
+    return slice_backward(g, m.shape, d, start, end, step);  // differentiable in g
   });
 }
 
@@ -226,9 +227,7 @@ Tensor select(const Tensor& x, std::int64_t d, std::int64_t index) {
   strides.erase(strides.begin() + d);
   return record_view(alias_view(x, shape, strides, offset), x, "SelectBackward",
                      [d, index](const Tensor& g, const TensorMeta& m) {
-                       Tensor full = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
-                       native::copy_(select(full, d, index), g);
-                       return full;
+                       return select_backward(g, m.shape, d, index);  // differentiable in g
                      });
 }
 
@@ -322,6 +321,7 @@ struct CatBackward final : Node {
     return out;
   }
   const char* name() const override { return "CatBackward"; }
+  bool double_backward_ok() const override { return true; }
 };
 }  // namespace
 
