@@ -3,6 +3,7 @@
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/native.h"
+#include "core/native_index.h"
 
 namespace loom {
 
@@ -20,7 +21,25 @@ struct ViewScatterBackward final : Node {
   bool double_backward_ok() const override { return true; }
 };
 
+// Backward of embedding_backward: gather the rows again.
+struct EmbeddingBackwardBackward final : Node {
+  Tensor indices;
+  std::vector<Tensor> apply(const std::vector<Tensor>& g) override { return {embedding(g[0], indices)}; }
+  void release_saved() override { indices = Tensor(); }
+  bool double_backward_ok() const override { return true; }
+  const char* name() const override { return "EmbeddingBackwardBackward"; }
+};
+
 }  // namespace
+
+Tensor embedding_backward(const Tensor& g, const Tensor& indices, std::int64_t num_weights) {
+  Tensor out = native::embedding_backward(g, indices, num_weights);
+  if (auto node = make_node<EmbeddingBackwardBackward>({g})) {
+    node->indices = indices;  // integer, never differentiated
+    set_history(out, node);
+  }
+  return out;
+}
 
 Tensor slice_backward(const Tensor& g, const Shape& shape, std::int64_t d, std::int64_t start,
                       std::int64_t end, std::int64_t step) {

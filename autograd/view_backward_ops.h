@@ -19,4 +19,9 @@ Tensor slice_backward(const Tensor& g, const Shape& shape, std::int64_t d, std::
 // Differentiable in g: its gradient is select(gg, d, index).
 Tensor select_backward(const Tensor& g, const Shape& shape, std::int64_t d, std::int64_t index);
 
+// The gradient of embedding(weight [V, D], indices): g [indices..., D] summed
+// into the rows of zeros [num_weights, D] it came from (native::
+// embedding_backward). Differentiable in g: its gradient is embedding(gg, indices).
+Tensor embedding_backward(const Tensor& g, const Tensor& indices, std::int64_t num_weights);
+
 }  // namespace loom

@@ -13,6 +13,7 @@
 //  - the same gradgradcheck on CUDA (skipped without a GPU).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -37,7 +38,8 @@ enum class Kind { Rnn, Lstm, Gru };
 
 struct Case {
   bool with_state = true;   // h0 (and c0) given, differentiated
-  bool packed = false;      // input packed with lengths {3, 2, 1}... (descending)
+  bool packed = false;      // input packed with lengths L, L-1, ... (descending)
+  bool unsorted = false;    // packed with lengths 1, 2, ..., L (enforce_sorted false)
   std::uint64_t dropout_seed = 0;  // reseeded before every forward (same masks)
 };
 
@@ -50,7 +52,8 @@ std::vector<Tensor> run_module(RNNBase& m, Kind kind, const std::vector<Tensor>&
     const std::int64_t N = xs[0].size(1);
     std::vector<std::int64_t> lengths;
     for (std::int64_t i = 0; i < N; ++i) lengths.push_back(xs[0].size(0) - i);
-    PackedSequence p = pack_padded_sequence(xs[0], lengths);
+    if (c.unsorted) std::reverse(lengths.begin(), lengths.end());
+    PackedSequence p = pack_padded_sequence(xs[0], lengths, false, /*enforce_sorted=*/!c.unsorted);
     if (kind == Kind::Lstm) {
       std::optional<LSTMImpl::State> s;
       if (c.with_state) s = LSTMImpl::State{h, cs};
@@ -124,6 +127,10 @@ TEST(RnnDoubleBackward, GruBidirectionalWithState) {
 TEST(RnnDoubleBackward, GruTwoLayersPackedBatchFirstNoBias) {
   GRU m(GRUOptions(2, 3).num_layers(2).batch_first(true).bias(false));
   gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true});
+}
+TEST(RnnDoubleBackward, GruUnsortedPackedWithState) {
+  GRU m(GRUOptions(2, 3));
+  gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true, .unsorted = true});
 }
 TEST(RnnDoubleBackward, RnnTanhPackedBidirectional) {
   RNN m(RNNOptions(2, 3).bidirectional(true));
