@@ -17,7 +17,10 @@ namespace loom::autograd {
 // their own operations (and gradients arriving at one tensor are summed with
 // the differentiable add), so the gradients are differentiable functions of
 // the inputs, as torch's create_graph=True. retain_graph unset means
-// create_graph, as PyTorch (the new graph reaches into the old one).
+// create_graph, as PyTorch (the new graph reaches into the old one). As in
+// PyTorch, backward with create_graph stores gradients with history in the
+// leaves' .grad, a reference cycle (leaf -> .grad -> graph -> leaf) until
+// .grad is reset; prefer grad(..., create_graph = true).
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
               std::optional<bool> retain_graph = std::nullopt, bool create_graph = false);
 

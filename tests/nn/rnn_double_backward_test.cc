@@ -98,6 +98,7 @@ void gradgradcheck_module(RNNBase& m, Kind kind, Shape input_shape, Case c = {},
   GradcheckResult r = gradgradcheck(f, inputs, {1e-6, 1e-7, 1e-5});
   EXPECT_TRUE(r.ok) << r.message;
   EXPECT_LT(r.max_abs_error, 1e-6);
+  std::printf("  gradgradcheck: worst |analytic - numeric| %.3g\n", r.max_abs_error);
 }
 
 TEST(RnnDoubleBackward, RnnTanhTwoLayersBidirectionalWithState) {
@@ -233,6 +234,28 @@ TEST(RnnDoubleBackward, GradientPenaltyLstmMatchesPyTorch) {
     -9.825219506118917e-05, -0.0001566065356558279, -6.54690246739792e-05, -8.264109002328974e-05,
     -6.094575943199527e-05, -7.464335167979702e-05, -9.353541315236928e-05, -6.843630828823582e-05,
     -2.5630650438272873e-05, -5.246710603014657e-05, -5.4627461834896095e-05}, 1e-9, 1e-13, "x");
+}
+
+// The same penalty through backward(create_graph): x.grad keeps its history.
+TEST(RnnDoubleBackward, BackwardWithCreateGraphGivesTheSamePenalty) {
+  LSTM m(LSTMOptions(3, 4).num_layers(2));
+  PenaltyResult ref = gradient_penalty(*m, Kind::Lstm);
+  const std::vector<double> expected = m->named_parameter("weight_hh_l0").grad().to_vector<double>();
+  m->zero_grad();
+  Tensor x = ref.x.detach().requires_grad_(true);
+  Tensor out = run_module(*m, Kind::Lstm, {x}, {.with_state = false})[0];
+  Tensor w_out = empty(out.shape(), TensorOptions(kFloat64));
+  fill(w_out, 2.5, 1.0);
+  autograd::backward({sum(out * w_out)}, {Tensor()}, std::nullopt, /*create_graph=*/true);
+  ASSERT_TRUE(x.grad().requires_grad());
+  Tensor penalty = sum(x.grad() * x.grad());
+  Tensor w_hh = m->named_parameter("weight_hh_l0");
+  Tensor dw = autograd::grad({penalty}, {w_hh}, {})[0];
+  EXPECT_EQ(penalty.item(), ref.penalty);
+  loom::testing::expect_all_close(dw.to_vector<double>(), expected, 0, 0);
+  // .grad holding graphs is a reference cycle (as in PyTorch): break it.
+  x.set_grad(Tensor());
+  m->zero_grad();
 }
 
 TEST(RnnDoubleBackward, GradientPenaltyGruBidirectionalMatchesPyTorch) {
