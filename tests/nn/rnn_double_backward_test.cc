@@ -10,7 +10,7 @@
 //  - the joint bidirectional node (CUDA's overlap path) on the CPU;
 //  - create_graph through a node whose backward loom cannot differentiate
 //    (tanh, x * x, the research cells) is a clear loom::Error;
-//  - the same gradgradcheck on CUDA (skipped without a GPU).
+//  - gradgradcheck and the gradient penalty on CUDA (skipped without a GPU).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -149,7 +149,7 @@ TEST(RnnDoubleBackward, LstmDropoutBetweenLayersSameMasks) {
 void fill(const Tensor& t, double seed, double scale) {
   std::vector<double> v(static_cast<std::size_t>(t.numel()));
   for (std::size_t k = 0; k < v.size(); ++k) v[k] = scale * std::sin(seed + 0.7 * static_cast<double>(k));
-  native::copy_(t, tensor(v, t.shape(), TensorOptions(kFloat64)));
+  native::copy_(t, tensor(v, t.shape(), TensorOptions(kFloat64)).to(t.device()));
 }
 
 struct PenaltyResult {
@@ -158,16 +158,17 @@ struct PenaltyResult {
 };
 
 // P = ||d sum(out * W_out) / d x||^2 with create_graph, then P.backward().
-PenaltyResult gradient_penalty(RNNBase& m, Kind kind) {
+PenaltyResult gradient_penalty(RNNBase& m, Kind kind, Device device = kCPU) {
   m.to(kFloat64);
+  m.to(device);
   int i = 0;
   for (auto& [name, p] : m.named_parameters()) fill(p, 1.0 + i++, 0.4);
   PenaltyResult r;
-  r.x = empty({3, 2, m.options().input_size_}, TensorOptions(kFloat64));
+  r.x = empty({3, 2, m.options().input_size_}, TensorOptions(kFloat64).device(device));
   fill(r.x, 0.3, 1.0);
   r.x.requires_grad_(true);
   Tensor out = run_module(m, kind, {r.x}, {.with_state = false})[0];
-  Tensor w_out = empty(out.shape(), TensorOptions(kFloat64));
+  Tensor w_out = empty(out.shape(), TensorOptions(kFloat64).device(device));
   fill(w_out, 2.5, 1.0);
   Tensor loss = sum(out * w_out);
   Tensor dx = autograd::grad({loss}, {r.x}, {}, /*retain_graph=*/std::nullopt, /*create_graph=*/true)[0];
@@ -495,6 +496,30 @@ TEST(RnnDoubleBackwardCuda, EveryModeGradgradchecksOnCuda) {
   {
     RNN m(RNNOptions(2, 3).nonlinearity("relu"));
     gradgradcheck_module(*m, Kind::Rnn, {3, 2, 2}, {}, kCUDA);
+  }
+}
+
+// The gradient penalty on CUDA against the same on the CPU (float64; the
+// CPU side is checked against PyTorch above).
+TEST(RnnDoubleBackwardCuda, GradientPenaltyMatchesCpu) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  for (Kind kind : {Kind::Lstm, Kind::Gru}) {
+    std::shared_ptr<RNNBase> cpu, gpu;
+    if (kind == Kind::Lstm) {
+      cpu = std::make_shared<LSTMImpl>(LSTMOptions(3, 4).num_layers(2));
+      gpu = std::make_shared<LSTMImpl>(LSTMOptions(3, 4).num_layers(2));
+    } else {
+      cpu = std::make_shared<GRUImpl>(GRUOptions(3, 4).bidirectional(true));
+      gpu = std::make_shared<GRUImpl>(GRUOptions(3, 4).bidirectional(true));
+    }
+    PenaltyResult a = gradient_penalty(*cpu, kind);
+    PenaltyResult b = gradient_penalty(*gpu, kind, kCUDA);
+    EXPECT_NEAR(b.penalty, a.penalty, 1e-12 * std::abs(a.penalty));
+    for (auto& [name, p] : cpu->named_parameters())
+      loom::testing::expect_all_close(gpu->named_parameter(name).grad().to(kCPU).to_vector<double>(),
+                                      p.grad().to_vector<double>(), 1e-10, 1e-15, name);
+    loom::testing::expect_all_close(b.x.grad().to(kCPU).to_vector<double>(),
+                                    a.x.grad().to_vector<double>(), 1e-10, 1e-15, "x");
   }
 }
 
