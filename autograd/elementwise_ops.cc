@@ -20,6 +20,7 @@ struct AddBackward final : Node {
     return {sum_to(g[0], input_meta[0].shape), sum_to(g[0], input_meta[1].shape)};
   }
   const char* name() const override { return "AddBackward"; }
+  bool double_backward_ok() const override { return true; }
 };
 
 struct SubBackward final : Node {
@@ -27,6 +28,7 @@ struct SubBackward final : Node {
     return {sum_to(g[0], input_meta[0].shape), sum_to(neg(g[0]), input_meta[1].shape)};
   }
   const char* name() const override { return "SubBackward"; }
+  bool double_backward_ok() const override { return true; }
 };
 
 struct MulBackward final : Node {
@@ -38,6 +40,8 @@ struct MulBackward final : Node {
   }
   void release_saved() override { a = b = Tensor(); }
   const char* name() const override { return "MulBackward"; }
+  // Exact when one operand is a constant: each gradient reads only the other.
+  bool double_backward_ok() const override { return !(next_edges[0].node && next_edges[1].node); }
 };
 
 struct DivBackward final : Node {
@@ -49,6 +53,8 @@ struct DivBackward final : Node {
   }
   void release_saved() override { a = b = Tensor(); }
   const char* name() const override { return "DivBackward"; }
+  // Exact when the divisor is a constant: the dividend's gradient reads only it.
+  bool double_backward_ok() const override { return !next_edges[1].node; }
 };
 
 struct PowBackward final : Node {  // base ^ exponent, both tensors

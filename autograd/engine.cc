@@ -15,6 +15,7 @@
 
 #include "autograd/anomaly_mode.h"
 #include "autograd/autocast.h"
+#include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/native.h"
 
@@ -38,8 +39,10 @@ void check_grad(const Tensor& g, const TensorMeta& meta, const Node& node, std::
 
 // Runs the graph below `roots`. When `capture` is non-empty, gradients reaching
 // those edges are stored there instead of being accumulated into leaves.
+// create_graph: backward functions record (grad mode on) and incoming
+// gradients are summed with the differentiable add.
 void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
-         const std::vector<Edge>& capture_edges, std::vector<Tensor>* captured) {
+         bool create_graph, const std::vector<Edge>& capture_edges, std::vector<Tensor>* captured) {
   LOOM_CHECK(roots.size() == grads.size(), "backward: {} tensors but {} gradients", roots.size(),
              grads.size());
   std::unordered_map<Node*, std::vector<Tensor>> buffers;
@@ -56,7 +59,9 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
       ready.push(n);
     }
     Tensor& slot = it->second[edge.input_nr];
-    slot = slot.defined() ? native::binary(native::BinaryOp::Add, slot, g) : g;
+    if (!slot.defined()) slot = g;
+    else if (create_graph) slot = add(slot, g);  // recorded when grad mode is on
+    else slot = native::binary(native::BinaryOp::Add, slot, g);
   };
 
   for (std::size_t i = 0; i < roots.size(); ++i) {
@@ -75,7 +80,7 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
     deliver(gradient_edge(root), native::to(native::to(g, root.dtype()), root.device()));
   }
 
-  NoGradGuard no_grad;
+  AutoGradMode grad_mode(create_graph);
   // Backward functions run in the dtypes forward chose, also when backward is
   // called inside an autocast region.
   autocast no_autocast(kBFloat16, false);
@@ -112,6 +117,12 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
                "tensors after they have already been freed). Specify retain_graph=true if you need "
                "to backward through the graph a second time. (node {})",
                node->name());
+    LOOM_CHECK(!create_graph || node->double_backward_ok(),
+               "double backward (create_graph) through {} is not supported: its backward is not "
+               "itself differentiable in loom (saved tensors carry no history). Supported: nn::RNN/"
+               "LSTM/GRU, views, cat/stack, add/sub, sum/mean, dropout, embedding/index_select/"
+               "gather, and mul/div by a tensor that does not require grad",
+               node->name());
     check_saved_versions(*node);  // an in-place change since: PyTorch's error, not a wrong gradient
     std::vector<Tensor> outputs = node->apply(inputs);
     if (!retain_graph && !dynamic_cast<AccumulateGrad*>(node)) {
@@ -133,12 +144,13 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
 }  // namespace
 
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
-              bool retain_graph) {
-  run(roots, grads, retain_graph, {}, nullptr);
+              std::optional<bool> retain_graph, bool create_graph) {
+  run(roots, grads, retain_graph.value_or(create_graph), create_graph, {}, nullptr);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs, bool retain_graph) {
+                         const std::vector<Tensor>& grad_outputs,
+                         std::optional<bool> retain_graph, bool create_graph) {
   std::vector<Edge> edges;
   for (const Tensor& t : inputs) {
     LOOM_CHECK(t.requires_grad(), "One of the differentiated Tensors does not require grad");
@@ -147,7 +159,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::vector<Tensor> captured(inputs.size());
   std::vector<Tensor> g = grad_outputs;
   if (g.empty()) g.resize(outputs.size());
-  run(outputs, g, retain_graph, edges, &captured);
+  run(outputs, g, retain_graph.value_or(create_graph), create_graph, edges, &captured);
   for (std::size_t i = 0; i < inputs.size(); ++i)
     if (!captured[i].defined()) captured[i] = native::zeros_like(inputs[i]);
   return captured;

@@ -89,4 +89,63 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
       [&](const std::vector<Tensor>& xs) { return std::vector<Tensor>{f(xs)}; }, inputs, options);
 }
 
+GradcheckResult gradgradcheck(
+    const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& f,
+    const std::vector<Tensor>& inputs, GradcheckOptions options) {
+  std::vector<std::size_t> differentiable;  // positions in `inputs`
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].defined() && inputs[i].requires_grad()) differentiable.push_back(i);
+  if (differentiable.empty()) {
+    GradcheckResult r;
+    r.ok = false;
+    r.message = "gradgradcheck: no input requires grad";
+    return r;
+  }
+  // The upstream gradients, one per output that requires grad, drawn from a
+  // seed of their own (gradcheck then draws its v from options.seed).
+  std::vector<Tensor> outs;
+  {
+    AutoGradMode grad_on(true);
+    outs = f(inputs);
+  }
+  std::mt19937_64 rng(options.seed ^ 0x9e3779b97f4a7c15ULL);
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  std::vector<std::size_t> requiring;  // which outputs
+  std::vector<Tensor> all = inputs;
+  for (std::size_t k = 0; k < outs.size(); ++k) {
+    if (!outs[k].requires_grad()) continue;
+    std::vector<double> w(static_cast<std::size_t>(outs[k].numel()));
+    for (double& x : w) x = dist(rng);
+    requiring.push_back(k);
+    all.push_back(tensor(w, outs[k].shape(),
+                         TensorOptions(outs[k].dtype()).device(outs[k].device()).requires_grad()));
+  }
+  const std::size_t n = inputs.size();
+  auto first_order = [&](const std::vector<Tensor>& xs) -> std::vector<Tensor> {
+    // gradcheck evaluates under no_grad; the first-order gradients need a graph.
+    AutoGradMode grad_on(true);
+    std::vector<Tensor> in(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(n));
+    std::vector<Tensor> o = f(in);
+    std::vector<Tensor> roots, v, wrt;
+    for (std::size_t j = 0; j < requiring.size(); ++j) {
+      roots.push_back(o[requiring[j]]);
+      v.push_back(xs[n + j]);
+    }
+    for (std::size_t i : differentiable) wrt.push_back(in[i]);
+    if (roots.empty()) {
+      std::vector<Tensor> zeros;
+      for (const Tensor& x : wrt) zeros.push_back(native::zeros_like(x));
+      return zeros;
+    }
+    return autograd::grad(roots, wrt, v, /*retain_graph=*/std::nullopt, /*create_graph=*/true);
+  };
+  return gradcheck(first_order, all, options);
+}
+
+GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                              const std::vector<Tensor>& inputs, GradcheckOptions options) {
+  return gradgradcheck(
+      [&](const std::vector<Tensor>& xs) { return std::vector<Tensor>{f(xs)}; }, inputs, options);
+}
+
 }  // namespace loom

@@ -36,4 +36,19 @@ GradcheckResult gradcheck(const std::function<std::vector<Tensor>(const std::vec
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
                           const std::vector<Tensor>& inputs, GradcheckOptions options = {});
 
+// Second-order check, as torch.autograd.gradgradcheck: draws random upstream
+// gradients v (uniform in [-1, 1], float64, requiring grad) for f's outputs
+// and runs gradcheck on the first-order gradients
+//   (inputs, v) -> autograd::grad(f(inputs), inputs, v, create_graph = true),
+// so the gradients of the gradients with respect to the inputs and to v are
+// compared with central differences of the first-order gradients. Fails
+// (ok false, a message) where no input requires grad. Inputs as gradcheck.
+GradcheckResult gradgradcheck(
+    const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& f,
+    const std::vector<Tensor>& inputs, GradcheckOptions options = {});
+
+// Single-output convenience form.
+GradcheckResult gradgradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                              const std::vector<Tensor>& inputs, GradcheckOptions options = {});
+
 }  // namespace loom

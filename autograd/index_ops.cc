@@ -3,6 +3,7 @@
 // core/native_index.h.
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "autograd/view_backward_ops.h"
 #include "core/native.h"
 #include "core/native_index.h"
 
@@ -13,8 +14,9 @@ namespace {
 struct EmbeddingBackward final : Node {
   Tensor indices;
   std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
-    return {native::embedding_backward(g[0], indices, input_meta[0].shape[0])};
+    return {embedding_backward(g[0], indices, input_meta[0].shape[0])};  // differentiable in g
   }
+  bool double_backward_ok() const override { return true; }  // reads only the indices
   void release_saved() override { indices = Tensor(); }
   const char* name() const override { return "EmbeddingBackward"; }
 };

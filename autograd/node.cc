@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "autograd/anomaly_mode.h"
+#include "autograd/functions.h"
 #include "core/native.h"
 
 namespace loom {
@@ -51,6 +52,11 @@ std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_output
   const Tensor& g = grad_outputs[0];
   Tensor var(variable);
   Tensor current = var.grad();
+  if (grad_enabled() && g.requires_grad()) {
+    // backward(create_graph): .grad keeps the gradient's history, as PyTorch.
+    var.set_grad(current.defined() ? add(current, g) : g);
+    return {};
+  }
   if (!current.defined()) {
     // Like PyTorch, take the incoming buffer itself when nothing else can see
     // it (this engine's buffer is its only owner and it views no other

@@ -72,6 +72,15 @@ class Node {
   virtual const char* name() const = 0;
   // Frees saved tensors after a backward pass without retain_graph.
   virtual void release_saved() {}
+  // True when apply(), run with grad mode on (a backward with create_graph),
+  // records the exact derivative of its gradients: its formula uses
+  // differentiable operations only, and every value it reads that depends on
+  // a differentiated input carries that history. Saved tensors carry none
+  // (saved()), so this holds for formulas linear in the incoming gradients
+  // that read only constants, and for nodes that rebuild what they read (the
+  // fused RNN nodes). The engine refuses create_graph through any other node
+  // with a loom::Error rather than return a wrong second derivative.
+  virtual bool double_backward_ok() const { return false; }
 
   std::vector<Edge> next_edges;       // one per input
   std::vector<TensorMeta> input_meta;   // shape/dtype/device of each input
@@ -95,6 +104,7 @@ class AccumulateGrad final : public Node {
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> variable);
   std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) override;
   const char* name() const override { return "AccumulateGrad"; }
+  bool double_backward_ok() const override { return true; }
   std::shared_ptr<TensorImpl> variable;
 };
 
@@ -110,6 +120,19 @@ class NoGradGuard {
   ~NoGradGuard() { set_grad_enabled(previous_); }
   NoGradGuard(const NoGradGuard&) = delete;
   NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Sets grad mode to `enabled` for its scope, like torch::AutoGradMode (the
+// engine turns recording on this way for create_graph).
+class AutoGradMode {
+ public:
+  explicit AutoGradMode(bool enabled) : previous_(grad_enabled()) { set_grad_enabled(enabled); }
+  ~AutoGradMode() { set_grad_enabled(previous_); }
+  AutoGradMode(const AutoGradMode&) = delete;
+  AutoGradMode& operator=(const AutoGradMode&) = delete;
 
  private:
   bool previous_;

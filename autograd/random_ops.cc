@@ -60,10 +60,11 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Fill kind) {
 struct DropoutBackward final : Node {
   Tensor mask;
   std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
-    return {native::binary(native::BinaryOp::Mul, g[0], mask)};
+    return {mul(g[0], mask)};  // differentiable in g (double backward)
   }
   void release_saved() override { mask = Tensor(); }
   const char* name() const override { return "DropoutBackward"; }
+  bool double_backward_ok() const override { return true; }
 };
 
 }  // namespace

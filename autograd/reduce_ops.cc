@@ -29,6 +29,7 @@ struct SumBackward final : Node {
     return {contiguous(gi)};
   }
   const char* name() const override { return scale == 1 ? "SumBackward" : "MeanBackward"; }
+  bool double_backward_ok() const override { return true; }
 };
 
 struct MaxBackward final : Node {

@@ -7,6 +7,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "autograd/view_backward_ops.h"
 #include "autograd/view_history.h"
 #include "core/native.h"
 
@@ -22,6 +23,8 @@ struct ViewBackward final : Node {
     return {fn(g[0], input_meta[0])};
   }
   const char* name() const override { return node_name; }
+  // Every view's gradient is a differentiable view or copy of g.
+  bool double_backward_ok() const override { return true; }
 };
 
 Tensor record_view(Tensor out, const Tensor& x, const char* name,
@@ -112,7 +115,7 @@ Tensor clone(const Tensor& x) {
 Tensor to(const Tensor& x, Device device) {
   if (x.device() == device) return x;
   return record_view(native::to(x, device), x, "ToCopyBackward",
-                     [](const Tensor& g, const TensorMeta& m) { return native::to(g, m.device); });
+                     [](const Tensor& g, const TensorMeta& m) { return to(g, m.device); });
 }
 
 Tensor to(const Tensor& x, DType dtype) {
@@ -120,7 +123,7 @@ Tensor to(const Tensor& x, DType dtype) {
   Tensor out = native::to(x, dtype);
   if (!is_floating(dtype)) return out;
   return record_view(out, x, "ToCopyBackward",
-                     [](const Tensor& g, const TensorMeta& m) { return native::to(g, m.dtype); });
+                     [](const Tensor& g, const TensorMeta& m) { return to(g, m.dtype); });
 }
 
 // Shares storage (and the version counter) but is no differentiable view: an
@@ -214,9 +217,7 @@ Tensor slice(const Tensor& x, std::int64_t d, std::int64_t start, std::int64_t e
   Tensor out = alias_view(x, shape, strides, x.storage_offset() + start * x.strides()[d],
                           [d, start, end, step](const Tensor& b) { return slice(b, d, start, end, step); });
   return record_view(out, x, "SliceBackward", [d, start, end, step](const Tensor& g, const TensorMeta& m) {
-    Tensor full = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
-    native::copy_(slice(full, d, start, end, step), g);
-    return full;
+    return slice_backward(g, m.shape, d, start, end, step);  // differentiable in g
   });
 }
 
@@ -247,9 +248,7 @@ Tensor select(const Tensor& x, std::int64_t d, std::int64_t index) {
                                 [d, index](const Tensor& b) { return select(b, d, index); }),
                      x, "SelectBackward",
                      [d, index](const Tensor& g, const TensorMeta& m) {
-                       Tensor full = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
-                       native::copy_(select(full, d, index), g);
-                       return full;
+                       return select_backward(g, m.shape, d, index);  // differentiable in g
                      });
 }
 
@@ -348,6 +347,7 @@ struct CatBackward final : Node {
     return out;
   }
   const char* name() const override { return "CatBackward"; }
+  bool double_backward_ok() const override { return true; }
 };
 }  // namespace
 

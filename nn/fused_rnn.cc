@@ -4,6 +4,7 @@
 
 #include "autograd/node.h"
 #include "core/native.h"
+#include "nn/rnn_double_backward.h"
 
 #if defined(LOOM_WITH_CUDA)
 #include "kernels/cuda/context.h"
@@ -286,11 +287,53 @@ void run_directions(const Device& device, Launch&& launch) {
   launch(1);
 }
 
-// Backward of one layer-direction: BPTT through the saved reserve.
+// `data` (a saved tensor) carrying the history of the node input behind
+// `edge`, as it was recorded: a view of the same storage whose gradient goes
+// along `edge` (to the producer's output, or to the leaf's AccumulateGrad).
+// Undefined or history-free data comes back as is.
+Tensor with_history(const Tensor& data, const Edge& edge) {
+  if (!data.defined() || !edge.node) return data;
+  Tensor t = make_view(data, data.shape(), data.strides(), data.storage_offset());
+  TensorImpl& impl = t.impl();
+  impl.requires_grad = true;
+  if (dynamic_cast<AccumulateGrad*>(edge.node.get())) {
+    impl.grad_accumulator = edge.node;  // a leaf: gradients accumulate into it
+  } else {
+    impl.grad_fn = edge.node;
+    impl.output_nr = edge.input_nr;
+  }
+  return t;
+}
+
+// The differentiable backward of one saved layer-direction (double
+// backward): its inputs re-attached to `edges` (kInputsPerDirection of them),
+// `g` the gradients of y, h_n (, c_n). See nn/rnn_double_backward.h.
+std::vector<Tensor> composed_backward(const SavedDirection& d, const Edge* edges, const Tensor* g) {
+  const FusedRnnLayerInputs& s = d.in;
+  FusedRnnLayerInputs in;
+  in.x = with_history(s.x, edges[0]);
+  in.h0 = with_history(s.h0, edges[1]);
+  in.c0 = with_history(s.c0, edges[2]);
+  in.w_ih = with_history(s.w_ih, edges[3]);
+  in.w_hh = with_history(s.w_hh, edges[4]);
+  in.b_ih = with_history(s.b_ih, edges[5]);
+  in.b_hh = with_history(s.b_hh, edges[6]);
+  in.w_hr = with_history(s.w_hr, edges[7]);
+  std::array<bool, kInputsPerDirection> wants{};
+  for (int i = 0; i < kInputsPerDirection; ++i) wants[i] = edges[i].node != nullptr;
+  const bool lstm = d.mode == k::RnnMode::Lstm;
+  return rnn_layer_backward_composed(d.mode, d.batch_sizes, d.reverse, in,
+                                     {g[0], g[1], lstm ? g[2] : Tensor()}, wants);
+}
+
+// Backward of one layer-direction: BPTT through the saved reserve, or, when
+// the engine builds a graph (create_graph: grad mode is on), the composed
+// differentiable backward.
 struct FusedRnnLayerBackward final : Node {
   SavedDirection d;
 
   std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
+    if (grad_enabled()) return composed_backward(d, next_edges.data(), g.data());
     bool wants[kInputsPerDirection];
     for (int i = 0; i < kInputsPerDirection; ++i) wants[i] = next_edges[i].node != nullptr;
     BackwardWork b;
@@ -300,6 +343,7 @@ struct FusedRnnLayerBackward final : Node {
   }
   void release_saved() override { d.release(); }
   const char* name() const override { return "FusedRnnLayerBackward"; }
+  bool double_backward_ok() const override { return true; }  // composed_backward
 };
 
 // Backward of both directions of a bidirectional layer (one node). Inputs:
@@ -310,6 +354,14 @@ struct FusedBidirectionalRnnLayerBackward final : Node {
 
   std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
     const std::size_t per_dir = g.size() / 2;
+    if (grad_enabled()) {  // double backward: each direction composed, one after the other
+      std::vector<Tensor> out;
+      for (int dir = 0; dir < 2; ++dir)
+        for (Tensor& t : composed_backward(d[dir], next_edges.data() + dir * kInputsPerDirection,
+                                           g.data() + dir * per_dir))
+          out.push_back(std::move(t));
+      return out;
+    }
     std::array<BackwardWork, 2> b;
     std::array<bool, 2> active{};
     bool wants[2][kInputsPerDirection];
@@ -336,6 +388,7 @@ struct FusedBidirectionalRnnLayerBackward final : Node {
     d[1].release();
   }
   const char* name() const override { return "FusedBidirectionalRnnLayerBackward"; }
+  bool double_backward_ok() const override { return true; }  // composed_backward
 };
 
 std::vector<Tensor> output_list(const FusedRnnLayerOutputs& out) {

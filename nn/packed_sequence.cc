@@ -38,6 +38,7 @@ struct IndexSelectBackward final : Node {
   std::vector<std::int64_t> index;
   std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
     const TensorMeta& m = input_meta[0];
+    if (grad_enabled()) return {differentiable_gradient(g[0])};
     Tensor grad = native::zeros(m.shape, TensorOptions(m.dtype).device(m.device));
     for (std::size_t k = 0; k < index.size(); ++k) {  // fixed order: deterministic
       Tensor slot = raw_select(grad, dim, index[k]);
@@ -47,6 +48,24 @@ struct IndexSelectBackward final : Node {
     return {grad};
   }
   const char* name() const override { return "IndexSelectBackward"; }
+  bool double_backward_ok() const override { return true; }
+
+  // The same gradient from differentiable ops (select, add, stack), for a
+  // backward with create_graph: slot j sums the slices of g taken from j.
+  Tensor differentiable_gradient(const Tensor& g) const {
+    const TensorMeta& m = input_meta[0];
+    std::vector<Tensor> slots(static_cast<std::size_t>(m.shape[dim]));
+    for (std::size_t k = 0; k < index.size(); ++k) {
+      Tensor piece = select(g, dim, static_cast<std::int64_t>(k));
+      Tensor& slot = slots[static_cast<std::size_t>(index[k])];
+      slot = slot.defined() ? slot + piece : piece;
+    }
+    Shape slice_shape = m.shape;
+    slice_shape.erase(slice_shape.begin() + dim);
+    for (Tensor& slot : slots)
+      if (!slot.defined()) slot = native::zeros(slice_shape, TensorOptions(m.dtype).device(m.device));
+    return stack(slots, dim);
+  }
 };
 
 // torch.index_select(x, dim, index) for host indices already checked in range.
