@@ -151,4 +151,16 @@ void rnn_layer_backward_persistent_emulated(const RnnLayerShape& shape,
                                             const RnnBackwardArgs<T>& args,
                                             const PersistentPlan& plan);
 
+#if defined(LOOM_WITH_CUDA)
+// The path rnn_layer_forward_cuda (pass Forward) or rnn_layer_backward_cuda
+// (Backward) takes for `shape` in storage type T under the current setting on
+// the current device; throws as they would for a forced Persistent that
+// cannot fit. Tests use it to check that a forced run really was persistent.
+template <typename T>
+RnnPath rnn_cuda_path(const RnnLayerShape& shape, RnnPass pass);
+// The fit plan on the current device (kernels/cuda/persistent_rnn.cu).
+template <typename T>
+PersistentPlan rnn_persistent_plan_cuda(const RnnLayerShape& shape, RnnPass pass);
+#endif
+
 }  // namespace loom::kernels
