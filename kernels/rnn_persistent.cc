@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <string>
 
 #include <fmt/format.h>
@@ -13,7 +14,8 @@
 namespace loom::kernels {
 
 namespace {
-std::atomic<RnnAlgorithm> g_algorithm{RnnAlgorithm::Auto};
+// -1: not decided yet (read LOOM_RNN_ALGORITHM at the next query); else an RnnAlgorithm.
+std::atomic<int> g_algorithm{-1};
 std::atomic<PersistentBarrier> g_barrier{PersistentBarrier::GridSync};
 
 constexpr int kPersistentThreads = 256;
@@ -37,8 +39,25 @@ std::string shape_text(const RnnLayerShape& s, RnnPass pass) {
 }
 }  // namespace
 
-void set_rnn_algorithm(RnnAlgorithm algorithm) { g_algorithm.store(algorithm); }
-RnnAlgorithm rnn_algorithm() { return g_algorithm.load(); }
+RnnAlgorithm rnn_algorithm_from_environment() {
+  const char* raw = std::getenv("LOOM_RNN_ALGORITHM");
+  if (raw == nullptr || *raw == '\0') return RnnAlgorithm::Auto;
+  const std::string_view value(raw);
+  for (RnnAlgorithm a : {RnnAlgorithm::Auto, RnnAlgorithm::Standard, RnnAlgorithm::Persistent})
+    if (value == rnn_algorithm_name(a)) return a;
+  fail("LOOM_RNN_ALGORITHM must be auto, standard or persistent (or unset), got \"{}\"", value);
+}
+
+void set_rnn_algorithm(RnnAlgorithm algorithm) { g_algorithm.store(static_cast<int>(algorithm)); }
+
+RnnAlgorithm rnn_algorithm() {
+  const int state = g_algorithm.load();
+  if (state >= 0) return static_cast<RnnAlgorithm>(state);
+  int expected = -1;  // a concurrent set_rnn_algorithm() wins over the environment
+  const int from_env = static_cast<int>(rnn_algorithm_from_environment());
+  if (g_algorithm.compare_exchange_strong(expected, from_env)) return static_cast<RnnAlgorithm>(from_env);
+  return static_cast<RnnAlgorithm>(expected);
+}
 
 const char* rnn_algorithm_name(RnnAlgorithm algorithm) {
   switch (algorithm) {

@@ -35,9 +35,16 @@ namespace loom::kernels {
 
 enum class RnnAlgorithm { Auto, Standard, Persistent };
 
-// Sets / reads the process-wide algorithm of the CUDA recurrent layer (default Auto).
+// Sets / reads the process-wide algorithm of the CUDA recurrent layer. Until
+// set, it is what the environment variable LOOM_RNN_ALGORITHM names (auto,
+// standard or persistent; Auto when unset or empty), read at the first query:
+// so a whole test binary or tool can run with the persistent path forced.
+// rnn_algorithm() throws loom::Error("LOOM_RNN_ALGORITHM must be auto,
+// standard or persistent (or unset), got \"<value>\"") for any other value.
 void set_rnn_algorithm(RnnAlgorithm algorithm);
 RnnAlgorithm rnn_algorithm();
+// The algorithm LOOM_RNN_ALGORITHM asks for, read now (the rule above).
+RnnAlgorithm rnn_algorithm_from_environment();
 // "auto", "standard", "persistent".
 const char* rnn_algorithm_name(RnnAlgorithm algorithm);
 // The inverse of rnn_algorithm_name; throws loom::Error for any other text.

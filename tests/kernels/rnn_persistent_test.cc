@@ -13,6 +13,7 @@
 //   by either backward (the saved values are the same).
 // The CUDA kernels themselves are tested in rnn_cuda_test.cc (RnnCudaPersistent).
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -37,8 +38,9 @@ namespace rh = loom::rnn_half_test;
 
 // ---- setting ------------------------------------------------------------------
 
-TEST(RnnAlgorithmSetting, DefaultsToAutoAndTheGuardRestores) {
-  EXPECT_EQ(loom::kernels::rnn_algorithm(), RnnAlgorithm::Auto);
+TEST(RnnAlgorithmSetting, DefaultsToTheEnvironmentAndTheGuardRestores) {
+  const RnnAlgorithm initial = loom::kernels::rnn_algorithm();
+  EXPECT_EQ(initial, loom::kernels::rnn_algorithm_from_environment());
   {
     loom::kernels::RnnAlgorithmGuard g(RnnAlgorithm::Persistent);
     EXPECT_EQ(loom::kernels::rnn_algorithm(), RnnAlgorithm::Persistent);
@@ -48,7 +50,33 @@ TEST(RnnAlgorithmSetting, DefaultsToAutoAndTheGuardRestores) {
     }
     EXPECT_EQ(loom::kernels::rnn_algorithm(), RnnAlgorithm::Persistent);
   }
-  EXPECT_EQ(loom::kernels::rnn_algorithm(), RnnAlgorithm::Auto);
+  EXPECT_EQ(loom::kernels::rnn_algorithm(), initial);
+}
+
+// LOOM_RNN_ALGORITHM: unset or empty is Auto, a name is that algorithm, anything else throws.
+TEST(RnnAlgorithmSetting, EnvironmentVariable) {
+  const char* saved = std::getenv("LOOM_RNN_ALGORITHM");
+  const std::string old = saved ? saved : "";
+  struct Restore {
+    bool had;
+    std::string value;
+    ~Restore() {
+      if (had) setenv("LOOM_RNN_ALGORITHM", value.c_str(), 1);
+      else unsetenv("LOOM_RNN_ALGORITHM");
+    }
+  } restore{saved != nullptr, old};
+  unsetenv("LOOM_RNN_ALGORITHM");
+  EXPECT_EQ(loom::kernels::rnn_algorithm_from_environment(), RnnAlgorithm::Auto);
+  setenv("LOOM_RNN_ALGORITHM", "", 1);
+  EXPECT_EQ(loom::kernels::rnn_algorithm_from_environment(), RnnAlgorithm::Auto);
+  setenv("LOOM_RNN_ALGORITHM", "persistent", 1);
+  EXPECT_EQ(loom::kernels::rnn_algorithm_from_environment(), RnnAlgorithm::Persistent);
+  setenv("LOOM_RNN_ALGORITHM", "standard", 1);
+  EXPECT_EQ(loom::kernels::rnn_algorithm_from_environment(), RnnAlgorithm::Standard);
+  setenv("LOOM_RNN_ALGORITHM", "Persistent", 1);
+  loom::testing::expect_error_text(
+      [] { loom::kernels::rnn_algorithm_from_environment(); },
+      "LOOM_RNN_ALGORITHM must be auto, standard or persistent (or unset), got \"Persistent\"");
 }
 
 TEST(RnnAlgorithmSetting, NamesRoundTripAndUnknownNamesThrow) {
