@@ -412,6 +412,36 @@ TEST_P(PersistentEmulation, AsAccurateAsTheReferenceInFloat32) {
   }
 }
 
+// bfloat16 / float16 storage with float math: as accurate as the 16-bit CPU
+// reference, both against float64 on the same 16-bit inputs (the rule of
+// rnn_half_cuda_test.cc: 4 x the reference's error + 2 units of roundoff).
+template <typename S>
+void check_half(const EmulationCase& c) {
+  for (bool reverse : {false, true}) {
+    rh::Spec sp;
+    sp.kind = c.kind, sp.reverse = reverse, sp.bias = reverse;
+    sp.T = c.T, sp.N = c.N, sp.C = c.C, sp.H = c.H;
+    sp.seed = 21u + static_cast<unsigned>(c.H * 5 + c.units);
+    const rh::Problem p = rh::make_problem<S>(sp);
+    const PersistentPlan plan = geometry(c.units, c.H);
+    const rh::Results ref = run<double>(p, false, false, plan);
+    const rh::Results cpu = run<S>(p, false, false, plan);
+    const rh::Results got = run<S>(p, true, true, plan);
+    const double us = rh::unit_roundoff<S>();
+    for (int i = 0; i < 10; ++i) {
+      if (ref[i].empty()) continue;
+      const double e_got = rh::relative_error(got[i], ref[i]);
+      const double e_cpu = rh::relative_error(cpu[i], ref[i]);
+      EXPECT_LE(e_got, 4.0 * e_cpu + 2 * us)
+          << (reverse ? "reverse " : "forward ") << rh::kResultNames[i] << ": persistent "
+          << e_got << ", reference " << e_cpu;
+    }
+  }
+}
+
+TEST_P(PersistentEmulation, AsAccurateAsTheReferenceInBFloat16) { check_half<loom::bfloat16>(GetParam()); }
+TEST_P(PersistentEmulation, AsAccurateAsTheReferenceInFloat16) { check_half<loom::float16>(GetParam()); }
+
 std::vector<EmulationCase> emulation_cases() {
   std::vector<EmulationCase> cases;
   for (rh::Kind k : {rh::Kind::Tanh, rh::Kind::Relu, rh::Kind::Lstm, rh::Kind::Gru}) {
