@@ -8,6 +8,7 @@
 //              [--deterministic 0|1] [--cuda-graphs 0|1]
 //              [--matmul-precision highest|high|medium]
 //              [--autocast none|bfloat16|float16]
+//              [--algo auto|standard|persistent] [--persistent-barrier grid-sync|flags]
 //
 // What is timed (bench/torch_bench.py times exactly the same on PyTorch):
 //   forward   output = layer(x) under NoGradGuard (inference);
@@ -48,7 +49,12 @@
 // kernels::set_rnn_cuda_graphs (CUDA builds only; default off);
 // --matmul-precision sets loom::set_float32_matmul_precision ("high": TF32
 // in every float32 cuBLAS GEMM; default: LOOM_FLOAT32_MATMUL_PRECISION, else
-// "highest"; no effect on the CPU), echoed as "matmul_precision".
+// "highest"; no effect on the CPU), echoed as "matmul_precision";
+// --algo sets kernels::set_rnn_algorithm and --persistent-barrier
+// kernels::set_persistent_barrier (kernels/rnn_persistent.h; the CPU has only
+// the standard path), echoed as "algo" and "persistent_barrier", with
+// "rnn_path": the path layer 0's first direction takes on CUDA for this shape
+// and dtype ("forward:persistent backward:standard", ...; null on the CPU).
 //
 // Exit status: 0 after printing the line, 2 on bad usage or a failed run
 // (message on stderr).
@@ -76,6 +82,8 @@
 #include "core/generator.h"
 #include "core/matmul_precision.h"
 #include "nn/packed_sequence.h"
+#include "kernels/half.h"
+#include "kernels/rnn_persistent.h"
 #include "nn/rnn.h"
 
 #ifdef LOOM_WITH_CUDA
@@ -95,7 +103,8 @@ constexpr const char* kUsage =
     "                  [--device auto|cpu|cuda] [--warmup W] [--repeats R]\n"
     "                  [--deterministic 0|1] [--cuda-graphs 0|1]\n"
     "                  [--matmul-precision highest|high|medium]\n"
-    "                  [--autocast none|bfloat16|float16]\n";
+    "                  [--autocast none|bfloat16|float16]\n"
+    "                  [--algo auto|standard|persistent] [--persistent-barrier grid-sync|flags]\n";
 
 struct Config {
   std::string mode = "lstm";
@@ -114,6 +123,8 @@ struct Config {
   bool cuda_graphs = false;
   std::string matmul_precision;  // "": as LOOM_FLOAT32_MATMUL_PRECISION says
   std::string autocast = "none";  // none, bfloat16 or float16
+  std::string algo = "auto";      // kernels::RnnAlgorithm by name
+  std::string barrier = "grid-sync";  // kernels::PersistentBarrier by name
 
   bool packed() const { return lengths_hi > 0; }
 };
@@ -163,6 +174,8 @@ Config parse_args(int argc, char** argv) {
     else if (a == "--repeats") c.repeats = parse_int(a, value(), 1);
     else if (a == "--deterministic") c.deterministic = parse_int(a, value(), 0) != 0;
     else if (a == "--cuda-graphs") c.cuda_graphs = parse_int(a, value(), 0) != 0;
+    else if (a == "--algo") c.algo = value();
+    else if (a == "--persistent-barrier") c.barrier = value();
     else if (a == "--matmul-precision") c.matmul_precision = value();
     else if (a == "--autocast") c.autocast = value();
     else fail("unknown option {}", a);
@@ -187,7 +200,48 @@ Config parse_args(int argc, char** argv) {
   LOOM_CHECK(c.autocast == "none" || c.dtype == "float32",
              "--autocast {} runs a float32 layer under loom::autocast: --dtype must be float32, got {}",
              c.autocast, c.dtype);
+  kernels::parse_rnn_algorithm(c.algo);  // throws loom::Error for an unknown name
+  kernels::parse_persistent_barrier(c.barrier);
   return c;
+}
+
+// The path (kernels/rnn_persistent.h) layer 0's first direction takes on CUDA
+// in the storage type the layer runs in: "forward:<path>" and, when training,
+// " backward:<path>". `lengths` empty: every sequence has T steps.
+std::string rnn_path_text(const Config& c, std::int64_t T, const std::vector<std::int64_t>& lengths,
+                          bool train) {
+#ifdef LOOM_WITH_CUDA
+  std::vector<kernels::index_t> batch_sizes;
+  for (std::int64_t t = 0; t < T; ++t) {
+    std::int64_t n = c.N;
+    if (!lengths.empty()) n = std::count_if(lengths.begin(), lengths.end(), [t](std::int64_t l) { return l > t; });
+    batch_sizes.push_back(n);
+  }
+  kernels::RnnLayerShape s;
+  s.mode = c.mode == "lstm" ? kernels::RnnMode::Lstm
+           : c.mode == "gru" ? kernels::RnnMode::Gru
+           : c.mode == "rnn_relu" ? kernels::RnnMode::RnnRelu
+                                 : kernels::RnnMode::RnnTanh;
+  s.T = T, s.N = c.N, s.C = c.C, s.H = c.H;
+  s.has_proj = c.proj_size > 0;
+  s.P = s.has_proj ? c.proj_size : c.H;
+  s.batch_sizes = batch_sizes.data();
+  const std::string type = c.autocast != "none" ? c.autocast : c.dtype;
+  const auto one = [&](kernels::RnnPass pass) {
+    kernels::RnnPath p;
+    if (type == "bfloat16") p = kernels::rnn_cuda_path<bfloat16>(s, pass);
+    else if (type == "float16") p = kernels::rnn_cuda_path<float16>(s, pass);
+    else if (type == "float64") p = kernels::rnn_cuda_path<double>(s, pass);
+    else p = kernels::rnn_cuda_path<float>(s, pass);
+    return p == kernels::RnnPath::Persistent ? "persistent" : "standard";
+  };
+  std::string text = std::string("forward:") + one(kernels::RnnPass::Forward);
+  if (train) text += std::string(" backward:") + one(kernels::RnnPass::Backward);
+  return text;
+#else
+  (void)c, (void)T, (void)lengths, (void)train;
+  return "";
+#endif
 }
 
 // splitmix64: the sequence-length draw shared with torch_bench.py.
@@ -318,6 +372,8 @@ int run(const Config& c) {
 #ifdef LOOM_WITH_CUDA
   kernels::set_rnn_cuda_graphs(c.cuda_graphs);
 #endif
+  kernels::set_rnn_algorithm(kernels::parse_rnn_algorithm(c.algo));
+  kernels::set_persistent_barrier(kernels::parse_persistent_barrier(c.barrier));
   manual_seed(c.seed);
 
   // The layer, on the device in the benchmark's dtype.
@@ -412,6 +468,8 @@ int run(const Config& c) {
   const double min = *std::min_element(times.begin(), times.end());
   const std::string cpu_median = device.is_cuda() ? "null" : fmt::format("{:.4f}", median_of(cpu_times));
   // The BLAS thread count the runner pinned (OpenBLAS reads it at load time).
+  const std::string path = device.is_cuda() ? json_string(rnn_path_text(c, T, lengths, train))
+                                            : std::string("null");
   const char* threads_env = std::getenv("OPENBLAS_NUM_THREADS");
   std::string threads = "null";
   if (threads_env && *threads_env) threads = std::to_string(std::atoi(threads_env));
@@ -421,7 +479,7 @@ int run(const Config& c) {
       "\"layers\": {}, \"bidirectional\": {}, \"proj_size\": {}, \"dtype\": \"{}\", \"step\": \"{}\", "
       "\"lengths\": {}, \"lengths_drawn\": {}, \"rows\": {}, \"seed\": {}, \"device\": \"{}\", \"device_name\": {}, "
       "\"threads\": {}, \"warmup\": {}, \"repeats\": {}, \"timer\": \"{}\", "
-      "\"deterministic\": {}, \"cuda_graphs\": {}, \"matmul_precision\": \"{}\", \"autocast\": {}, \"output_dtype\": \"{}\", \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
+      "\"deterministic\": {}, \"cuda_graphs\": {}, \"matmul_precision\": \"{}\", \"autocast\": {}, \"output_dtype\": \"{}\", \"algo\": \"{}\", \"persistent_barrier\": \"{}\", \"rnn_path\": {}, \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
       "\"peak_mem_bytes\": {}}}\n",
       c.mode, T, c.N, c.C, c.H, c.layers, c.bidirectional ? "true" : "false", c.proj_size, c.dtype,
       c.step, c.packed() ? fmt::format("[{}, {}]", c.lengths_lo, c.lengths_hi) : "null",
@@ -430,7 +488,7 @@ int run(const Config& c) {
       threads, c.warmup, c.repeats, timer.name(),
       deterministic() ? "true" : "false", c.cuda_graphs ? "true" : "false",
       get_float32_matmul_precision(), c.autocast == "none" ? "null" : json_string(c.autocast),
-      dtype_name(output_dtype), median, min,
+      dtype_name(output_dtype), c.algo, c.barrier, path, median, min,
       fmt::join(times, ", "), cpu_median, peak ? std::to_string(*peak) : "null");
   std::fflush(stdout);
   return 0;

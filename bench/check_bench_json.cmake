@@ -8,7 +8,9 @@
 # cpu_median_ms a number on the CPU and null on CUDA);
 # autocast null and output_dtype float32 without --autocast, both the asked
 # 16-bit type with --autocast float16|bfloat16; then that bad usage (an
-# unknown --autocast, --autocast with --dtype float64) exits 2 with the reason.
+# unknown --autocast, --autocast with --dtype float64) exits 2 with the reason;
+# algo / persistent_barrier echoed (default auto / grid-sync, and as asked),
+# rnn_path null on the CPU, and unknown --algo / --persistent-barrier exit 2.
 cmake_minimum_required(VERSION 3.24)
 if(NOT BENCH)
   message(FATAL_ERROR "pass -DBENCH=path/to/loom-bench")
@@ -61,6 +63,16 @@ expect_field(repeats 3)
 expect_field(cuda_graphs OFF)
 expect_field(matmul_precision highest)
 expect_field(output_dtype float32)
+expect_field(algo auto)
+expect_field(persistent_barrier grid-sync)
+string(JSON device GET "${out}" device)
+string(JSON path_type TYPE "${out}" rnn_path)
+if(device STREQUAL "cpu" AND NOT path_type STREQUAL "NULL")
+  message(FATAL_ERROR "rnn_path: expected null on the CPU, got ${path_type}")
+endif()
+if(device STREQUAL "cuda")  # packed input: the standard path, forward and backward
+  expect_field(rnn_path "forward:standard backward:standard")
+endif()
 string(JSON autocast_type TYPE "${out}" autocast)
 if(NOT autocast_type STREQUAL "NULL")
   message(FATAL_ERROR "autocast: expected null without --autocast, got ${autocast_type}")
@@ -188,5 +200,24 @@ execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --T 2 --autocast 
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 2 OR NOT err MATCHES "--dtype must be float32, got float64")
   message(FATAL_ERROR "--autocast with --dtype float64: expected exit 2 and the reason, got ${rc}: ${err}")
+endif()
+# --algo / --persistent-barrier (kernels/rnn_persistent.h): echoed; unknown names exit 2.
+execute_process(COMMAND ${BENCH} --mode gru --N 2 --C 3 --H 4 --T 3 --warmup 0 --repeats 1
+                        --algo persistent --persistent-barrier flags
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "loom-bench --algo persistent exited ${rc}: ${err}")
+endif()
+expect_field(algo persistent)
+expect_field(persistent_barrier flags)
+execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --T 2 --algo fast
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "unknown recurrent algorithm 'fast': expected auto, standard or persistent")
+  message(FATAL_ERROR "bad --algo: expected exit 2 and the reason, got ${rc}: ${err}")
+endif()
+execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --T 2 --persistent-barrier spin
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "unknown persistent barrier 'spin': expected grid-sync or flags")
+  message(FATAL_ERROR "bad --persistent-barrier: expected exit 2 and the reason, got ${rc}: ${err}")
 endif()
 message(STATUS "loom-bench smoke test passed")

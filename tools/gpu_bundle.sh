@@ -21,7 +21,9 @@
 #                                tests=FILTER: only that gtest filter),
 #                                rnn (loom-rnn-check --device cuda, float64 and
 #                                float32; bfloat16 and float16 on the
-#                                rnn_half_cases), memcheck, racecheck, initcheck,
+#                                rnn_half_cases), rnn-persistent (the same with
+#                                LOOM_RNN_ALGORITHM=persistent: issue 12's
+#                                kernels forced), memcheck, racecheck, initcheck,
 #                                synccheck (compute-sanitizer over the tool's
 #                                filter in tests/sanitizer_filters.txt, through
 #                                tests/run_compute_sanitizer.sh; TOOL=FILTER for
@@ -31,7 +33,10 @@
 #                                about 4 minutes on an H200), bench-graphs (fp32
 #                                with --cuda-graphs 1), bench-tf32 (--precision
 #                                tf32 alone), bench-half (the bf16 and fp16 module
-#                                rows of bench/suite_half.json); LOOM_BENCH_ARGS,
+#                                rows of bench/suite_half.json), bench-persistent
+#                                (issue 12's rows of bench/suite_persistent.json,
+#                                --precision all, loom-bench --algo persistent);
+#                                LOOM_BENCH_ARGS,
 #                                e.g. "--rounds 2" or "--precision fp16", is added
 #                                last to all of them. Each step
 #                                has a time limit and logs to $OUT/<step>.log;
@@ -316,7 +321,7 @@ step_rnn() {
 }
 
 do_remote() {
-  [ $# -gt 0 ] || die "remote: name the steps (tests rnn memcheck racecheck initcheck synccheck bench bench-graphs bench-tf32 bench-half)"
+  [ $# -gt 0 ] || die "remote: name the steps (tests rnn rnn-persistent memcheck racecheck initcheck synccheck bench bench-graphs bench-tf32 bench-half bench-persistent)"
   remote_setup
   {
     echo "bundle of commit $(cat "$BUILD/COMMIT" 2> /dev/null), built in $(cat "$BUILD/SOURCE_DIR")"
@@ -335,6 +340,9 @@ do_remote() {
           --gtest_output=xml:"$OUT/loom_tests.xml"
         echo "CUDA tests that skipped: $(grep -c 'no CUDA device' "$OUT/tests.log")" | tee -a "$OUT/tests.log" ;;
       rnn) run_step rnn "${LOOM_RNN_LIMIT:-240}" bash "$ROOT/tools/gpu_bundle.sh" _rnn ;;
+      rnn-persistent)
+        run_step rnn-persistent "${LOOM_RNN_LIMIT:-240}" env LOOM_RNN_ALGORITHM=persistent \
+          bash "$ROOT/tools/gpu_bundle.sh" _rnn ;;
       memcheck|racecheck|initcheck|synccheck)
         run_step "$step" "${LOOM_SANITIZER_LIMIT:-180}" bash "$SANITIZER_RUNNER" "$step" "$BUILD/bin/loom_tests" ;;
       memcheck=*|racecheck=*|initcheck=*|synccheck=*)
@@ -356,6 +364,11 @@ do_remote() {
         run_step bench-half "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
           --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-half" \
           --suite "$ROOT/bench/suite_half.json" ${LOOM_BENCH_ARGS:-} ;;
+      bench-persistent)
+        run_step bench-persistent "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
+          --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-persistent" \
+          --suite "$ROOT/bench/suite_persistent.json" --precision all \
+          --loom-arg=--algo --loom-arg=persistent ${LOOM_BENCH_ARGS:-} ;;
       *) die "remote: unknown step $step" ;;
     esac
   done

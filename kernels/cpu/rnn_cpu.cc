@@ -5,13 +5,17 @@
 // cublasGemmEx with CUBLAS_COMPUTE_32F does on the GPU.
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/gemm.h"
 #include "kernels/half.h"
 #include "kernels/rnn.h"
 #include "kernels/rnn_algorithm.h"
+#include "kernels/rnn_persistent.h"
+#include "kernels/rnn_persistent_algorithm.h"
 
 namespace loom::kernels {
 
@@ -98,9 +102,54 @@ void rnn_layer_backward_cpu(const RnnLayerShape& shape, const RnnBackwardArgs<T>
   rnn_detail::rnn_backward(shape, args, ops);
 }
 
+namespace {
+// CpuOps plus the persistent loops, emulated (kernels/rnn_persistent_algorithm.h).
+template <typename S>
+struct PersistentCpuOps : CpuOps<S> {
+  void persistent_forward(const rnn_detail::PersistentForward<S>& p) {
+    rnn_detail::persistent_forward_host(p);
+  }
+  void persistent_backward(const rnn_detail::PersistentBackward<S>& p) {
+    rnn_detail::persistent_backward_host(p);
+  }
+};
+
+rnn_detail::PersistentGeometry emulated_geometry(const RnnLayerShape& shape,
+                                                 const PersistentPlan& plan) {
+  const std::string why = persistent_ineligible_reason(shape);
+  LOOM_CHECK(why.empty(), "persistent emulation: {}", why);
+  LOOM_CHECK(plan.units >= 1 && plan.blocks >= 1 && plan.units * plan.blocks >= shape.H,
+             "persistent emulation: {} blocks of {} units do not cover H = {}", plan.blocks,
+             plan.units, shape.H);
+  return {plan.blocks, plan.threads, plan.units, plan.staged};
+}
+}  // namespace
+
+template <typename T>
+void rnn_layer_forward_persistent_emulated(const RnnLayerShape& shape,
+                                           const RnnForwardArgs<T>& args,
+                                           const PersistentPlan& plan) {
+  rnn_check_forward(shape, args);
+  PersistentCpuOps<T> ops;
+  rnn_detail::rnn_forward_persistent(shape, args, emulated_geometry(shape, plan), ops);
+}
+
+template <typename T>
+void rnn_layer_backward_persistent_emulated(const RnnLayerShape& shape,
+                                            const RnnBackwardArgs<T>& args,
+                                            const PersistentPlan& plan) {
+  rnn_check_backward(shape, args);
+  PersistentCpuOps<T> ops;
+  rnn_detail::rnn_backward_persistent(shape, args, emulated_geometry(shape, plan), ops);
+}
+
 #define LOOM_RNN_CPU(T)                                                                       \
   template void rnn_layer_forward_cpu<T>(const RnnLayerShape&, const RnnForwardArgs<T>&); \
-  template void rnn_layer_backward_cpu<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&);
+  template void rnn_layer_backward_cpu<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&); \
+  template void rnn_layer_forward_persistent_emulated<T>(                                   \
+      const RnnLayerShape&, const RnnForwardArgs<T>&, const PersistentPlan&);               \
+  template void rnn_layer_backward_persistent_emulated<T>(                                  \
+      const RnnLayerShape&, const RnnBackwardArgs<T>&, const PersistentPlan&);
 LOOM_RNN_CPU(float)
 LOOM_RNN_CPU(double)
 LOOM_RNN_CPU(bfloat16)

@@ -11,15 +11,19 @@
 #include <initializer_list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/persistent_rnn.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_precision.h"
 #include "kernels/half.h"
 #include "kernels/rnn.h"
 #include "kernels/rnn_algorithm.h"
+#include "kernels/rnn_persistent.h"
+#include "kernels/rnn_persistent_algorithm.h"
 
 namespace loom::kernels {
 
@@ -133,6 +137,12 @@ struct CudaOps {
                                cuda::stream()>>>(s);
     LOOM_CUDA_CHECK_LAUNCH();
   }
+  void persistent_forward(const rnn_detail::PersistentForward<S>& p) {
+    cuda_persistent::launch_forward(p);
+  }
+  void persistent_backward(const rnn_detail::PersistentBackward<S>& p) {
+    cuda_persistent::launch_backward(p);
+  }
   void column_sum(const S* m, index_t rows, index_t cols, S* out) {
     const unsigned blocks = static_cast<unsigned>((cols + kSumCols - 1) / kSumCols);
     column_sum_kernel<<<blocks, dim3(kSumCols, kSumLanes), 0, cuda::stream()>>>(m, rows, cols, out);
@@ -198,7 +208,10 @@ std::vector<std::uint64_t> structure_of(const RnnLayerShape& s, bool backward, s
   // The GEMMs' math mode (TF32 or not) is fixed into a captured graph, so the
   // float32 matmul precision is part of the structure.
   const std::uint64_t tf32 = float32_gemm_uses_tf32() ? 1u : 0u;
-  std::vector<std::uint64_t> k = {tf32, word(index_t{device}), word(cuda::stream()), word(cuda::cublas()),
+  // The algorithm and barrier choose the kernels (kernels/rnn_persistent.h).
+  const std::uint64_t algo = static_cast<std::uint64_t>(rnn_algorithm()) * 2 +
+                             static_cast<std::uint64_t>(persistent_barrier());
+  std::vector<std::uint64_t> k = {algo, tf32, word(index_t{device}), word(cuda::stream()), word(cuda::cublas()),
                                   backward ? 1u : 0u,    elem,                 word(index_t(s.mode)),
                                   word(s.N),             word(s.C),            word(s.H),
                                   word(s.P),             s.has_bias ? 1u : 0u, s.has_proj ? 1u : 0u,
@@ -270,6 +283,20 @@ void run_graphed(std::vector<std::uint64_t> structure, const std::vector<std::ui
   LOOM_CUDA_CHECK(cudaGraphLaunch(e.exec, cuda::stream()));
 }
 
+// The persistent geometry when `pass` of `shape` takes the persistent path
+// (kernels/rnn_persistent.h), else nothing (the standard path).
+template <typename T>
+std::optional<rnn_detail::PersistentGeometry> persistent_geometry(const RnnLayerShape& shape,
+                                                                  RnnPass pass) {
+  PersistentPlan plan;
+  const RnnPath path = rnn_path(rnn_algorithm(), shape, pass, [&] {
+    plan = cuda_persistent::plan<T>(shape, pass);
+    return plan;
+  });
+  if (path == RnnPath::Standard) return std::nullopt;
+  return rnn_detail::PersistentGeometry{plan.blocks, plan.threads, plan.units, plan.staged};
+}
+
 template <typename T>
 std::vector<std::uint64_t> pointers_of(const RnnWeights<T>& w,
                                        std::initializer_list<const void*> more) {
@@ -287,7 +314,11 @@ template <typename T>
 void rnn_layer_forward_cuda(const RnnLayerShape& shape, const RnnForwardArgs<T>& args) {
   rnn_check_forward(shape, args);
   CudaOps<T> ops;
-  auto body = [&] { rnn_detail::rnn_forward(shape, args, ops); };
+  const auto persistent = persistent_geometry<T>(shape, RnnPass::Forward);
+  auto body = [&] {
+    if (persistent) rnn_detail::rnn_forward_persistent(shape, args, *persistent, ops);
+    else rnn_detail::rnn_forward(shape, args, ops);
+  };
   if (!rnn_cuda_graphs()) return body();
   const RnnForwardArgs<T>& a = args;
   run_graphed(structure_of(shape, false, type_code<T>()),
@@ -299,7 +330,11 @@ template <typename T>
 void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T>& args) {
   rnn_check_backward(shape, args);
   CudaOps<T> ops;
-  auto body = [&] { rnn_detail::rnn_backward(shape, args, ops); };
+  const auto persistent = persistent_geometry<T>(shape, RnnPass::Backward);
+  auto body = [&] {
+    if (persistent) rnn_detail::rnn_backward_persistent(shape, args, *persistent, ops);
+    else rnn_detail::rnn_backward(shape, args, ops);
+  };
   if (!rnn_cuda_graphs()) return body();
   const RnnBackwardArgs<T>& a = args;
   run_graphed(structure_of(shape, true, type_code<T>()),
@@ -309,9 +344,23 @@ void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T
               body);
 }
 
+template <typename T>
+RnnPath rnn_cuda_path(const RnnLayerShape& shape, RnnPass pass) {
+  rnn_check_shape(shape);
+  return persistent_geometry<T>(shape, pass) ? RnnPath::Persistent : RnnPath::Standard;
+}
+
+template <typename T>
+PersistentPlan rnn_persistent_plan_cuda(const RnnLayerShape& shape, RnnPass pass) {
+  rnn_check_shape(shape);
+  return cuda_persistent::plan<T>(shape, pass);
+}
+
 #define LOOM_RNN_CUDA(T)                                                                       \
   template void rnn_layer_forward_cuda<T>(const RnnLayerShape&, const RnnForwardArgs<T>&); \
-  template void rnn_layer_backward_cuda<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&);
+  template void rnn_layer_backward_cuda<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&); \
+  template RnnPath rnn_cuda_path<T>(const RnnLayerShape&, RnnPass);                         \
+  template PersistentPlan rnn_persistent_plan_cuda<T>(const RnnLayerShape&, RnnPass);
 LOOM_RNN_CUDA(float)
 LOOM_RNN_CUDA(double)
 LOOM_RNN_CUDA(bfloat16)

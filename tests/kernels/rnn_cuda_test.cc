@@ -11,10 +11,12 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/rnn.h"
+#include "kernels/rnn_persistent.h"
 #include "testing.h"
 
 #if defined(LOOM_WITH_CUDA)
@@ -368,6 +370,111 @@ INSTANTIATE_TEST_SUITE_P(OddShapes, RnnCuda, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return case_name(info.param);
                          });
+
+// The same cases with RnnAlgorithm::Persistent forced (issue 12), under each
+// grid barrier: outputs and gradients against the CPU reference, the same
+// bits on a rerun, inference equal to training. Uniform cases without a
+// projection must really take the persistent path (forward and backward);
+// packed and projection cases are routed to the standard path on purpose.
+class RnnCudaPersistent
+    : public ::testing::TestWithParam<std::tuple<Case, loom::kernels::PersistentBarrier>> {};
+
+#if defined(LOOM_WITH_CUDA)
+template <typename T>
+void check_persistent_case(const Case& c, loom::kernels::PersistentBarrier barrier, double rtol,
+                           double atol) {
+  using loom::kernels::RnnPass;
+  using loom::kernels::RnnPath;
+  loom::kernels::RnnAlgorithmGuard forced(loom::kernels::RnnAlgorithm::Persistent);
+  struct BarrierGuard {  // back to the default however the test ends
+    explicit BarrierGuard(loom::kernels::PersistentBarrier b) {
+      loom::kernels::set_persistent_barrier(b);
+    }
+    ~BarrierGuard() {
+      loom::kernels::set_persistent_barrier(loom::kernels::PersistentBarrier::GridSync);
+    }
+  } barrier_guard(barrier);
+  const Dims& d = kDims[c.dims];
+  if (!(c.kind == Kind::LstmProj && d.H < 2)) {
+    const Problem p = make_problem(d, c.kind, false, true, 1);
+    bool shrinks = false;  // a packed draw may still give every sequence length T
+    for (index_t n : p.batch_sizes) shrinks = shrinks || n != p.shape.N;
+    const RnnPath want =
+        shrinks || c.kind == Kind::LstmProj ? RnnPath::Standard : RnnPath::Persistent;
+    EXPECT_EQ(loom::kernels::rnn_cuda_path<T>(p.shape, RnnPass::Forward), want);
+    EXPECT_EQ(loom::kernels::rnn_cuda_path<T>(p.shape, RnnPass::Backward), want);
+  }
+  check_case<T>(c, rtol, atol);
+}
+#endif
+
+TEST_P(RnnCudaPersistent, MatchesCpuDouble) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#if defined(LOOM_WITH_CUDA)
+  check_persistent_case<double>(std::get<0>(GetParam()), std::get<1>(GetParam()), 1e-8, 1e-9);
+#endif
+}
+
+TEST_P(RnnCudaPersistent, MatchesCpuFloat) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#if defined(LOOM_WITH_CUDA)
+  check_persistent_case<float>(std::get<0>(GetParam()), std::get<1>(GetParam()), 0, 0);
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OddShapes, RnnCudaPersistent,
+    ::testing::Combine(::testing::ValuesIn(all_cases()),
+                       ::testing::Values(loom::kernels::PersistentBarrier::GridSync,
+                                         loom::kernels::PersistentBarrier::Flags)),
+    [](const ::testing::TestParamInfo<std::tuple<Case, loom::kernels::PersistentBarrier>>& info) {
+      return case_name(std::get<0>(info.param)) +
+             (std::get<1>(info.param) == loom::kernels::PersistentBarrier::Flags ? "_Flags"
+                                                                                 : "_GridSync");
+    });
+
+// Issue 12's shapes at full size, forced persistent, float32, against the CPU
+// reference (one forward + backward each, T cut to 16 to keep the CPU side short).
+TEST(RnnCudaPersistentLarge, IssueShapesMatchCpuFloat) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#if defined(LOOM_WITH_CUDA)
+  loom::kernels::RnnAlgorithmGuard forced(loom::kernels::RnnAlgorithm::Persistent);
+  struct Big {
+    Kind kind;
+    index_t N, H;
+  };
+  for (const Big& b : {Big{Kind::Lstm, 1, 1024}, Big{Kind::Lstm, 4, 512}, Big{Kind::Gru, 8, 768},
+                       Big{Kind::Tanh, 2, 2048}, Big{Kind::Lstm, 32, 256}}) {
+    const Dims d{16, b.N, b.H, b.H, false};
+    Problem p = make_problem(d, b.kind, false, true, 3);
+    const std::string where = "N=" + std::to_string(b.N) + " H=" + std::to_string(b.H);
+    SCOPED_TRACE(where);
+    EXPECT_EQ(loom::kernels::rnn_cuda_path<float>(p.shape, loom::kernels::RnnPass::Forward),
+              loom::kernels::RnnPath::Persistent);
+    const std::vector<std::vector<float>> want = run_cpu<float>(p), got = run_cuda<float>(p);
+    compare_with_cpu(p, got, want, 0, 0, where);
+  }
+#endif
+}
+
+// A forced Persistent on a shape whose weights cannot fit the device: loom::Error saying why.
+TEST(RnnCudaPersistentLarge, ForcedOnAShapeThatCannotFitThrows) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#if defined(LOOM_WITH_CUDA)
+  loom::kernels::RnnAlgorithmGuard forced(loom::kernels::RnnAlgorithm::Persistent);
+  std::vector<index_t> steps(4, 1);
+  RnnLayerShape s;
+  s.mode = RnnMode::Lstm, s.T = 4, s.N = 1, s.C = 8, s.H = 8192, s.P = 8192;
+  s.batch_sizes = steps.data();
+  loom::testing::expect_error_containing_all(
+      [&] { loom::kernels::rnn_cuda_path<float>(s, loom::kernels::RnnPass::Forward); },
+      {"RnnAlgorithm::Persistent cannot run LSTM forward H=8192 N=1 T=4",
+       "bytes of shared memory per block"});
+  loom::kernels::RnnAlgorithmGuard automatic(loom::kernels::RnnAlgorithm::Auto);
+  EXPECT_EQ(loom::kernels::rnn_cuda_path<float>(s, loom::kernels::RnnPass::Forward),
+            loom::kernels::RnnPath::Standard);
+#endif
+}
 
 TEST(RnnCudaGraphs, ReplayAndUpdateGiveTheBitsOfDirectLaunches) {
   LOOM_SKIP_WITHOUT_CUDA();

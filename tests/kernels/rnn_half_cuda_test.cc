@@ -15,6 +15,7 @@
 
 #include "kernels/half.h"
 #include "kernels/rnn.h"
+#include "kernels/rnn_persistent.h"
 #include "rnn_half_problem.h"
 #include "testing.h"
 
@@ -135,6 +136,40 @@ TEST_P(RnnHalfCuda, Float16AsAccurateAsCpu) {
 #endif
 }
 
+// The same with RnnAlgorithm::Persistent forced (issue 12): uniform cases
+// without a projection take the persistent kernels (checked), the others the
+// standard path on purpose.
+class RnnHalfCudaPersistent : public ::testing::TestWithParam<Case> {};
+
+#if defined(LOOM_WITH_CUDA)
+template <typename S>
+void check_persistent(const Case& c) {
+  loom::kernels::RnnAlgorithmGuard forced(loom::kernels::RnnAlgorithm::Persistent);
+  const Problem p = make_problem<S>(spec_of(c));
+  bool shrinks = false;  // a packed draw may still give every sequence length T
+  for (index_t n : p.batch_sizes) shrinks = shrinks || n != p.shape.N;
+  const auto want = shrinks || c.kind == Kind::LstmProj ? loom::kernels::RnnPath::Standard
+                                                        : loom::kernels::RnnPath::Persistent;
+  EXPECT_EQ(loom::kernels::rnn_cuda_path<S>(p.shape, loom::kernels::RnnPass::Forward), want);
+  EXPECT_EQ(loom::kernels::rnn_cuda_path<S>(p.shape, loom::kernels::RnnPass::Backward), want);
+  check_against_cpu<S>(spec_of(c));
+}
+#endif
+
+TEST_P(RnnHalfCudaPersistent, BFloat16AsAccurateAsCpu) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#if defined(LOOM_WITH_CUDA)
+  check_persistent<bfloat16>(GetParam());
+#endif
+}
+
+TEST_P(RnnHalfCudaPersistent, Float16AsAccurateAsCpu) {
+  LOOM_SKIP_WITHOUT_CUDA();
+#if defined(LOOM_WITH_CUDA)
+  check_persistent<float16>(GetParam());
+#endif
+}
+
 // Every mode, both directions, bias or not, packed or not, at two sizes: a
 // small odd one and one whose GEMMs are tensor-core sized (multiples of 8).
 std::vector<Case> all_cases() {
@@ -149,6 +184,10 @@ std::vector<Case> all_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModes, RnnHalfCuda, ::testing::ValuesIn(all_cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return case_name(info.param);
+                         });
+INSTANTIATE_TEST_SUITE_P(AllModes, RnnHalfCudaPersistent, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return case_name(info.param);
                          });
