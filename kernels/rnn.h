@@ -63,6 +63,18 @@ namespace loom::kernels {
 
 enum class RnnMode { RnnTanh, RnnRelu, Lstm, Gru };
 
+// cuDNN's / PyTorch's name of the mode, as error messages print it:
+// "RNN_TANH", "RNN_RELU", "LSTM", "GRU".
+constexpr const char* rnn_mode_name(RnnMode mode) {
+  switch (mode) {
+    case RnnMode::RnnTanh: return "RNN_TANH";
+    case RnnMode::RnnRelu: return "RNN_RELU";
+    case RnnMode::Lstm: return "LSTM";
+    case RnnMode::Gru: return "GRU";
+  }
+  return "RNN";
+}
+
 // Rows of the stacked gate matrices: G = 4H (LSTM), 3H (GRU), H (RNN).
 LOOM_HD constexpr index_t gate_rows(RnnMode mode, index_t H) {
   return mode == RnnMode::Lstm ? 4 * H : mode == RnnMode::Gru ? 3 * H : H;

@@ -374,25 +374,14 @@ void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<S>& a, Ops& ops) {
 }
 
 // Backward of one layer and direction; arguments already validated.
+// The running state gradients of BPTT, dh [N, P] and (LSTM) dc [N, H],
+// started from dh_n and dc_n (zeros where absent): dh0 and dc0 themselves when
+// S is its own math type, float regions of the workspace otherwise. Shared by
+// the standard and the persistent backward.
 template <typename S, typename Ops>
-void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<S>& a, Ops& ops) {
-  using F = opmath_t<S>;
-  constexpr bool mixed = !std::is_same_v<S, F>;
-  const index_t R = s.rows(), G = s.G(), N = s.N, C = s.C, H = s.H, P = s.P;
-  const bool lstm = s.mode == RnnMode::Lstm, gru = s.mode == RnnMode::Gru;
-  const RnnWorkspaceLayout ws = rnn_workspace_layout<S>(s);
-  const RnnReserveLayout rl = reserve_layout(s);
-  S* dg = a.workspace + ws.dg;
-  S* dgh = a.workspace + ws.dgh;  // == dg except for GRU
-  S* dhtot = s.has_proj ? a.workspace + ws.dhtot : nullptr;
-  F* dr = s.has_proj ? f_region(a.workspace, ws.dr) : nullptr;
-  const S* hprev = a.reserve + rl.hprev;
-
-  // dh and dc hold the running state gradients (dh0 and dc0 themselves for
-  // S == F, workspace regions in F otherwise), starting from dh_n and dc_n.
-  F* dh = nullptr;
-  F* dc = nullptr;
-  if constexpr (mixed) {
+void start_state_grads(const RnnBackwardArgs<S>& a, const RnnWorkspaceLayout& ws, index_t N, index_t P,
+                       index_t H, bool lstm, Ops& ops, opmath_t<S>*& dh, opmath_t<S>*& dc) {
+  if constexpr (!std::is_same_v<S, opmath_t<S>>) {
     dh = f_region(a.workspace, ws.dhst);
     if (!a.dh_n) ops.zero(dh, N * P);
     else ops.convert(dh, a.dh_n, N * P);
@@ -411,6 +400,25 @@ void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<S>& a, Ops& ops)
       else if (a.dc_n != a.dc0) ops.copy(a.dc0, a.dc_n, N * H);
     }
   }
+}
+
+template <typename S, typename Ops>
+void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<S>& a, Ops& ops) {
+  using F = opmath_t<S>;
+  constexpr bool mixed = !std::is_same_v<S, F>;
+  const index_t R = s.rows(), G = s.G(), N = s.N, C = s.C, H = s.H, P = s.P;
+  const bool lstm = s.mode == RnnMode::Lstm, gru = s.mode == RnnMode::Gru;
+  const RnnWorkspaceLayout ws = rnn_workspace_layout<S>(s);
+  const RnnReserveLayout rl = reserve_layout(s);
+  S* dg = a.workspace + ws.dg;
+  S* dgh = a.workspace + ws.dgh;  // == dg except for GRU
+  S* dhtot = s.has_proj ? a.workspace + ws.dhtot : nullptr;
+  F* dr = s.has_proj ? f_region(a.workspace, ws.dr) : nullptr;
+  const S* hprev = a.reserve + rl.hprev;
+
+  F* dh = nullptr;
+  F* dc = nullptr;
+  start_state_grads(a, ws, N, P, H, lstm, ops, dh, dc);
 
   for_each_step(s, !s.reverse, [&](index_t row0, index_t rows) {
     RnnStepBackward<S> st;

@@ -20,21 +20,8 @@ std::atomic<PersistentBarrier> g_barrier{PersistentBarrier::GridSync};
 
 constexpr int kPersistentThreads = 256;
 
-const char* layer_name(RnnMode mode) {
-  switch (mode) {
-    case RnnMode::RnnTanh:
-      return "RNN_TANH";
-    case RnnMode::RnnRelu:
-      return "RNN_RELU";
-    case RnnMode::Lstm:
-      return "LSTM";
-    default:
-      return "GRU";
-  }
-}
-
 std::string shape_text(const RnnLayerShape& s, RnnPass pass) {
-  return fmt::format("{} {} H={} N={} T={}", layer_name(s.mode),
+  return fmt::format("{} {} H={} N={} T={}", rnn_mode_name(s.mode),
                      pass == RnnPass::Forward ? "forward" : "backward", s.H, s.N, s.T);
 }
 }  // namespace

@@ -365,25 +365,7 @@ void rnn_backward_persistent(const RnnLayerShape& s, const RnnBackwardArgs<S>& a
   const S* hprev = a.reserve + rl.hprev;
   F* dh = nullptr;
   F* dc = nullptr;
-  if constexpr (mixed) {
-    dh = f_region(a.workspace, ws.dhst);
-    if (!a.dh_n) ops.zero(dh, N * H);
-    else ops.convert(dh, a.dh_n, N * H);
-    if (lstm) {
-      dc = f_region(a.workspace, ws.dcst);
-      if (!a.dc_n) ops.zero(dc, N * H);
-      else ops.convert(dc, a.dc_n, N * H);
-    }
-  } else {
-    dh = a.dh0;
-    if (!a.dh_n) ops.zero(a.dh0, N * H);
-    else if (a.dh_n != a.dh0) ops.copy(a.dh0, a.dh_n, N * H);
-    if (lstm) {
-      dc = a.dc0;
-      if (!a.dc_n) ops.zero(a.dc0, N * H);
-      else if (a.dc_n != a.dc0) ops.copy(a.dc0, a.dc_n, N * H);
-    }
-  }
+  start_state_grads(a, ws, N, H, H, lstm, ops, dh, dc);  // no projections on this path: P == H
   PersistentBackward<S> p;
   p.mode = s.mode, p.T = s.T, p.N = N, p.H = H, p.reverse = s.reverse;
   p.blocks = geo.blocks, p.threads = geo.threads, p.units = geo.units, p.staged = geo.staged;

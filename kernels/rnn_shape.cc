@@ -11,19 +11,6 @@
 namespace loom::kernels {
 
 namespace {
-const char* mode_name(RnnMode mode) {
-  switch (mode) {
-    case RnnMode::RnnTanh:
-      return "RNN_TANH";
-    case RnnMode::RnnRelu:
-      return "RNN_RELU";
-    case RnnMode::Lstm:
-      return "LSTM";
-    case RnnMode::Gru:
-      return "GRU";
-  }
-  return "RNN";
-}
 
 // 16-bit storage: the workspace holds float regions (rnn_workspace_layout).
 template <typename T>
@@ -43,7 +30,7 @@ void check_present(const char* mode, const char* name, const void* p, bool wante
 }  // namespace
 
 void rnn_check_shape(const RnnLayerShape& s) {
-  const char* m = mode_name(s.mode);
+  const char* m = rnn_mode_name(s.mode);
   LOOM_CHECK(s.mode == RnnMode::RnnTanh || s.mode == RnnMode::RnnRelu || s.mode == RnnMode::Lstm ||
                  s.mode == RnnMode::Gru,
              "RNN: unknown mode {}", static_cast<int>(s.mode));
@@ -113,7 +100,7 @@ template index_t rnn_workspace_elements<float16>(const RnnLayerShape&);
 template <typename T>
 void rnn_check_forward(const RnnLayerShape& s, const RnnForwardArgs<T>& a) {
   rnn_check_shape(s);
-  const char* m = mode_name(s.mode);
+  const char* m = rnn_mode_name(s.mode);
   const bool lstm = s.mode == RnnMode::Lstm;
   check_present(m, "x", a.x, true, "");
   check_present(m, "w_ih", a.w.w_ih, true, "");
@@ -133,7 +120,7 @@ void rnn_check_forward(const RnnLayerShape& s, const RnnForwardArgs<T>& a) {
 template <typename T>
 void rnn_check_backward(const RnnLayerShape& s, const RnnBackwardArgs<T>& a) {
   rnn_check_shape(s);
-  const char* m = mode_name(s.mode);
+  const char* m = rnn_mode_name(s.mode);
   const bool lstm = s.mode == RnnMode::Lstm;
   check_present(m, "x", a.x, true, "");
   check_present(m, "w_ih", a.w.w_ih, true, "");

@@ -42,12 +42,14 @@ void check_same_dtype(const Tensor& a, const Tensor& b) {
 
 // The class-weight matrix of nll_loss and cross_entropy: [N, C] with
 // weight[y_i] (1 without weight) in column y_i of row i, and zero rows for
-// ignored targets. input2 [N, C], target1 Int64 [N]. Checks the targets.
+// ignored targets. input2 [N, C], target1 Int64 [N]. Checks the targets
+// (one read of them on the host) unless `targets_checked`.
 Tensor class_weights(const Tensor& input2, const Tensor& target1, const Tensor& weight,
-                     std::int64_t ignore_index) {
+                     std::int64_t ignore_index, bool targets_checked = false) {
   const std::int64_t C = input2.size(1);
-  for (std::int64_t t : target1.to(kCPU).to_vector<std::int64_t>())
-    if (t != ignore_index) LOOM_CHECK(t >= 0 && t < C, "Target {} is out of bounds.", t);
+  if (!targets_checked)
+    for (std::int64_t t : target1.to(kCPU).to_vector<std::int64_t>())
+      if (t != ignore_index) LOOM_CHECK(t >= 0 && t < C, "Target {} is out of bounds.", t);
   Tensor classes = native::arange(0, static_cast<double>(C), 1, TensorOptions(kInt64).device(input2.device()));
   Tensor onehot = to(eq(unsqueeze(target1, 1), unsqueeze(classes, 0)), input2.dtype());  // [N, C]
   Tensor kept = to(ne(target1, full({}, static_cast<double>(ignore_index), TensorOptions(kInt64).device(
@@ -113,7 +115,8 @@ Tensor cross_entropy(const Tensor& input_in, const Tensor& target, const CrossEn
   const bool unbatched = input.dim() == 1;
   Tensor x = unbatched ? unsqueeze(logp, 0) : logp;
   Tensor t = unbatched ? unsqueeze(target, 0) : target;
-  Tensor w_rows = class_weights(x, t, weight, o.ignore_index());  // checks the targets
+  // The nll above has checked the targets: no second read of them.
+  Tensor w_rows = class_weights(x, t, weight, o.ignore_index(), /*targets_checked=*/true);
   Tensor kept = sum(w_rows, {1});                               // weight[y_i], 0 when ignored
   Tensor terms = weight.defined() ? mul(x, detach(weight)) : x;
   Tensor smooth = neg(sum(terms, {1}));                           // [N]

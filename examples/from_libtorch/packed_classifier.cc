@@ -1,6 +1,5 @@
 // Sequence classification with a packed bidirectional LSTM, spelled as a
-// libtorch user spells it (modulo namespace and loom's modules being held by
-// std::shared_ptr): variable-length sequences packed with
+// libtorch user spells it (modulo namespace): variable-length sequences packed with
 // nn::utils::rnn::pack_padded_sequence, an LSTM + Linear model in
 // nn::Sequential-free user code, Adam, clip_grad_norm_, a checkpoint saved and
 // reloaded into a fresh model that must give the same predictions. The task:
@@ -73,16 +72,19 @@ int main() {
   const double acc = accuracy(*model, test);
   std::printf("held-out accuracy: %.3f\n", acc);
 
-  // Checkpoint, then a fresh model restored from it must predict the same.
-  const std::string path = (std::filesystem::temp_directory_path() / "loom_from_libtorch_classifier.h5").string();
-  nn::Checkpoint ck;
-  ck.model = model->state_dict();
-  ck.optimizer = adam.state_dict();
-  nn::save_checkpoint(path, ck);
+  // Save model and optimizer (torch::save), then a fresh model and optimizer
+  // loaded from the files (torch::load) must predict the same.
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string model_path = (dir / "loom_from_libtorch_classifier.h5").string();
+  const std::string optimizer_path = (dir / "loom_from_libtorch_classifier_adam.h5").string();
+  loom::save(model, model_path);
+  loom::save(adam, optimizer_path);
   auto reloaded = std::make_shared<Classifier>();
   loom::optim::Adam adam2(reloaded->parameters(), loom::optim::AdamOptions(1e-2));
-  nn::restore(nn::load_checkpoint(path), *reloaded, &adam2);
-  std::filesystem::remove(path);
+  loom::load(reloaded, model_path);
+  loom::load(adam2, optimizer_path);
+  std::filesystem::remove(model_path);
+  std::filesystem::remove(optimizer_path);
   loom::NoGradGuard no_grad;
   const bool same = loom::allclose(model->forward(test.packed), reloaded->forward(test.packed), 0, 0);
   std::printf("reloaded model predicts %s\n", same ? "the same" : "DIFFERENTLY");
