@@ -314,6 +314,24 @@ inline RnnReserveLayout reserve_layout(const RnnLayerShape& s) {
 }
 
 // Forward of one layer and direction; arguments already validated.
+// The running LSTM cell state [N, H] of the forward, started from c0 (zeros
+// when absent): c_n itself when S is its own math type, a float region of the
+// workspace otherwise. Shared by the standard and the persistent forward.
+template <typename S, typename Ops>
+opmath_t<S>* start_cell_state(const RnnForwardArgs<S>& a, const RnnWorkspaceLayout& ws, index_t N, index_t H,
+                              Ops& ops) {
+  if constexpr (!std::is_same_v<S, opmath_t<S>>) {
+    opmath_t<S>* c = f_region(a.workspace, ws.cst);
+    if (!a.c0) ops.zero(c, N * H);
+    else ops.convert(c, a.c0, N * H);
+    return c;
+  } else {
+    if (!a.c0) ops.zero(a.c_n, N * H);
+    else if (a.c0 != a.c_n) ops.copy(a.c_n, a.c0, N * H);
+    return a.c_n;
+  }
+}
+
 template <typename S, typename Ops>
 void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<S>& a, Ops& ops) {
   using F = opmath_t<S>;
@@ -333,18 +351,7 @@ void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<S>& a, Ops& ops) {
   // at a step keeps its value.
   if (!a.h0) ops.zero(a.h_n, N * P);
   else if (a.h0 != a.h_n) ops.copy(a.h_n, a.h0, N * P);
-  F* c = nullptr;
-  if (lstm) {
-    if constexpr (mixed) {
-      c = f_region(a.workspace, ws.cst);
-      if (!a.c0) ops.zero(c, N * H);
-      else ops.convert(c, a.c0, N * H);
-    } else {
-      c = a.c_n;
-      if (!a.c0) ops.zero(a.c_n, N * H);
-      else if (a.c0 != a.c_n) ops.copy(a.c_n, a.c0, N * H);
-    }
-  }
+  F* c = lstm ? start_cell_state(a, ws, N, H, ops) : nullptr;
 
   for_each_step(s, s.reverse, [&](index_t row0, index_t rows) {
     ops.gemm(false, true, rows, G, P, F(1), a.h_n, P, a.w.w_hh, P, F(0), hg, G);

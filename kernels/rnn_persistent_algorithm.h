@@ -321,18 +321,7 @@ void rnn_forward_persistent(const RnnLayerShape& s, const RnnForwardArgs<S>& a,
   const RnnReserveLayout rl = reserve_layout(s);
   F* xg = f_region(a.workspace, ws.xg);
   ops.gemm(false, true, R, G, C, F(1), a.x, C, a.w.w_ih, C, F(0), xg, G);
-  F* c = nullptr;
-  if (lstm) {
-    if constexpr (mixed) {
-      c = f_region(a.workspace, ws.cst);
-      if (!a.c0) ops.zero(c, N * H);
-      else ops.convert(c, a.c0, N * H);
-    } else {
-      c = a.c_n;
-      if (!a.c0) ops.zero(a.c_n, N * H);
-      else if (a.c0 != a.c_n) ops.copy(a.c_n, a.c0, N * H);
-    }
-  }
+  F* c = lstm ? start_cell_state(a, ws, N, H, ops) : nullptr;
   PersistentForward<S> p;
   p.mode = s.mode, p.T = s.T, p.N = N, p.H = H, p.reverse = s.reverse;
   p.blocks = geo.blocks, p.threads = geo.threads, p.units = geo.units, p.staged = geo.staged;
