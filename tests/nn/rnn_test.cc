@@ -46,6 +46,9 @@ TEST(RnnModule, PrintsLikePyTorch) {
 }
 
 TEST(RnnModule, InitialisationIsUniformWithinOneOverSqrtHidden) {
+  // A fixed seed: with whatever generator state earlier tests leave, a
+  // 64-element bias misses the outer 10% of its range about once in 900 draws.
+  manual_seed(0);
   LSTM lstm(LSTMOptions(7, 16).num_layers(2));
   double bound = 0.25;
   for (auto& [name, p] : lstm->named_parameters()) {
