@@ -125,6 +125,7 @@ struct Config {
   std::string autocast = "none";  // none, bfloat16 or float16
   std::string algo = "auto";      // kernels::RnnAlgorithm by name
   std::string barrier = "grid-sync";  // kernels::PersistentBarrier by name
+  bool layer_norm = false;            // nn::RNNOptions::layer_norm (lstm, gru)
 
   bool packed() const { return lengths_hi > 0; }
 };
@@ -174,6 +175,7 @@ Config parse_args(int argc, char** argv) {
     else if (a == "--repeats") c.repeats = parse_int(a, value(), 1);
     else if (a == "--deterministic") c.deterministic = parse_int(a, value(), 0) != 0;
     else if (a == "--cuda-graphs") c.cuda_graphs = parse_int(a, value(), 0) != 0;
+    else if (a == "--layer-norm") c.layer_norm = parse_int(a, value(), 0) != 0;
     else if (a == "--algo") c.algo = value();
     else if (a == "--persistent-barrier") c.barrier = value();
     else if (a == "--matmul-precision") c.matmul_precision = value();
@@ -191,6 +193,8 @@ Config parse_args(int argc, char** argv) {
   LOOM_CHECK(c.N > 0 && c.C > 0 && c.H > 0, "--N, --C and --H are required");
   LOOM_CHECK(have_T || c.packed(), "--T is required unless --lengths is given");
   LOOM_CHECK(c.proj_size == 0 || c.mode == "lstm", "--proj-size is for lstm only");
+  LOOM_CHECK(!c.layer_norm || ((c.mode == "lstm" || c.mode == "gru") && c.proj_size == 0),
+             "--layer-norm 1 is for lstm or gru without --proj-size");
   LOOM_CHECK(!c.cuda_graphs || cuda_compiled(), "--cuda-graphs 1 needs loom built with CUDA");
   LOOM_CHECK(c.matmul_precision.empty() || c.matmul_precision == "highest" ||
                  c.matmul_precision == "high" || c.matmul_precision == "medium",
@@ -380,7 +384,8 @@ int run(const Config& c) {
   nn::RNNOptions options = nn::RNNOptions(c.C, c.H)
                                .num_layers(c.layers)
                                .bidirectional(c.bidirectional)
-                               .proj_size(c.proj_size);
+                               .proj_size(c.proj_size)
+                               .layer_norm(c.layer_norm);
   if (c.mode == "rnn_relu") options.nonlinearity("relu");
   std::unique_ptr<nn::RNNBase> layer;
   if (c.mode == "lstm") layer = std::make_unique<nn::LSTMImpl>(options);
@@ -479,7 +484,7 @@ int run(const Config& c) {
       "\"layers\": {}, \"bidirectional\": {}, \"proj_size\": {}, \"dtype\": \"{}\", \"step\": \"{}\", "
       "\"lengths\": {}, \"lengths_drawn\": {}, \"rows\": {}, \"seed\": {}, \"device\": \"{}\", \"device_name\": {}, "
       "\"threads\": {}, \"warmup\": {}, \"repeats\": {}, \"timer\": \"{}\", "
-      "\"deterministic\": {}, \"cuda_graphs\": {}, \"matmul_precision\": \"{}\", \"autocast\": {}, \"output_dtype\": \"{}\", \"algo\": \"{}\", \"persistent_barrier\": \"{}\", \"rnn_path\": {}, \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
+      "\"deterministic\": {}, \"cuda_graphs\": {}, \"matmul_precision\": \"{}\", \"autocast\": {}, \"output_dtype\": \"{}\", \"algo\": \"{}\", \"persistent_barrier\": \"{}\", \"layer_norm\": {}, \"rnn_path\": {}, \"median_ms\": {:.4f}, \"min_ms\": {:.4f}, \"times_ms\": [{:.4f}], \"cpu_median_ms\": {}, "
       "\"peak_mem_bytes\": {}}}\n",
       c.mode, T, c.N, c.C, c.H, c.layers, c.bidirectional ? "true" : "false", c.proj_size, c.dtype,
       c.step, c.packed() ? fmt::format("[{}, {}]", c.lengths_lo, c.lengths_hi) : "null",
@@ -488,7 +493,7 @@ int run(const Config& c) {
       threads, c.warmup, c.repeats, timer.name(),
       deterministic() ? "true" : "false", c.cuda_graphs ? "true" : "false",
       get_float32_matmul_precision(), c.autocast == "none" ? "null" : json_string(c.autocast),
-      dtype_name(output_dtype), c.algo, c.barrier, path, median, min,
+      dtype_name(output_dtype), c.algo, c.barrier, c.layer_norm ? "true" : "false", path, median, min,
       fmt::join(times, ", "), cpu_median, peak ? std::to_string(*peak) : "null");
   std::fflush(stdout);
   return 0;

@@ -10,7 +10,8 @@
 # 16-bit type with --autocast float16|bfloat16; then that bad usage (an
 # unknown --autocast, --autocast with --dtype float64) exits 2 with the reason;
 # algo / persistent_barrier echoed (default auto / grid-sync, and as asked),
-# rnn_path null on the CPU, and unknown --algo / --persistent-barrier exit 2.
+# rnn_path null on the CPU, and unknown --algo / --persistent-barrier exit 2;
+# layer_norm echoed (false by default, true with --layer-norm 1), refused for RNN.
 cmake_minimum_required(VERSION 3.24)
 if(NOT BENCH)
   message(FATAL_ERROR "pass -DBENCH=path/to/loom-bench")
@@ -65,6 +66,7 @@ expect_field(matmul_precision highest)
 expect_field(output_dtype float32)
 expect_field(algo auto)
 expect_field(persistent_barrier grid-sync)
+expect_field(layer_norm OFF)
 string(JSON device GET "${out}" device)
 string(JSON path_type TYPE "${out}" rnn_path)
 if(device STREQUAL "cpu" AND NOT path_type STREQUAL "NULL")
@@ -219,5 +221,17 @@ execute_process(COMMAND ${BENCH} --mode lstm --N 3 --C 5 --H 4 --T 2 --persisten
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 2 OR NOT err MATCHES "unknown persistent barrier 'spin': expected grid-sync or flags")
   message(FATAL_ERROR "bad --persistent-barrier: expected exit 2 and the reason, got ${rc}: ${err}")
+endif()
+# --layer-norm 1 (the layer-norm LSTM/GRU of nn::RNNOptions::layer_norm): echoed; refused for RNN.
+execute_process(COMMAND ${BENCH} --mode gru --N 2 --C 3 --H 4 --T 3 --warmup 0 --repeats 1 --layer-norm 1
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "loom-bench --layer-norm 1 exited ${rc}: ${err}")
+endif()
+expect_field(layer_norm ON)
+execute_process(COMMAND ${BENCH} --mode rnn_tanh --N 3 --C 5 --H 4 --T 2 --layer-norm 1
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "--layer-norm 1 is for lstm or gru without --proj-size")
+  message(FATAL_ERROR "--layer-norm 1 with rnn_tanh: expected exit 2 and the reason, got ${rc}: ${err}")
 endif()
 message(STATUS "loom-bench smoke test passed")

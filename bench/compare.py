@@ -132,6 +132,8 @@ def describe(row, precision="fp32"):
     mode = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN-tanh", "rnn_relu": "RNN-relu"}[row["mode"]]
     if row.get("bidirectional"):
         mode += " bi"
+    if row.get("layer_norm"):
+        mode = "LN-" + mode
     size = f"C=H={row['C']}" if row["C"] == row["H"] else f"C={row['C']} H={row['H']}"
     if row.get("proj_size"):
         size += f" P={row['proj_size']}"
@@ -154,6 +156,8 @@ def bench_args(row, device, warmup, repeats, precision="fp32"):
         args += ["--T", str(row["T"])]
     if autocast:
         args += ["--autocast", autocast]
+    if row.get("layer_norm"):
+        args += ["--layer-norm", "1"]  # loom: the fused layer; PyTorch: bench/torch_layer_norm_rnn.py
     return args
 
 
@@ -278,6 +282,8 @@ def run_table(precision, rows, ctx):
         notes = []
         if lo and pt and any(loom_runs[0].get(k) != torch_runs[0].get(k) for k in ("T", "rows", "lengths_drawn")):
             notes.append("loom and PyTorch ran different workloads (T, rows or drawn lengths differ)")
+        if lo and pt and bool(loom_runs[0].get("layer_norm")) != bool(torch_runs[0].get("layer_norm")):
+            notes.append("loom and PyTorch ran different workloads (one side without the layer norms)")
         wrong = [f"{impl}: {why}" for impl, impl_runs in (("loom", loom_runs), ("pytorch", torch_runs))
                  for run in impl_runs[:1] if "error" not in run and "unsupported" not in run
                  for why in [precision_mismatch(run, impl, precision, srow)] if why]

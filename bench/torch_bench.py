@@ -9,6 +9,7 @@ Same arguments, same timed step, same JSON fields (one line on stdout):
                  [--step train|forward] [--lengths LO:HI] [--seed S]
                  [--device auto|cpu|cuda] [--warmup W] [--repeats R] [--threads K]
                  [--matmul-precision highest|high] [--autocast none|bfloat16|float16]
+                 [--layer-norm 0|1]
 
 forward: output = layer(x) under torch.no_grad(); train: output = layer(x),
 loss = (output * g).sum(), loss.backward(), with g a fixed random tensor
@@ -29,6 +30,11 @@ forward output's dtype (one untimed forward under no_grad finds it): what
 loom-bench --autocast runs. "autocast" and "output_dtype" are echoed. Note
 that PyTorch's CUDA autocast runs cuDNN RNNs in float16 even when bfloat16
 is asked (output_dtype says so).
+
+--layer-norm 1 (lstm or gru; unidirectional, unpacked, no projection): the
+layer is LayerNormRNN of bench/torch_layer_norm_rnn.py, the LayerNorm-LSTM/GRU
+composed step by step in PyTorch (the user's alternative to loom's fused
+layer-norm layer, loom-bench --layer-norm 1); "layer_norm" is echoed.
 
 Unsupported: when that first forward shows PyTorch cannot run the asked
 precision on this device (PyTorch 1.13: torch.autocast on the CPU refuses
@@ -63,6 +69,7 @@ import warnings
 import torch
 
 from machine import cpu_name
+from torch_layer_norm_rnn import LayerNormRNN
 
 MASK64 = (1 << 64) - 1
 
@@ -97,6 +104,8 @@ def parse_lengths(text):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--layer-norm", type=int, default=0, choices=[0, 1],
+                   help="the LayerNorm-LSTM/GRU composed in PyTorch (bench/torch_layer_norm_rnn.py)")
     p.add_argument("--mode", required=True, choices=["rnn_tanh", "rnn_relu", "lstm", "gru"])
     p.add_argument("--T", type=int, default=0)
     p.add_argument("--N", type=int, required=True)
@@ -127,6 +136,8 @@ def parse_args(argv):
         p.error("--N, --C, --H, --layers, --repeats must be >= 1 and --warmup >= 0")
     if a.proj_size and a.mode != "lstm":
         p.error("--proj-size is for lstm only")
+    if a.layer_norm and (a.mode not in ("lstm", "gru") or a.bidirectional or a.proj_size or a.lengths):
+        p.error("--layer-norm 1 is for unidirectional, unpacked lstm or gru without --proj-size")
     return a
 
 
@@ -148,7 +159,9 @@ def main(argv):
     torch.manual_seed(a.seed)
 
     kwargs = dict(num_layers=a.layers, bidirectional=bool(a.bidirectional))
-    if a.mode == "lstm":
+    if a.layer_norm:
+        layer = LayerNormRNN(a.mode, a.C, a.H, a.layers)
+    elif a.mode == "lstm":
         layer = torch.nn.LSTM(a.C, a.H, proj_size=a.proj_size, **kwargs)
     elif a.mode == "gru":
         layer = torch.nn.GRU(a.C, a.H, **kwargs)
@@ -262,6 +275,7 @@ def main(argv):
         "allow_tf32_cudnn": torch.backends.cudnn.allow_tf32,
         "autocast": a.autocast if autocast_dtype is not None else None,
         "output_dtype": str(output_dtype).replace("torch.", ""),
+        "layer_norm": bool(a.layer_norm),
     }
     print(json.dumps(row), flush=True)
 

@@ -13,6 +13,10 @@
 #    table, which on the CPU computes nothing differently and says so);
 #    on the CPU PyTorch 1.13 cannot run fp16 autocast: those rows must say so
 #    and show loom alone (n/a), the float64 row runs on both.
+#  - bench_compare_smoke_layernorm: compare.py on bench/smoke_suite_layernorm.json:
+#    loom-bench --layer-norm 1 (the fused LayerNorm-LSTM/GRU) against
+#    bench/torch_layer_norm_rnn.py (the layer composed step by step in PyTorch);
+#    both sides report the same workload.
 if(TARGET loom-bench)
   add_test(NAME bench_loom_smoke
     COMMAND ${CMAKE_COMMAND} -DBENCH=$<TARGET_FILE:loom-bench> -P ${PROJECT_SOURCE_DIR}/bench/check_bench_json.cmake)
@@ -40,5 +44,16 @@ if(TARGET loom-bench)
       done
       echo 'skipped: no python3 with torch'; exit 77")
   set_tests_properties(bench_compare_smoke_all PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
+    FAIL_REGULAR_EXPRESSION "different workloads;different precisions;failed:")
+  add_test(NAME bench_compare_smoke_layernorm
+    COMMAND bash -c "for py in /usr/bin/python3 python3; do
+        if \"$py\" -c 'import torch' 2>/dev/null; then
+          exec \"$py\" '${PROJECT_SOURCE_DIR}/bench/compare.py' --loom-bench '$<TARGET_FILE:loom-bench>' \
+            --torch-python \"$(command -v $py)\" --suite '${PROJECT_SOURCE_DIR}/bench/smoke_suite_layernorm.json' \
+            --out-dir '${PROJECT_BINARY_DIR}/bench_smoke_layernorm'
+        fi
+      done
+      echo 'skipped: no python3 with torch'; exit 77")
+  set_tests_properties(bench_compare_smoke_layernorm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
     FAIL_REGULAR_EXPRESSION "different workloads;different precisions;failed:")
 endif()

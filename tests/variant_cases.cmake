@@ -11,3 +11,13 @@ set_tests_properties(variant_cases_reproduce PROPERTIES
   SKIP_RETURN_CODE 77
   TIMEOUT 120
   LABELS "python;reference")
+
+# The PyTorch side of the layer-norm benchmark (bench/torch_layer_norm_rnn.py,
+# compared with loom-bench --layer-norm 1) is the reference cells' layer:
+# outputs equal to 1e-12 in float64 (exit 77, "skipped", without torch).
+add_test(NAME bench_layer_norm_twin_is_reference
+  COMMAND ${LOOM_TORCH_PYTHON} ${PROJECT_SOURCE_DIR}/bench/check_torch_layer_norm_rnn.py)
+set_tests_properties(bench_layer_norm_twin_is_reference PROPERTIES
+  SKIP_RETURN_CODE 77
+  TIMEOUT 60
+  LABELS "python;reference")
