@@ -17,43 +17,33 @@
 #    loom-bench --layer-norm 1 (the fused LayerNorm-LSTM/GRU) against
 #    bench/torch_layer_norm_rnn.py (the layer composed step by step in PyTorch);
 #    both sides report the same workload.
+# A ctest entry `name`: bench/compare.py on bench/`suite` with the first of
+# /usr/bin/python3 and python3 that imports torch (skipped, 77, without one),
+# `extra` added to its arguments, its tables written to the build dir's
+# `name` folder; then the shell command `then` (may use $py; empty: none).
+# Fails on compare.py's notes of different workloads or precisions.
+function(loom_bench_compare_test name suite timeout extra then)
+  add_test(NAME ${name}
+    COMMAND bash -c "for py in /usr/bin/python3 python3; do
+        if \"$py\" -c 'import torch' 2>/dev/null; then
+          \"$py\" '${PROJECT_SOURCE_DIR}/bench/compare.py' --loom-bench '$<TARGET_FILE:loom-bench>' \
+            --torch-python \"$(command -v $py)\" --suite '${PROJECT_SOURCE_DIR}/bench/${suite}' \
+            --out-dir '${PROJECT_BINARY_DIR}/${name}' ${extra} || exit 1
+          ${then}
+          exit 0
+        fi
+      done
+      echo 'skipped: no python3 with torch'; exit 77")
+  set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT ${timeout}
+    FAIL_REGULAR_EXPRESSION "different workloads;different precisions;failed:")
+endfunction()
+
 if(TARGET loom-bench)
   add_test(NAME bench_loom_smoke
     COMMAND ${CMAKE_COMMAND} -DBENCH=$<TARGET_FILE:loom-bench> -P ${PROJECT_SOURCE_DIR}/bench/check_bench_json.cmake)
   set_tests_properties(bench_loom_smoke PROPERTIES TIMEOUT 60)
-  add_test(NAME bench_compare_smoke
-    COMMAND bash -c "for py in /usr/bin/python3 python3; do
-        if \"$py\" -c 'import torch' 2>/dev/null; then
-          exec \"$py\" '${PROJECT_SOURCE_DIR}/bench/compare.py' --loom-bench '$<TARGET_FILE:loom-bench>' \
-            --torch-python \"$(command -v $py)\" --suite '${PROJECT_SOURCE_DIR}/bench/smoke_suite.json' \
-            --out-dir '${PROJECT_BINARY_DIR}/bench_smoke'
-        fi
-      done
-      echo 'skipped: no python3 with torch'; exit 77")
-  set_tests_properties(bench_compare_smoke PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
-    FAIL_REGULAR_EXPRESSION "different workloads;different precisions;failed:")
-  add_test(NAME bench_compare_smoke_all
-    COMMAND bash -c "for py in /usr/bin/python3 python3; do
-        if \"$py\" -c 'import torch' 2>/dev/null; then
-          \"$py\" '${PROJECT_SOURCE_DIR}/bench/compare.py' --loom-bench '$<TARGET_FILE:loom-bench>' \
-            --torch-python \"$(command -v $py)\" --suite '${PROJECT_SOURCE_DIR}/bench/smoke_suite.json' \
-            --out-dir '${PROJECT_BINARY_DIR}/bench_smoke_all' --precision all || exit 1
-          exec \"$py\" '${PROJECT_SOURCE_DIR}/bench/check_precision_results.py' \
-            '${PROJECT_BINARY_DIR}/bench_smoke_all' '${PROJECT_SOURCE_DIR}/bench/smoke_suite.json'
-        fi
-      done
-      echo 'skipped: no python3 with torch'; exit 77")
-  set_tests_properties(bench_compare_smoke_all PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600
-    FAIL_REGULAR_EXPRESSION "different workloads;different precisions;failed:")
-  add_test(NAME bench_compare_smoke_layernorm
-    COMMAND bash -c "for py in /usr/bin/python3 python3; do
-        if \"$py\" -c 'import torch' 2>/dev/null; then
-          exec \"$py\" '${PROJECT_SOURCE_DIR}/bench/compare.py' --loom-bench '$<TARGET_FILE:loom-bench>' \
-            --torch-python \"$(command -v $py)\" --suite '${PROJECT_SOURCE_DIR}/bench/smoke_suite_layernorm.json' \
-            --out-dir '${PROJECT_BINARY_DIR}/bench_smoke_layernorm'
-        fi
-      done
-      echo 'skipped: no python3 with torch'; exit 77")
-  set_tests_properties(bench_compare_smoke_layernorm PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120
-    FAIL_REGULAR_EXPRESSION "different workloads;different precisions;failed:")
+  loom_bench_compare_test(bench_compare_smoke smoke_suite.json 120 "" "")
+  loom_bench_compare_test(bench_compare_smoke_all smoke_suite.json 600 "--precision all"
+    "\"$py\" '${PROJECT_SOURCE_DIR}/bench/check_precision_results.py' '${PROJECT_BINARY_DIR}/bench_compare_smoke_all' '${PROJECT_SOURCE_DIR}/bench/smoke_suite.json' || exit 1")
+  loom_bench_compare_test(bench_compare_smoke_layernorm smoke_suite_layernorm.json 120 "" "")
 endif()
