@@ -12,6 +12,7 @@
 
 #include "core/device.h"
 #include "core/error.h"
+#include "core/tensor_io.h"
 
 namespace loom::testing {
 
@@ -149,6 +150,13 @@ Float32Errors expect_float32_as_accurate_as_cpu(std::span<const double> device32
 
 std::string source_path(const std::string& relative) {
   return std::string(LOOM_SOURCE_DIR) + "/" + relative;
+}
+
+const std::map<std::string, Tensor>& stored_tensors(const std::string& relative) {
+  static std::map<std::string, std::map<std::string, Tensor>> files;
+  auto it = files.find(relative);
+  if (it == files.end()) it = files.emplace(relative, load_tensors(source_path(relative))).first;
+  return it->second;
 }
 
 std::string shared_dir() {

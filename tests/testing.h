@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -82,6 +83,10 @@ class TempDirTest : public ::testing::Test {
 
 // Path of a file under the source tree, e.g. source_path("tests/data/x.h5").
 std::string source_path(const std::string& relative);
+// The tensors of the committed HDF5 file at source_path(relative), by name,
+// read once per path (core/tensor_io.h's load_tensors; its loom::Error for a
+// missing or damaged file) and kept for the rest of the process.
+const std::map<std::string, Tensor>& stored_tensors(const std::string& relative);
 // Path of ../shared beside the checkout, or "" when it is absent.
 std::string shared_dir();
 

@@ -16,7 +16,6 @@
 #include "autograd/gradcheck.h"
 #include "autograd/indexing.h"
 #include "autograd/op_testing.h"
-#include "core/tensor_io.h"
 #include "testing.h"
 
 namespace loom {
@@ -25,9 +24,7 @@ namespace {
 using namespace loom::indexing;  // NOLINT: as libtorch code reads
 
 const std::map<std::string, Tensor>& stored() {
-  static const std::map<std::string, Tensor> file =
-      load_tensors(testing::source_path("tests/data/functional/index_put.h5"));
-  return file;
+  return testing::stored_tensors("tests/data/functional/index_put.h5");
 }
 Tensor at(const std::string& key) { return stored().at(key); }
 bool has(const std::string& key) { return stored().count(key) != 0; }

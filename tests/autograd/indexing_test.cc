@@ -14,7 +14,6 @@
 #include "autograd/indexing.h"
 #include "autograd/op_testing.h"
 #include "autograd/sort_ops.h"
-#include "core/tensor_io.h"
 #include "testing.h"
 
 namespace loom {
@@ -23,9 +22,7 @@ namespace {
 using namespace loom::indexing;  // NOLINT: as libtorch code reads
 
 const std::map<std::string, Tensor>& stored() {
-  static const std::map<std::string, Tensor> file =
-      load_tensors(testing::source_path("tests/data/functional/indexing.h5"));
-  return file;
+  return testing::stored_tensors("tests/data/functional/indexing.h5");
 }
 Tensor at(const std::string& key) { return stored().at(key); }
 

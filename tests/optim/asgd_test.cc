@@ -25,19 +25,8 @@ const ref::Reference& asgd_reference() {
   return r;
 }
 
-std::vector<Tensor> make_params(const ref::TrajectoryCase& c, DType dtype) {
-  std::vector<Tensor> params;
-  for (std::size_t p = 0; p < c.shapes.size(); ++p)
-    params.push_back(tensor(c.init[p], c.shapes[p], TensorOptions(dtype)).requires_grad_(true));
-  return params;
-}
-
-void set_grads(const ref::TrajectoryCase& c, std::size_t t, const std::vector<Tensor>& params) {
-  for (std::size_t p = 0; p < params.size(); ++p) {
-    const auto& g = c.grads[t - 1][p];
-    params[p].set_grad(g ? tensor(*g, c.shapes[p], TensorOptions(params[p].dtype())) : Tensor());
-  }
-}
+using ref::make_params;
+using ref::set_grads;
 
 // Parameters and averages after step t against PyTorch; returns the worst |error|.
 double check_step(const ref::TrajectoryCase& c, const std::string& dtype, std::size_t t,

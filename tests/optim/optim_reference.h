@@ -253,4 +253,22 @@ inline std::unique_ptr<optim::Optimizer> make_case_optimizer(const TrajectoryCas
   return make_optimizer(c.kind, std::move(groups), *defaults);
 }
 
+// The case's parameters at their initial values, in `dtype` on the CPU, requiring grad.
+inline std::vector<Tensor> make_params(const TrajectoryCase& c, DType dtype) {
+  std::vector<Tensor> params;
+  for (std::size_t p = 0; p < c.shapes.size(); ++p)
+    params.push_back(tensor(c.init[p], c.shapes[p], TensorOptions(dtype)).requires_grad_(true));
+  return params;
+}
+
+// Sets each parameter's .grad to the case's gradient at step t (1-based), in
+// the parameter's dtype and on its device (undefined where PyTorch's was None).
+inline void set_grads(const TrajectoryCase& c, std::size_t t, const std::vector<Tensor>& params) {
+  for (std::size_t p = 0; p < params.size(); ++p) {
+    const auto& g = c.grads[t - 1][p];
+    params[p].set_grad(g ? tensor(*g, c.shapes[p], TensorOptions(params[p].dtype()).device(params[p].device()))
+                         : Tensor());
+  }
+}
+
 }  // namespace loom::testing::optim_reference

@@ -20,21 +20,8 @@ namespace ref = testing::optim_reference;
 constexpr double kRtol64 = 1e-12, kAtol64 = 1e-14;
 constexpr double kRtol32 = 1e-5, kAtol32 = 1e-6;
 
-std::vector<Tensor> make_params(const ref::TrajectoryCase& c, DType dtype) {
-  std::vector<Tensor> params;
-  for (std::size_t p = 0; p < c.shapes.size(); ++p)
-    params.push_back(tensor(c.init[p], c.shapes[p], TensorOptions(dtype)).requires_grad_(true));
-  return params;
-}
-
-// Sets each parameter's .grad to the case's gradient at step t (1-based).
-void set_grads(const ref::TrajectoryCase& c, std::size_t t, const std::vector<Tensor>& params) {
-  for (std::size_t p = 0; p < params.size(); ++p) {
-    const auto& g = c.grads[t - 1][p];
-    params[p].set_grad(g ? tensor(*g, c.shapes[p], TensorOptions(params[p].dtype()).device(params[p].device()))
-                         : Tensor());
-  }
-}
+using ref::make_params;
+using ref::set_grads;
 
 // Compares every parameter with the reference after step t; returns the worst |error|.
 double check_step(const ref::TrajectoryCase& c, const std::string& dtype, std::size_t t,
