@@ -18,6 +18,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <string>
 
 #include "autograd/engine.h"
 #include "autograd/functions.h"
@@ -41,7 +43,31 @@ struct Case {
   bool packed = false;      // input packed with lengths L, L-1, ... (descending)
   bool unsorted = false;    // packed with lengths 1, 2, ..., L (enforce_sorted false)
   std::uint64_t dropout_seed = 0;  // reseeded before every forward (same masks)
+  bool fixed_masks = false;  // training masks given with set_variant_masks (variant_masks)
 };
+
+// Every training mask `o` needs, in set_variant_masks' layout, for L steps and
+// batch N: zoneout keep-masks with ones at the zoneout probability, weight-drop
+// and dropout keep-masks with ones at 1 - p (drawn once from seed 21).
+std::map<std::string, Tensor> variant_masks(const RNNOptions& o, bool lstm, std::int64_t L, std::int64_t N) {
+  manual_seed(21);
+  const TensorOptions f64 = TensorOptions(kFloat64);
+  const std::int64_t H = o.hidden_size_, G = (lstm ? 4 : 3) * H, D = o.bidirectional_ ? 2 : 1;
+  std::map<std::string, Tensor> m;
+  for (std::int64_t k = 0; k < o.num_layers_; ++k) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      const std::string s = "_l" + std::to_string(k) + (d == 1 ? "_reverse" : "");
+      if (o.zoneout_h_ > 0) m["zoneout_h" + s] = bernoulli_mask({L, N, H}, o.zoneout_h_, f64);
+      if (o.zoneout_c_ > 0) m["zoneout_c" + s] = bernoulli_mask({L, N, H}, o.zoneout_c_, f64);
+      if (o.weight_drop_ > 0) m["weight_drop" + s] = bernoulli_mask({G, H}, 1 - o.weight_drop_, f64);
+    }
+    if (k > 0 && o.dropout_ > 0) {
+      const Shape shape = o.dropout_mode_ == "locked" ? Shape{N, D * H} : Shape{L, N, D * H};
+      m["dropout_l" + std::to_string(k)] = bernoulli_mask(shape, 1 - o.dropout_, f64);
+    }
+  }
+  return m;
+}
 
 // The module's outputs as a function of (x, h0[, c0], parameters...).
 std::vector<Tensor> run_module(RNNBase& m, Kind kind, const std::vector<Tensor>& xs, const Case& c) {
@@ -94,11 +120,40 @@ void gradgradcheck_module(RNNBase& m, Kind kind, Shape input_shape, Case c = {},
     if (kind == Kind::Lstm) inputs.push_back(randn({D * opt.num_layers_, N, opt.hidden_size_}, o));
   }
   for (Tensor& p : m.parameters()) inputs.push_back(p);
+  if (c.fixed_masks) {
+    std::map<std::string, Tensor> masks =
+        variant_masks(opt, kind == Kind::Lstm, input_shape[opt.batch_first_ ? 1 : 0], N);
+    for (auto& [name, mask] : masks) {  // each mask both keeps and drops somewhere
+      std::vector<double> v = mask.to_vector<double>();
+      EXPECT_TRUE(std::count(v.begin(), v.end(), 0.0) > 0 && std::count(v.begin(), v.end(), 1.0) > 0) << name;
+    }
+    m.set_variant_masks(std::move(masks));
+  }
   auto f = [&](const std::vector<Tensor>& xs) { return run_module(m, kind, xs, c); };
+  // First order: with create_graph the gradients come from the composed
+  // backward, and must equal the fused BPTT kernels' (create_graph false).
+  // gradgradcheck alone cannot see a composed backward that is wrong but
+  // consistent with itself.
+  {
+    std::vector<Tensor> outs = f(inputs), v;
+    for (const Tensor& t : outs) v.push_back(randn(t.shape(), TensorOptions(kFloat64).device(device)));
+    std::vector<Tensor> fused = autograd::grad(outs, inputs, v, /*retain_graph=*/true);
+    std::vector<Tensor> composed = autograd::grad(outs, inputs, v, /*retain_graph=*/true, /*create_graph=*/true);
+    double worst = 0;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      ASSERT_EQ(fused[i].defined(), composed[i].defined()) << "input " << i;
+      if (!fused[i].defined()) continue;
+      worst = std::max(worst, loom::testing::expect_all_close(composed[i].to(kCPU).to_vector<double>(),
+                                                              fused[i].to(kCPU).to_vector<double>(), 1e-11,
+                                                              1e-11, "first-order gradient " + std::to_string(i)));
+    }
+    std::printf("  first order: worst |composed - fused| %.3g\n", worst);
+  }
   GradcheckResult r = gradgradcheck(f, inputs, {1e-6, 1e-7, 1e-5});
   EXPECT_TRUE(r.ok) << r.message;
   EXPECT_LT(r.max_abs_error, 1e-6);
   std::printf("  gradgradcheck: worst |analytic - numeric| %.3g\n", r.max_abs_error);
+  m.clear_variant_masks();
 }
 
 TEST(RnnDoubleBackward, RnnTanhTwoLayersBidirectionalWithState) {
@@ -141,6 +196,34 @@ TEST(RnnDoubleBackward, LstmDropoutBetweenLayersSameMasks) {
   LSTM m(LSTMOptions(2, 3).num_layers(2).dropout(0.4));
   m->train();
   gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2}, {.dropout_seed = 17});
+}
+
+// ---- the research variants (fused: zoneout, weight drop, locked dropout) ------------------------
+
+TEST(RnnDoubleBackward, LstmZoneoutEvalTwoLayersBidirectionalWithState) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).bidirectional(true).zoneout_h(0.3).zoneout_c(0.4));
+  m->eval();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2});
+}
+TEST(RnnDoubleBackward, LstmZoneoutTrainingFixedMasksBidirectionalPacked) {
+  LSTM m(LSTMOptions(2, 3).bidirectional(true).zoneout_h(0.4).zoneout_c(0.5));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .fixed_masks = true});
+}
+TEST(RnnDoubleBackward, LstmZoneoutTrainingFixedMasksTwoLayersUnsortedPacked) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).zoneout_h(0.5).zoneout_c(0.3));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .unsorted = true, .fixed_masks = true});
+}
+TEST(RnnDoubleBackward, GruZoneoutEvalBidirectionalPackedNoState) {
+  GRU m(GRUOptions(2, 3).bidirectional(true).zoneout_h(0.3));
+  m->eval();
+  gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.with_state = false, .packed = true});
+}
+TEST(RnnDoubleBackward, GruZoneoutTrainingFixedMasksTwoLayersBidirectional) {
+  GRU m(GRUOptions(2, 3).num_layers(2).bidirectional(true).zoneout_h(0.5));
+  m->train();
+  gradgradcheck_module(*m, Kind::Gru, {3, 2, 2}, {.fixed_masks = true});
 }
 
 // ---- a gradient penalty against PyTorch 1.13 ------------------------------------------------
