@@ -225,6 +225,38 @@ TEST(RnnDoubleBackward, GruZoneoutTrainingFixedMasksTwoLayersBidirectional) {
   m->train();
   gradgradcheck_module(*m, Kind::Gru, {3, 2, 2}, {.fixed_masks = true});
 }
+TEST(RnnDoubleBackward, LstmWeightDropTrainingSameMaskTwoLayersBidirectional) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).bidirectional(true).weight_drop(0.4));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2}, {.dropout_seed = 29});
+}
+TEST(RnnDoubleBackward, GruWeightDropTrainingFixedMaskPackedWithState) {
+  GRU m(GRUOptions(2, 3).weight_drop(0.5));
+  m->train();
+  gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true, .fixed_masks = true});
+}
+TEST(RnnDoubleBackward, LstmWeightDropEvalBidirectionalPacked) {
+  LSTM m(LSTMOptions(2, 3).bidirectional(true).weight_drop(0.4));
+  m->eval();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true});
+}
+TEST(RnnDoubleBackward, LstmLockedDropoutTwoLayersBidirectionalSameMasks) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).bidirectional(true).dropout(0.4).dropout_mode("locked"));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2}, {.dropout_seed = 31});
+}
+TEST(RnnDoubleBackward, GruLockedDropoutTwoLayersUnsortedPackedFixedMasks) {
+  GRU m(GRUOptions(2, 3).num_layers(2).dropout(0.5).dropout_mode("locked"));
+  m->train();
+  gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true, .unsorted = true, .fixed_masks = true});
+}
+// Every fused variant at once: zoneout of h and c, weight drop, locked dropout.
+TEST(RnnDoubleBackward, LstmAllFusedVariantsTwoLayersBidirectionalPackedFixedMasks) {
+  LSTM m(LSTMOptions(2, 2).num_layers(2).bidirectional(true).zoneout_h(0.4).zoneout_c(0.3).weight_drop(0.3)
+             .dropout(0.4).dropout_mode("locked"));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .fixed_masks = true});
+}
 
 // ---- a gradient penalty against PyTorch 1.13 ------------------------------------------------
 
@@ -556,6 +588,24 @@ TEST(RnnDoubleBackward, UnsupportedDoubleBackwardIsRefusedClearly) {
   loom::testing::expect_error_containing(
       [&] { autograd::grad({sum(h)}, {in}, {}, std::nullopt, true); },
       "double backward (create_graph) through");
+
+  // Scalar factors and offsets are fine (the locked dropout and weight drop
+  // of the variants divide by 1 - p): the gradient g * 2.5 carries g's history.
+  {
+    auto f = [](const std::vector<Tensor>& xs) {
+      return std::vector<Tensor>{rsub(xs[0] * xs[1] / 4.0 + 1.0, 2.0) * 2.5 - xs[0]};
+    };
+    Tensor constant = randn({3}, TensorOptions(kFloat64));
+    GradcheckResult r = gradgradcheck(f, {x, constant});
+    EXPECT_TRUE(r.ok) << r.message;
+    Tensor v = randn({3}, o);
+    Tensor gx = autograd::grad(f({x, constant}), {x}, {v}, std::nullopt, true)[0];
+    ASSERT_TRUE(gx.requires_grad());
+    Tensor gv = autograd::grad({sum(gx)}, {v}, {})[0];  // d gx / d v = -2.5 c / 4 - 1, elementwise
+    std::vector<double> expected;
+    for (double ci : constant.to_vector<double>()) expected.push_back(-2.5 * ci / 4.0 - 1.0);
+    loom::testing::expect_all_close(gv.to_vector<double>(), expected, 1e-15, 1e-15);
+  }
 
   // A constant factor is fine: d/dc of d(sum(x * c))/dx . w = w, exactly.
   Tensor cst = randn({3}, TensorOptions(kFloat64));
