@@ -456,7 +456,9 @@ TEST(RnnDoubleBackwardLayerNorm, BadArgumentsAreClearErrors) {
   LnLayer l = make_ln_layer(c);
   LnArgs a = ln_args(c, l, l.inputs);
   loom::testing::expect_error_containing(
-      [&] { rnn_layer_backward_composed(c.mode, c.batch_sizes, false, a.in, a.ln, a.grads, std::vector<bool>(8, true)); },
+      [&] {
+        rnn_layer_backward_composed(c.mode, c.batch_sizes, false, a.in, a.ln, a.grads, std::vector<bool>(8, true));
+      },
       "wants has 8 entries, expected 14");
   loom::testing::expect_error_containing(
       [&] {
@@ -467,7 +469,9 @@ TEST(RnnDoubleBackwardLayerNorm, BadArgumentsAreClearErrors) {
   FusedRnnLayerInputs proj = a.in;
   proj.w_hr = randn({2, 3}, TensorOptions(kFloat64));
   loom::testing::expect_error_containing(
-      [&] { rnn_layer_backward_composed(c.mode, c.batch_sizes, false, proj, a.ln, a.grads, std::vector<bool>(14, true)); },
+      [&] {
+        rnn_layer_backward_composed(c.mode, c.batch_sizes, false, proj, a.ln, a.grads, std::vector<bool>(14, true));
+      },
       "layer_norm is not supported with proj_size > 0");
 }
 
