@@ -131,13 +131,15 @@ Tensor unary_op(UnaryOp op, const Tensor& x, const char* name,
 }
 
 // d(x * factor + c)/dx = factor: add, sub, mul, rsub and neg by a scalar save nothing.
+// The backward is the differentiable g * factor, so it is exact under create_graph.
 struct ScaleBackward final : Node {
   const char* node_name = "";
   double factor = 1;
   std::vector<Tensor> apply(const std::vector<Tensor>& g) override {
-    return {factor == 1 ? g[0] : native::unary(UnaryOp::MulScalar, g[0], factor)};
+    return {factor == 1 ? g[0] : mul(g[0], factor)};
   }
   const char* name() const override { return node_name; }
+  bool double_backward_ok() const override { return true; }
 };
 
 Tensor scale_op(UnaryOp op, const Tensor& x, const char* name, double alpha, double factor) {

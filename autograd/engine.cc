@@ -121,7 +121,8 @@ void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, boo
                "double backward (create_graph) through {} is not supported: its backward is not "
                "itself differentiable in loom (saved tensors carry no history). Supported: nn::RNN/"
                "LSTM/GRU, views, cat/stack, add/sub, sum/mean, dropout, embedding/index_select/"
-               "gather, and mul/div by a tensor that does not require grad",
+               "gather, neg, add/sub/mul/div by a scalar, and mul/div by a tensor that does not "
+               "require grad",
                node->name());
     check_saved_versions(*node);  // an in-place change since: PyTorch's error, not a wrong gradient
     std::vector<Tensor> outputs = node->apply(inputs);

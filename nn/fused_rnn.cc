@@ -319,6 +319,12 @@ std::vector<Tensor> composed_backward(const SavedDirection& d, const Edge* edges
   in.b_ih = with_history(s.b_ih, edges[5]);
   in.b_hh = with_history(s.b_hh, edges[6]);
   in.w_hr = with_history(s.w_hr, edges[7]);
+  // Zoneout is part of the layer: the probabilities, and the training masks
+  // (constants, saved as given).
+  in.zoneout_h = s.zoneout_h;
+  in.zoneout_c = s.zoneout_c;
+  in.zoneout_h_mask = s.zoneout_h_mask;
+  in.zoneout_c_mask = s.zoneout_c_mask;
   std::array<bool, kInputsPerDirection> wants{};
   for (int i = 0; i < kInputsPerDirection; ++i) wants[i] = edges[i].node != nullptr;
   const bool lstm = d.mode == k::RnnMode::Lstm;

@@ -2,15 +2,41 @@
 // autograd::grad(..., create_graph = true) through the fused layers.
 //  - gradgradcheck (second-order central differences, float64) per mode and
 //    for option combinations: bias, num_layers, bidirectional, batch_first,
-//    packed input, h0/c0, proj_size, dropout between layers;
+//    packed input, h0/c0, proj_size, dropout between layers; every module
+//    check first compares the first-order gradients of the composed backward
+//    (create_graph) with the fused kernels' (a gradgradcheck alone passes a
+//    composed backward that is wrong but consistent with itself);
+//  - the research variants through the module, gradgradchecked the same way:
+//      zoneout_h + zoneout_c, eval: LSTM 2 layers bidirectional h0/c0;
+//        GRU (zoneout_h) bidirectional packed, no state
+//      zoneout_h + zoneout_c, training with fixed masks (set_variant_masks):
+//        LSTM bidirectional packed h0/c0; LSTM 2 layers unsorted packed;
+//        GRU (zoneout_h) 2 layers bidirectional h0
+//      weight_drop, training (the same mask every forward): LSTM 2 layers
+//        bidirectional (fixed seed); GRU packed h0 (fixed mask); eval: LSTM
+//        bidirectional packed
+//      dropout_mode "locked", dropout between layers: LSTM 2 layers
+//        bidirectional (fixed seed); GRU 2 layers unsorted packed (fixed masks)
+//      all of zoneout_h, zoneout_c, weight_drop and locked dropout: LSTM
+//        2 layers bidirectional packed h0/c0, fixed masks;
+//  - layer_norm: the differentiable backward of the LN layer
+//    (rnn_layer_backward_composed with RnnLayerNormParams, for the fused LN
+//    node to call) without the module: first order against autograd of
+//    composed_rnn_layer, second order by gradcheck of its gradients; LSTM
+//    packed (with/without bias, forward/reverse, zoneout eval and training
+//    masks), GRU packed forward/reverse (zoneout training masks), GRU reverse
+//    unpacked without bias (zoneout eval); bad arguments are clear errors;
 //  - a gradient penalty P = ||d loss / d x||^2 and dP/dW against PyTorch 1.13
 //    (literals from tests/fixtures/gradient_penalty_rnn.py);
 //  - without create_graph the node still runs the fused BPTT kernels: its
 //    gradients equal, bit for bit, the kernels called directly;
 //  - the joint bidirectional node (CUDA's overlap path) on the CPU;
 //  - create_graph through a node whose backward loom cannot differentiate
-//    (tanh, x * x, the research cells) is a clear loom::Error;
-//  - gradgradcheck and the gradient penalty on CUDA (skipped without a GPU).
+//    (tanh, x * x, the research cells, nn::LSTM with layer_norm until the
+//    fused LN node is wired) is a clear loom::Error; scalar factors and
+//    offsets (x * 2.5, 1 - x) are differentiable;
+//  - gradgradcheck and the gradient penalty on CUDA (skipped without a GPU),
+//    including zoneout, weight drop and locked dropout.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,16 +44,21 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <string>
 
 #include "autograd/engine.h"
 #include "autograd/functions.h"
 #include "autograd/gradcheck.h"
+#include "autograd/node.h"
 #include "core/generator.h"
 #include "core/native.h"
 #include "kernels/rnn.h"
 #include "nn/fused_rnn.h"
 #include "nn/packed_sequence.h"
 #include "nn/research_cells.h"
+#include "nn/rnn_composed_layer.h"
+#include "nn/rnn_double_backward.h"
 #include "nn/rnn.h"
 #include "testing.h"
 
@@ -41,7 +72,31 @@ struct Case {
   bool packed = false;      // input packed with lengths L, L-1, ... (descending)
   bool unsorted = false;    // packed with lengths 1, 2, ..., L (enforce_sorted false)
   std::uint64_t dropout_seed = 0;  // reseeded before every forward (same masks)
+  bool fixed_masks = false;  // training masks given with set_variant_masks (variant_masks)
 };
+
+// Every training mask `o` needs, in set_variant_masks' layout, for L steps and
+// batch N: zoneout keep-masks with ones at the zoneout probability, weight-drop
+// and dropout keep-masks with ones at 1 - p (drawn once from seed 21).
+std::map<std::string, Tensor> variant_masks(const RNNOptions& o, bool lstm, std::int64_t L, std::int64_t N) {
+  manual_seed(21);
+  const TensorOptions f64 = TensorOptions(kFloat64);
+  const std::int64_t H = o.hidden_size_, G = (lstm ? 4 : 3) * H, D = o.bidirectional_ ? 2 : 1;
+  std::map<std::string, Tensor> m;
+  for (std::int64_t k = 0; k < o.num_layers_; ++k) {
+    for (std::int64_t d = 0; d < D; ++d) {
+      const std::string s = "_l" + std::to_string(k) + (d == 1 ? "_reverse" : "");
+      if (o.zoneout_h_ > 0) m["zoneout_h" + s] = bernoulli_mask({L, N, H}, o.zoneout_h_, f64);
+      if (o.zoneout_c_ > 0) m["zoneout_c" + s] = bernoulli_mask({L, N, H}, o.zoneout_c_, f64);
+      if (o.weight_drop_ > 0) m["weight_drop" + s] = bernoulli_mask({G, H}, 1 - o.weight_drop_, f64);
+    }
+    if (k > 0 && o.dropout_ > 0) {
+      const Shape shape = o.dropout_mode_ == "locked" ? Shape{N, D * H} : Shape{L, N, D * H};
+      m["dropout_l" + std::to_string(k)] = bernoulli_mask(shape, 1 - o.dropout_, f64);
+    }
+  }
+  return m;
+}
 
 // The module's outputs as a function of (x, h0[, c0], parameters...).
 std::vector<Tensor> run_module(RNNBase& m, Kind kind, const std::vector<Tensor>& xs, const Case& c) {
@@ -94,11 +149,40 @@ void gradgradcheck_module(RNNBase& m, Kind kind, Shape input_shape, Case c = {},
     if (kind == Kind::Lstm) inputs.push_back(randn({D * opt.num_layers_, N, opt.hidden_size_}, o));
   }
   for (Tensor& p : m.parameters()) inputs.push_back(p);
+  if (c.fixed_masks) {
+    std::map<std::string, Tensor> masks =
+        variant_masks(opt, kind == Kind::Lstm, input_shape[opt.batch_first_ ? 1 : 0], N);
+    for (auto& [name, mask] : masks) {  // each mask both keeps and drops somewhere
+      std::vector<double> v = mask.to_vector<double>();
+      EXPECT_TRUE(std::count(v.begin(), v.end(), 0.0) > 0 && std::count(v.begin(), v.end(), 1.0) > 0) << name;
+    }
+    m.set_variant_masks(std::move(masks));
+  }
   auto f = [&](const std::vector<Tensor>& xs) { return run_module(m, kind, xs, c); };
+  // First order: with create_graph the gradients come from the composed
+  // backward, and must equal the fused BPTT kernels' (create_graph false).
+  // gradgradcheck alone cannot see a composed backward that is wrong but
+  // consistent with itself.
+  {
+    std::vector<Tensor> outs = f(inputs), v;
+    for (const Tensor& t : outs) v.push_back(randn(t.shape(), TensorOptions(kFloat64).device(device)));
+    std::vector<Tensor> fused = autograd::grad(outs, inputs, v, /*retain_graph=*/true);
+    std::vector<Tensor> composed = autograd::grad(outs, inputs, v, /*retain_graph=*/true, /*create_graph=*/true);
+    double worst = 0;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      ASSERT_EQ(fused[i].defined(), composed[i].defined()) << "input " << i;
+      if (!fused[i].defined()) continue;
+      worst = std::max(worst, loom::testing::expect_all_close(composed[i].to(kCPU).to_vector<double>(),
+                                                              fused[i].to(kCPU).to_vector<double>(), 1e-11,
+                                                              1e-11, "first-order gradient " + std::to_string(i)));
+    }
+    std::printf("  first order: worst |composed - fused| %.3g\n", worst);
+  }
   GradcheckResult r = gradgradcheck(f, inputs, {1e-6, 1e-7, 1e-5});
   EXPECT_TRUE(r.ok) << r.message;
   EXPECT_LT(r.max_abs_error, 1e-6);
   std::printf("  gradgradcheck: worst |analytic - numeric| %.3g\n", r.max_abs_error);
+  m.clear_variant_masks();
 }
 
 TEST(RnnDoubleBackward, RnnTanhTwoLayersBidirectionalWithState) {
@@ -141,6 +225,254 @@ TEST(RnnDoubleBackward, LstmDropoutBetweenLayersSameMasks) {
   LSTM m(LSTMOptions(2, 3).num_layers(2).dropout(0.4));
   m->train();
   gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2}, {.dropout_seed = 17});
+}
+
+// ---- the research variants (fused: zoneout, weight drop, locked dropout) ------------------------
+
+TEST(RnnDoubleBackward, LstmZoneoutEvalTwoLayersBidirectionalWithState) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).bidirectional(true).zoneout_h(0.3).zoneout_c(0.4));
+  m->eval();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2});
+}
+TEST(RnnDoubleBackward, LstmZoneoutTrainingFixedMasksBidirectionalPacked) {
+  LSTM m(LSTMOptions(2, 3).bidirectional(true).zoneout_h(0.4).zoneout_c(0.5));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .fixed_masks = true});
+}
+TEST(RnnDoubleBackward, LstmZoneoutTrainingFixedMasksTwoLayersUnsortedPacked) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).zoneout_h(0.5).zoneout_c(0.3));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .unsorted = true, .fixed_masks = true});
+}
+TEST(RnnDoubleBackward, GruZoneoutEvalBidirectionalPackedNoState) {
+  GRU m(GRUOptions(2, 3).bidirectional(true).zoneout_h(0.3));
+  m->eval();
+  gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.with_state = false, .packed = true});
+}
+TEST(RnnDoubleBackward, GruZoneoutTrainingFixedMasksTwoLayersBidirectional) {
+  GRU m(GRUOptions(2, 3).num_layers(2).bidirectional(true).zoneout_h(0.5));
+  m->train();
+  gradgradcheck_module(*m, Kind::Gru, {3, 2, 2}, {.fixed_masks = true});
+}
+TEST(RnnDoubleBackward, LstmWeightDropTrainingSameMaskTwoLayersBidirectional) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).bidirectional(true).weight_drop(0.4));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2}, {.dropout_seed = 29});
+}
+TEST(RnnDoubleBackward, GruWeightDropTrainingFixedMaskPackedWithState) {
+  GRU m(GRUOptions(2, 3).weight_drop(0.5));
+  m->train();
+  gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true, .fixed_masks = true});
+}
+TEST(RnnDoubleBackward, LstmWeightDropEvalBidirectionalPacked) {
+  LSTM m(LSTMOptions(2, 3).bidirectional(true).weight_drop(0.4));
+  m->eval();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true});
+}
+TEST(RnnDoubleBackward, LstmLockedDropoutTwoLayersBidirectionalSameMasks) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).bidirectional(true).dropout(0.4).dropout_mode("locked"));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2}, {.dropout_seed = 31});
+}
+TEST(RnnDoubleBackward, GruLockedDropoutTwoLayersUnsortedPackedFixedMasks) {
+  GRU m(GRUOptions(2, 3).num_layers(2).dropout(0.5).dropout_mode("locked"));
+  m->train();
+  gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true, .unsorted = true, .fixed_masks = true});
+}
+// Every fused variant at once: zoneout of h and c, weight drop, locked dropout.
+TEST(RnnDoubleBackward, LstmAllFusedVariantsTwoLayersBidirectionalPackedFixedMasks) {
+  LSTM m(LSTMOptions(2, 2).num_layers(2).bidirectional(true).zoneout_h(0.4).zoneout_c(0.3).weight_drop(0.3)
+             .dropout(0.4).dropout_mode("locked"));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .fixed_masks = true});
+}
+
+// ---- the layer-norm variant's differentiable backward (rnn_layer_backward_composed with ln) ----
+//
+// The LN layer runs as composed ops today (nn/rnn_composed_layer.h); the
+// fused LN node will call rnn_layer_backward_composed(..., ln, ...) when a
+// graph must be built. Tested here without that node:
+//  (a) first order: its 14 gradients equal autograd's first-order gradients
+//      of composed_rnn_layer with the same inputs and layer norms;
+//  (b) second order: gradcheck of (inputs, incoming gradients) -> its
+//      gradients, i.e. gradgradcheck of the layer through this backward.
+
+struct LnCase {
+  kernels::RnnMode mode = kernels::RnnMode::Lstm;
+  bool reverse = false;
+  std::vector<std::int64_t> batch_sizes = {3, 3, 2, 1};
+  bool bias = true;
+  double zoneout_h = 0, zoneout_c = 0;  // LSTM for c
+  bool training_masks = false;          // zoneout masks (else the expectation)
+};
+
+// The layer's differentiable inputs: x, h0, c0 (LSTM), w_ih, w_hh, b_ih, b_hh
+// (bias), the six (LSTM) or four (GRU) layer-norm tensors, in the order of the
+// backward's 14 gradients without w_hr; then dy, dh_n, dc_n (LSTM).
+struct LnLayer {
+  std::vector<Tensor> inputs;  // every tensor requiring grad, as listed above
+  std::vector<int> index;      // gradient index (0..13) of inputs[i]; -1: an incoming gradient
+  Tensor zh_mask, zc_mask;     // constants
+};
+
+// Drawn (seed 41) so that every layer norm's rows are well spread (rstd at
+// most 8.3 in these cases): a nearly constant row (as c~ of three units can
+// be) makes the higher derivatives huge and central differences inexact.
+LnLayer make_ln_layer(const LnCase& c) {
+  const bool lstm = c.mode == kernels::RnnMode::Lstm;
+  const std::int64_t N = c.batch_sizes[0], C = 2, H = 3, G = (lstm ? 4 : 3) * H;
+  std::int64_t R = 0;
+  for (std::int64_t b : c.batch_sizes) R += b;
+  manual_seed(41);
+  LnLayer l;
+  auto add = [&](int index, const Shape& shape, double scale, double shift) {
+    Tensor t = (randn(shape, TensorOptions(kFloat64)) * scale + shift).detach().requires_grad_(true);
+    l.inputs.push_back(t);
+    l.index.push_back(index);
+  };
+  add(0, {R, C}, 1.0, 0.0);
+  add(1, {N, H}, 1.0, 0.0);
+  if (lstm) add(2, {N, H}, 1.0, 0.0);
+  add(3, {G, C}, 0.6, 0.0);
+  add(4, {G, H}, 0.6, 0.0);
+  if (c.bias) add(5, {G}, 0.3, 0.0), add(6, {G}, 0.3, 0.0);
+  add(8, {G}, 0.3, 1.0), add(9, {G}, 0.2, 0.0), add(10, {G}, 0.3, 1.0), add(11, {G}, 0.2, 0.0);
+  if (lstm) add(12, {H}, 0.3, 1.0), add(13, {H}, 0.2, 0.0);
+  add(-1, {R, H}, 1.0, 0.0);
+  add(-1, {N, H}, 1.0, 0.0);
+  if (lstm) add(-1, {N, H}, 1.0, 0.0);
+  if (c.training_masks) {
+    if (c.zoneout_h > 0) l.zh_mask = bernoulli_mask({R, H}, c.zoneout_h, TensorOptions(kFloat64));
+    if (c.zoneout_c > 0) l.zc_mask = bernoulli_mask({R, H}, c.zoneout_c, TensorOptions(kFloat64));
+  }
+  return l;
+}
+
+// The layer's inputs, layer norms and incoming gradients from `xs` (laid out as LnLayer::inputs).
+struct LnArgs {
+  FusedRnnLayerInputs in;
+  RnnLayerNormParams ln;
+  std::array<Tensor, 3> grads;
+};
+
+LnArgs ln_args(const LnCase& c, const LnLayer& l, const std::vector<Tensor>& xs) {
+  LnArgs a;
+  Tensor* slots[] = {&a.in.x, &a.in.h0, &a.in.c0, &a.in.w_ih, &a.in.w_hh, &a.in.b_ih, &a.in.b_hh, &a.in.w_hr,
+                     &a.ln.ih_weight, &a.ln.ih_bias, &a.ln.hh_weight, &a.ln.hh_bias, &a.ln.c_weight, &a.ln.c_bias};
+  std::size_t g = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (l.index[i] >= 0) *slots[l.index[i]] = xs[i];
+    else a.grads[g++] = xs[i];
+  }
+  a.in.zoneout_h = c.zoneout_h;
+  a.in.zoneout_c = c.zoneout_c;
+  a.in.zoneout_h_mask = l.zh_mask;
+  a.in.zoneout_c_mask = l.zc_mask;
+  return a;
+}
+
+void check_layer_norm_backward(const LnCase& c) {
+  LnLayer l = make_ln_layer(c);
+  if (c.training_masks) {  // each mask both keeps and drops somewhere
+    for (const Tensor& m : {l.zh_mask, l.zc_mask}) {
+      if (!m.defined()) continue;
+      std::vector<double> v = m.to_vector<double>();
+      EXPECT_TRUE(std::count(v.begin(), v.end(), 0.0) > 0 && std::count(v.begin(), v.end(), 1.0) > 0);
+    }
+  }
+  const std::vector<bool> all(14, true);
+
+  // (a) first order against autograd through composed_rnn_layer.
+  LnArgs a = ln_args(c, l, l.inputs);
+  FusedRnnLayerOutputs out = composed_rnn_layer(c.mode, c.batch_sizes, c.reverse, a.in, a.ln);
+  std::vector<Tensor> roots = {out.y, out.h_n}, upstream = {a.grads[0], a.grads[1]}, wrt;
+  if (out.c_n.defined()) roots.push_back(out.c_n), upstream.push_back(a.grads[2]);
+  for (Tensor& u : upstream) u = u.detach();
+  std::vector<int> wrt_index;
+  for (std::size_t i = 0; i < l.inputs.size(); ++i)
+    if (l.index[i] >= 0) wrt.push_back(l.inputs[i]), wrt_index.push_back(l.index[i]);
+  std::vector<Tensor> expected = autograd::grad(roots, wrt, upstream);
+  std::vector<Tensor> got;
+  {
+    loom::NoGradGuard no_grad;
+    got = rnn_layer_backward_composed(c.mode, c.batch_sizes, c.reverse, a.in, a.ln, a.grads, all);
+  }
+  ASSERT_EQ(got.size(), 14u);
+  double worst = 0;
+  std::vector<bool> given(14, false);
+  for (std::size_t k = 0; k < wrt.size(); ++k) {
+    const int i = wrt_index[k];
+    given[static_cast<std::size_t>(i)] = true;
+    ASSERT_TRUE(got[static_cast<std::size_t>(i)].defined()) << "gradient " << i;
+    worst = std::max(worst, loom::testing::expect_all_close(got[static_cast<std::size_t>(i)].to_vector<double>(),
+                                                            expected[k].to_vector<double>(), 1e-10, 1e-12,
+                                                            "gradient " + std::to_string(i)));
+  }
+  for (std::size_t i = 0; i < 14; ++i)
+    if (!given[i]) EXPECT_FALSE(got[i].defined()) << "gradient " << i << " of an undefined input";
+  std::printf("  first order: worst |composed backward - autograd of composed_rnn_layer| %.3g\n", worst);
+
+  // (b) second order: the gradients as a differentiable function of everything.
+  auto f = [&](const std::vector<Tensor>& xs) {
+    LnArgs b = ln_args(c, l, xs);
+    std::vector<Tensor> g = rnn_layer_backward_composed(c.mode, c.batch_sizes, c.reverse, b.in, b.ln, b.grads, all);
+    std::vector<Tensor> defined;
+    for (Tensor& t : g)
+      if (t.defined()) defined.push_back(t);
+    return defined;
+  };
+  GradcheckResult r = gradcheck(f, l.inputs, {1e-6, 1e-7, 1e-5});
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_LT(r.max_abs_error, 1e-6);
+  std::printf("  gradgradcheck: worst |analytic - numeric| %.3g\n", r.max_abs_error);
+}
+
+TEST(RnnDoubleBackwardLayerNorm, LstmPacked) {
+  check_layer_norm_backward({});
+}
+TEST(RnnDoubleBackwardLayerNorm, LstmReversePackedNoBias) {
+  check_layer_norm_backward({.reverse = true, .bias = false});
+}
+TEST(RnnDoubleBackwardLayerNorm, LstmZoneoutTrainingMasksPacked) {
+  check_layer_norm_backward({.zoneout_h = 0.4, .zoneout_c = 0.5, .training_masks = true});
+}
+TEST(RnnDoubleBackwardLayerNorm, LstmZoneoutEvalReversePacked) {
+  check_layer_norm_backward({.reverse = true, .zoneout_h = 0.3, .zoneout_c = 0.2});
+}
+TEST(RnnDoubleBackwardLayerNorm, GruPacked) {
+  check_layer_norm_backward({.mode = kernels::RnnMode::Gru});
+}
+TEST(RnnDoubleBackwardLayerNorm, GruReversePackedZoneoutTrainingMasks) {
+  check_layer_norm_backward({.mode = kernels::RnnMode::Gru, .reverse = true, .zoneout_h = 0.5,
+                             .training_masks = true});
+}
+TEST(RnnDoubleBackwardLayerNorm, GruReverseUnpackedNoBiasZoneoutEval) {
+  check_layer_norm_backward({.mode = kernels::RnnMode::Gru, .reverse = true, .batch_sizes = {3, 3, 3},
+                             .bias = false, .zoneout_h = 0.3});
+}
+
+TEST(RnnDoubleBackwardLayerNorm, BadArgumentsAreClearErrors) {
+  LnCase c;
+  LnLayer l = make_ln_layer(c);
+  LnArgs a = ln_args(c, l, l.inputs);
+  loom::testing::expect_error_containing(
+      [&] {
+        rnn_layer_backward_composed(c.mode, c.batch_sizes, false, a.in, a.ln, a.grads, std::vector<bool>(8, true));
+      },
+      "wants has 8 entries, expected 14");
+  loom::testing::expect_error_containing(
+      [&] {
+        rnn_layer_backward_composed(kernels::RnnMode::RnnTanh, c.batch_sizes, false, a.in, a.ln, a.grads,
+                                    std::vector<bool>(14, true));
+      },
+      "layer norms only for LSTM and GRU");
+  FusedRnnLayerInputs proj = a.in;
+  proj.w_hr = randn({2, 3}, TensorOptions(kFloat64));
+  loom::testing::expect_error_containing(
+      [&] {
+        rnn_layer_backward_composed(c.mode, c.batch_sizes, false, proj, a.ln, a.grads, std::vector<bool>(14, true));
+      },
+      "layer_norm is not supported with proj_size > 0");
 }
 
 // ---- a gradient penalty against PyTorch 1.13 ------------------------------------------------
@@ -474,6 +806,35 @@ TEST(RnnDoubleBackward, UnsupportedDoubleBackwardIsRefusedClearly) {
       [&] { autograd::grad({sum(h)}, {in}, {}, std::nullopt, true); },
       "double backward (create_graph) through");
 
+  // nn::LSTM with layer_norm runs as composed ops until the fused LN node
+  // (whose backward will be rnn_layer_backward_composed with its layer
+  // norms) is wired: refused, not answered wrongly.
+  LSTM ln_lstm(LSTMOptions(2, 3).layer_norm(true));
+  ln_lstm->to(kFloat64);
+  Tensor seq = randn({2, 1, 2}, o);
+  Tensor y = std::get<0>(ln_lstm->forward(seq));
+  loom::testing::expect_error_containing(
+      [&] { autograd::grad({sum(y)}, {seq}, {}, std::nullopt, true); },
+      "double backward (create_graph) through");
+
+  // Scalar factors and offsets are fine (the locked dropout and weight drop
+  // of the variants divide by 1 - p): the gradient g * 2.5 carries g's history.
+  {
+    auto f = [](const std::vector<Tensor>& xs) {
+      return std::vector<Tensor>{rsub(xs[0] * xs[1] / 4.0 + 1.0, 2.0) * 2.5 - xs[0]};
+    };
+    Tensor constant = randn({3}, TensorOptions(kFloat64));
+    GradcheckResult r = gradgradcheck(f, {x, constant});
+    EXPECT_TRUE(r.ok) << r.message;
+    Tensor v = randn({3}, o);
+    Tensor gx = autograd::grad(f({x, constant}), {x}, {v}, std::nullopt, true)[0];
+    ASSERT_TRUE(gx.requires_grad());
+    Tensor gv = autograd::grad({sum(gx)}, {v}, {})[0];  // d gx / d v = -2.5 c / 4 - 1, elementwise
+    std::vector<double> expected;
+    for (double ci : constant.to_vector<double>()) expected.push_back(-2.5 * ci / 4.0 - 1.0);
+    loom::testing::expect_all_close(gv.to_vector<double>(), expected, 1e-15, 1e-15);
+  }
+
   // A constant factor is fine: d/dc of d(sum(x * c))/dx . w = w, exactly.
   Tensor cst = randn({3}, TensorOptions(kFloat64));
   Tensor g = autograd::grad({sum(x * cst)}, {x}, {}, std::nullopt, true)[0];
@@ -496,6 +857,23 @@ TEST(RnnDoubleBackwardCuda, EveryModeGradgradchecksOnCuda) {
   {
     RNN m(RNNOptions(2, 3).nonlinearity("relu"));
     gradgradcheck_module(*m, Kind::Rnn, {3, 2, 2}, {}, kCUDA);
+  }
+}
+
+// The fused research variants on CUDA: zoneout (training masks and eval),
+// weight drop and locked dropout.
+TEST(RnnDoubleBackwardCuda, FusedVariantsGradgradcheckOnCuda) {
+  LOOM_SKIP_WITHOUT_CUDA();
+  {
+    LSTM m(LSTMOptions(2, 2).num_layers(2).bidirectional(true).zoneout_h(0.4).zoneout_c(0.3).weight_drop(0.3)
+               .dropout(0.4).dropout_mode("locked"));
+    m->train();
+    gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .fixed_masks = true}, kCUDA);
+  }
+  {
+    GRU m(GRUOptions(2, 3).bidirectional(true).zoneout_h(0.3));
+    m->eval();
+    gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true}, kCUDA);
   }
 }
 
