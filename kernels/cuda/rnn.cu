@@ -13,8 +13,10 @@
 #include <mutex>
 #include <optional>
 #include <type_traits>
+#include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/persistent_rnn.h"
 #include "kernels/gemm.h"
@@ -24,6 +26,8 @@
 #include "kernels/rnn_algorithm.h"
 #include "kernels/rnn_persistent.h"
 #include "kernels/rnn_persistent_algorithm.h"
+#include "kernels/rnn_wavefront.h"
+#include "kernels/rnn_wavefront_algorithm.h"
 
 namespace loom::kernels {
 
@@ -142,6 +146,9 @@ struct CudaOps {
   }
   void persistent_backward(const rnn_detail::PersistentBackward<S>& p) {
     cuda_persistent::launch_backward(p);
+  }
+  void wavefront_forward(const rnn_detail::WavefrontForward<S>& p) {
+    cuda_persistent::launch_wavefront(p);
   }
   void column_sum(const S* m, index_t rows, index_t cols, S* out) {
     const unsigned blocks = static_cast<unsigned>((cols + kSumCols - 1) / kSumCols);
@@ -356,11 +363,47 @@ PersistentPlan rnn_persistent_plan_cuda(const RnnLayerShape& shape, RnnPass pass
   return cuda_persistent::plan<T>(shape, pass);
 }
 
+template <typename T>
+PersistentPlan rnn_wavefront_plan_cuda(const RnnStackShape& shape) {
+  const std::string why = wavefront_ineligible_reason(shape);
+  LOOM_CHECK(why.empty(), "{} wavefront: {}", rnn_mode_name(shape.mode), why);
+  return cuda_persistent::wavefront_plan<T>(shape);
+}
+
+namespace {
+// The device's wavefront plan as rnn_stack_path asks for it. A named functor,
+// not a lambda: nvcc 13.0 then refused the lambdas that persistent_geometry
+// passes as std::function ("std::function target must be copy-constructible").
+template <typename T>
+struct DeviceWavefrontPlan {
+  const RnnStackShape* shape;
+  PersistentPlan operator()() const { return cuda_persistent::wavefront_plan<T>(*shape); }
+};
+}  // namespace
+
+template <typename T>
+RnnStackPath rnn_stack_cuda_path(const RnnStackShape& shape) {
+  return rnn_stack_path(rnn_algorithm(), shape, DeviceWavefrontPlan<T>{&shape});
+}
+
+template <typename T>
+void rnn_stack_forward_cuda(const RnnStackShape& shape, const RnnStackForwardArgs<T>& args) {
+  rnn_stack_check_forward(shape, args);
+  const PersistentPlan plan = cuda_persistent::wavefront_plan<T>(shape);
+  LOOM_CHECK(plan.fits, "the wavefront cannot run {}", plan.why);
+  CudaOps<T> ops;
+  rnn_detail::rnn_stack_forward_wavefront(
+      shape, args, {plan.blocks, plan.threads, plan.units, plan.staged}, ops);
+}
+
 #define LOOM_RNN_CUDA(T)                                                                       \
   template void rnn_layer_forward_cuda<T>(const RnnLayerShape&, const RnnForwardArgs<T>&); \
   template void rnn_layer_backward_cuda<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&); \
   template RnnPath rnn_cuda_path<T>(const RnnLayerShape&, RnnPass);                         \
-  template PersistentPlan rnn_persistent_plan_cuda<T>(const RnnLayerShape&, RnnPass);
+  template PersistentPlan rnn_persistent_plan_cuda<T>(const RnnLayerShape&, RnnPass);        \
+  template PersistentPlan rnn_wavefront_plan_cuda<T>(const RnnStackShape&);                  \
+  template RnnStackPath rnn_stack_cuda_path<T>(const RnnStackShape&);                        \
+  template void rnn_stack_forward_cuda<T>(const RnnStackShape&, const RnnStackForwardArgs<T>&);
 LOOM_RNN_CUDA(float)
 LOOM_RNN_CUDA(double)
 LOOM_RNN_CUDA(bfloat16)
