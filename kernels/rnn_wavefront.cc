@@ -38,6 +38,15 @@ std::string wavefront_ineligible_reason(const RnnStackShape& s) {
   return "";
 }
 
+void wavefront_require_eligible(const RnnStackShape& s) {
+  const std::string why = wavefront_ineligible_reason(s);
+  LOOM_CHECK(why.empty(), "{} wavefront: {}", rnn_mode_name(s.mode), why);
+}
+
+void wavefront_require_fit(const PersistentPlan& plan) {
+  LOOM_CHECK(plan.fits, "the wavefront cannot run {}", plan.why);
+}
+
 template <typename T>
 index_t rnn_stack_workspace_elements(const RnnStackShape& s) {
   return rnn_detail::wavefront_workspace_layout<T>(s).size;

@@ -100,6 +100,11 @@ PersistentPlan wavefront_plan(const RnnStackShape& shape, index_t storage_bytes,
                               index_t compute_bytes, const PersistentDeviceProps& props,
                               const PersistentOccupancy& occupancy);
 
+// Throws loom::Error("<MODE> wavefront: <reason>") for an ineligible shape.
+void wavefront_require_eligible(const RnnStackShape& shape);
+// Throws loom::Error("the wavefront cannot run <plan.why>") unless plan.fits.
+void wavefront_require_fit(const PersistentPlan& plan);
+
 enum class RnnStackPath { PerLayer, Wavefront };
 
 // The stack's route for one inference forward: Wavefront when `algorithm` is

@@ -13,10 +13,8 @@
 #include <mutex>
 #include <optional>
 #include <type_traits>
-#include <string>
 #include <vector>
 
-#include "core/error.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/persistent_rnn.h"
 #include "kernels/gemm.h"
@@ -292,14 +290,28 @@ void run_graphed(std::vector<std::uint64_t> structure, const std::vector<std::ui
 
 // The persistent geometry when `pass` of `shape` takes the persistent path
 // (kernels/rnn_persistent.h), else nothing (the standard path).
+// The device's plan as rnn_path asks for it, kept in *plan. Named functors,
+// not lambdas, for rnn_path and rnn_stack_path: nvcc 13.0 refused the lambda
+// here once the wavefront was added ("std::function target must be
+// copy-constructible").
+template <typename T>
+struct DeviceLayerPlan {
+  const RnnLayerShape* shape;
+  RnnPass pass;
+  PersistentPlan* plan;
+  PersistentPlan operator()() const { return *plan = cuda_persistent::plan<T>(*shape, pass); }
+};
+template <typename T>
+struct DeviceWavefrontPlan {
+  const RnnStackShape* shape;
+  PersistentPlan operator()() const { return cuda_persistent::wavefront_plan<T>(*shape); }
+};
+
 template <typename T>
 std::optional<rnn_detail::PersistentGeometry> persistent_geometry(const RnnLayerShape& shape,
                                                                   RnnPass pass) {
   PersistentPlan plan;
-  const RnnPath path = rnn_path(rnn_algorithm(), shape, pass, [&] {
-    plan = cuda_persistent::plan<T>(shape, pass);
-    return plan;
-  });
+  const RnnPath path = rnn_path(rnn_algorithm(), shape, pass, DeviceLayerPlan<T>{&shape, pass, &plan});
   if (path == RnnPath::Standard) return std::nullopt;
   return rnn_detail::PersistentGeometry{plan.blocks, plan.threads, plan.units, plan.staged};
 }
@@ -365,21 +377,9 @@ PersistentPlan rnn_persistent_plan_cuda(const RnnLayerShape& shape, RnnPass pass
 
 template <typename T>
 PersistentPlan rnn_wavefront_plan_cuda(const RnnStackShape& shape) {
-  const std::string why = wavefront_ineligible_reason(shape);
-  LOOM_CHECK(why.empty(), "{} wavefront: {}", rnn_mode_name(shape.mode), why);
+  wavefront_require_eligible(shape);
   return cuda_persistent::wavefront_plan<T>(shape);
 }
-
-namespace {
-// The device's wavefront plan as rnn_stack_path asks for it. A named functor,
-// not a lambda: nvcc 13.0 then refused the lambdas that persistent_geometry
-// passes as std::function ("std::function target must be copy-constructible").
-template <typename T>
-struct DeviceWavefrontPlan {
-  const RnnStackShape* shape;
-  PersistentPlan operator()() const { return cuda_persistent::wavefront_plan<T>(*shape); }
-};
-}  // namespace
 
 template <typename T>
 RnnStackPath rnn_stack_cuda_path(const RnnStackShape& shape) {
@@ -390,7 +390,7 @@ template <typename T>
 void rnn_stack_forward_cuda(const RnnStackShape& shape, const RnnStackForwardArgs<T>& args) {
   rnn_stack_check_forward(shape, args);
   const PersistentPlan plan = cuda_persistent::wavefront_plan<T>(shape);
-  LOOM_CHECK(plan.fits, "the wavefront cannot run {}", plan.why);
+  wavefront_require_fit(plan);
   CudaOps<T> ops;
   rnn_detail::rnn_stack_forward_wavefront(
       shape, args, {plan.blocks, plan.threads, plan.units, plan.staged}, ops);

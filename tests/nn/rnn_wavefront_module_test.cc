@@ -122,23 +122,28 @@ void check_module(kernels::RnnMode mode, const RNNOptions& options, const std::s
   }
 }
 
+#endif
+
 class RnnWavefrontModuleCuda : public ::testing::Test {
  protected:
   void SetUp() override { LOOM_SKIP_WITHOUT_CUDA(); }
 };
 
 TEST_F(RnnWavefrontModuleCuda, InferenceMatchesTheStandardPathAndTheCpu) {
+#if defined(LOOM_WITH_CUDA)
   using kernels::RnnMode;
   check_module<LSTM>(RnnMode::Lstm, LSTMOptions(5, 7).num_layers(2), "LSTM L=2");
   check_module<LSTM>(RnnMode::Lstm, LSTMOptions(3, 17).num_layers(3).bias(false), "LSTM L=3 no bias");
   check_module<GRU>(RnnMode::Gru, GRUOptions(4, 9).num_layers(3).dropout(0.5), "GRU L=3 eval dropout");
   check_module<RNN>(RnnMode::RnnRelu, RNNOptions(6, 5).num_layers(2).nonlinearity("relu"),
                     "RNN relu L=2");
+#endif
 }
 
 // A call that records a graph (parameters requiring grad, grad mode on) is not
 // taken by the wavefront: it runs layer by layer and has a grad_fn.
 TEST_F(RnnWavefrontModuleCuda, ACallRecordingAGraphGoesLayerByLayer) {
+#if defined(LOOM_WITH_CUDA)
   kernels::RnnAlgorithmGuard forced(kernels::RnnAlgorithm::Persistent);
   LSTM lstm(LSTMOptions(4, 6).num_layers(2));
   lstm->eval();
@@ -157,8 +162,8 @@ TEST_F(RnnWavefrontModuleCuda, ACallRecordingAGraphGoesLayerByLayer) {
   EXPECT_FALSE(fused_rnn_stack_wavefront(kernels::RnnMode::Lstm, {2, 2, 2}, in).has_value());
   NoGradGuard no_grad;
   EXPECT_TRUE(fused_rnn_stack_wavefront(kernels::RnnMode::Lstm, {2, 2, 2}, in).has_value());
-}
 #endif
+}
 
 }  // namespace
 }  // namespace loom::nn
