@@ -37,6 +37,8 @@
 // l's own recurrence and layer l + 1's input).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <type_traits>
 #include <vector>
 
@@ -103,6 +105,21 @@ LOOM_HD bool wavefront_active(index_t T, index_t l, index_t phase) {
   return phase - l >= 0 && phase - l < T;
 }
 
+// The layers active at `phase`: lo .. hi (never empty for phase < T + L - 1).
+struct WavefrontLayers {
+  index_t lo = 0, hi = 0;
+  // The layers whose v_l the phase reads (staged): lo - 1 (the input of
+  // layer lo, when lo > 0) .. hi.
+  LOOM_HD index_t first_read() const { return lo > 0 ? lo - 1 : 0; }
+};
+
+LOOM_HD WavefrontLayers wavefront_layers(index_t T, index_t L, index_t phase) {
+  WavefrontLayers a;
+  a.lo = phase - T + 1 > 0 ? phase - T + 1 : 0;
+  a.hi = phase < L - 1 ? phase : L - 1;
+  return a;
+}
+
 // Layer l's output [N, H] of step s (0 <= s < T).
 template <typename S>
 LOOM_HD S* wavefront_output(const WavefrontForward<S>& p, index_t l, index_t s) {
@@ -145,41 +162,56 @@ LOOM_HD void wavefront_point(const WavefrontForward<S>& p, index_t l, index_t s,
 
 // ---- Host emulation: per phase, the blocks one after another -------------------
 //
-// Staging changes no value (v_l is converted S -> F either way, exactly), so
-// the host reads v_l where it lies.
+// With p.staged each block first copies v_l of the layers the phase reads
+// into its own [L][N, H] F buffer (the kernel's shared memory) and takes the
+// dot products from there, as the kernel does; otherwise from where v_l lies.
 template <typename S>
 void wavefront_forward_host(const WavefrontForward<S>& p) {
   using F = opmath_t<S>;
   const index_t L = p.L, T = p.T, N = p.N, H = p.H, U = p.units;
   const index_t ngu = gates_per_unit(p.mode) * U;
   std::vector<F> acc(static_cast<std::size_t>(L * N * 2 * ngu));
+  std::vector<F> vs(p.staged ? static_cast<std::size_t>(L * N * H) : 0);
   for (index_t phase = 0; phase < T + L - 1; ++phase) {
+    const WavefrontLayers act = wavefront_layers(T, L, phase);
     for (int b = 0; b < p.blocks; ++b) {
       const index_t j0 = b * U, here = H - j0 < U ? H - j0 : U;
+      // 1. staging
+      if (p.staged) {
+        std::fill(vs.begin(), vs.end(), F(std::nan("")));  // a row read but never staged shows
+        for (index_t l = act.first_read(); l <= act.hi; ++l) {
+          const S* v = wavefront_latest(p, l, phase);
+          for (index_t e = 0; e < N * H; ++e) vs[l * N * H + e] = v ? F(v[e]) : F(0);
+        }
+      }
       // 2. the dot products of every active layer
-      for (index_t l = 0; l < L; ++l) {
-        if (!wavefront_active(T, l, phase)) continue;
+      for (index_t l = act.lo; l <= act.hi; ++l) {
         for (int part = 0; part < (l > 0 ? 2 : 1); ++part) {
-          const S* v = wavefront_latest(p, part == 0 ? l : l - 1, phase);
+          const index_t lv = part == 0 ? l : l - 1;
+          const S* v = wavefront_latest(p, lv, phase);
           const index_t m = wavefront_matrix(l, part);
           for (index_t lr = 0; lr < ngu; ++lr) {
             const index_t g = lr / U, u = lr % U;
             if (u >= here) continue;
             const S* w = wavefront_weight_row(p, m, g * H + j0 + u);
             for (index_t n = 0; n < N; ++n) {
-              const S* vr = v ? v + n * H : nullptr;
-              acc[(l * N + n) * 2 * ngu + part * ngu + lr] =
-                  vr ? persistent_dot_host<F>(
-                           H, [&](index_t k) { return F(w[k]); },
-                           [&](index_t k) { return F(vr[k]); })
-                     : F(0);
+              F val = F(0);
+              if (v && p.staged) {
+                const F* vr = vs.data() + (lv * N + n) * H;
+                val = persistent_dot_host<F>(
+                    H, [&](index_t k) { return F(w[k]); }, [&](index_t k) { return vr[k]; });
+              } else if (v) {
+                const S* vr = v + n * H;
+                val = persistent_dot_host<F>(
+                    H, [&](index_t k) { return F(w[k]); }, [&](index_t k) { return F(vr[k]); });
+              }
+              acc[(l * N + n) * 2 * ngu + part * ngu + lr] = val;
             }
           }
         }
       }
       // 3. the cell math of every active layer
-      for (index_t l = 0; l < L; ++l) {
-        if (!wavefront_active(T, l, phase)) continue;
+      for (index_t l = act.lo; l <= act.hi; ++l) {
         const S* v = wavefront_latest(p, l, phase);
         for (index_t n = 0; n < N; ++n)
           for (index_t u = 0; u < here; ++u) {

@@ -219,10 +219,10 @@ __global__ void __launch_bounds__(kThreads)
 
   const index_t per_part = ngu * N;  // (local gate row, batch row) pairs of one matrix
   for (index_t phase = 0; phase < T + L - 1; ++phase) {
-    const index_t lo = phase - T + 1 > 0 ? phase - T + 1 : 0;  // active layers lo .. hi
-    const index_t hi = phase < L - 1 ? phase : L - 1;
-    if (p.staged) {  // v_l of every layer read in this phase: lo - 1 (input of lo) .. hi
-      for (index_t l = lo > 0 ? lo - 1 : 0; l <= hi; ++l) {
+    const rnn_detail::WavefrontLayers act = rnn_detail::wavefront_layers(T, L, phase);
+    const index_t lo = act.lo, hi = act.hi;  // the active layers
+    if (p.staged) {  // v_l of every layer read in this phase
+      for (index_t l = act.first_read(); l <= hi; ++l) {
         const S* v = rnn_detail::wavefront_latest(p, l, phase);
         for (index_t e = threadIdx.x; e < N * H; e += blockDim.x)
           vs[l * N * H + e] = v ? F(load_cg(v + e)) : F(0);

@@ -49,27 +49,30 @@ class WavefrontEmulation : public ::testing::TestWithParam<WavefrontCase> {};
 
 // float64: the wavefront's order of summation (and its in-kernel input
 // projection of the layers above the first) against the standard path's
-// GEMMs; only rounding in the last bits may differ (a wrong index, ring slot
-// or phase gives O(1) errors).
+// GEMMs; only rounding in the last bits may differ (a wrong index, ring slot,
+// staged row or phase gives O(1) errors). Staged and unstaged geometries.
 TEST_P(WavefrontEmulation, MatchesTheLayerByLayerReferenceInFloat64) {
   const WavefrontCase& c = GetParam();
   for (bool bias : {true, false})
-    for (bool h0 : {true, false}) {
-      rs::StackSpec sp = c.spec;
-      sp.bias = bias, sp.h0 = h0;
-      sp.seed = 3u + static_cast<unsigned>(c.units * 7 + (bias ? 1 : 0) + (h0 ? 2 : 0));
-      const rs::StackProblem p = rs::make_stack_problem<double>(sp);
-      const rs::StackResults want = rs::run_stack_reference<double>(p);
-      const rs::StackResults got = rs::run_stack_emulated<double>(p, rs::stack_geometry(c.units, sp.H));
-      for (int i = 0; i < 3; ++i) {
-        const std::string what = std::string(bias ? "bias " : "no-bias ") +
-                                 (h0 ? "h0 " : "zero-state ") + rs::kStackResultNames[i];
-        ASSERT_EQ(got[i].size(), want[i].size()) << what;
-        if (want[i].empty()) continue;
-        for (double v : got[i]) ASSERT_TRUE(std::isfinite(v)) << what << ": an output left unwritten";
-        EXPECT_LE(rh::relative_error(got[i], want[i]), 1e-13) << what;
+    for (bool h0 : {true, false})
+      for (bool staged : {false, true}) {
+        rs::StackSpec sp = c.spec;
+        sp.bias = bias, sp.h0 = h0;
+        sp.seed = 3u + static_cast<unsigned>(c.units * 7 + (bias ? 1 : 0) + (h0 ? 2 : 0));
+        const rs::StackProblem p = rs::make_stack_problem<double>(sp);
+        const rs::StackResults want = rs::run_stack_reference<double>(p);
+        const rs::StackResults got =
+            rs::run_stack_emulated<double>(p, rs::stack_geometry(c.units, sp.H, staged));
+        for (int i = 0; i < 3; ++i) {
+          const std::string what = std::string(bias ? "bias " : "no-bias ") +
+                                   (h0 ? "h0 " : "zero-state ") + (staged ? "staged " : "") +
+                                   rs::kStackResultNames[i];
+          ASSERT_EQ(got[i].size(), want[i].size()) << what;
+          if (want[i].empty()) continue;
+          for (double v : got[i]) ASSERT_TRUE(std::isfinite(v)) << what << ": an output left unwritten";
+          EXPECT_LE(rh::relative_error(got[i], want[i]), 1e-13) << what;
+        }
       }
-    }
 }
 
 // float32: as accurate as the float32 reference, both judged against float64
@@ -83,7 +86,8 @@ TEST_P(WavefrontEmulation, AsAccurateAsTheReferenceInFloat32) {
     const rs::StackProblem p = rs::make_stack_problem<float>(sp);
     const rs::StackResults ref64 = rs::run_stack_reference<double>(p);
     const rs::StackResults cpu32 = rs::run_stack_reference<float>(p);
-    const rs::StackResults got = rs::run_stack_emulated<float>(p, rs::stack_geometry(c.units, sp.H));
+    const rs::StackResults got =
+        rs::run_stack_emulated<float>(p, rs::stack_geometry(c.units, sp.H, /*staged=*/bias));
     for (int i = 0; i < 3; ++i) {
       if (ref64[i].empty()) continue;
       loom::testing::expect_float32_as_accurate_as_cpu(
@@ -103,7 +107,8 @@ void check_half(const WavefrontCase& c) {
   const rs::StackProblem p = rs::make_stack_problem<S>(sp);
   const rs::StackResults ref = rs::run_stack_reference<double>(p);
   const rs::StackResults cpu = rs::run_stack_reference<S>(p);
-  const rs::StackResults got = rs::run_stack_emulated<S>(p, rs::stack_geometry(c.units, sp.H));
+  const rs::StackResults got =
+      rs::run_stack_emulated<S>(p, rs::stack_geometry(c.units, sp.H, /*staged=*/true));
   const double us = rh::unit_roundoff<S>();
   for (int i = 0; i < 3; ++i) {
     if (ref[i].empty()) continue;
@@ -149,7 +154,8 @@ TEST(WavefrontEmulationBatches, EveryBatchFrom1To17MatchesInFloat64) {
         sp.seed = static_cast<unsigned>(100 + N + 20 * L);
         const rs::StackProblem p = rs::make_stack_problem<double>(sp);
         const rs::StackResults want = rs::run_stack_reference<double>(p);
-        const rs::StackResults got = rs::run_stack_emulated<double>(p, rs::stack_geometry(2, 5));
+        const rs::StackResults got =
+            rs::run_stack_emulated<double>(p, rs::stack_geometry(2, 5, /*staged=*/N % 2 == 0));
         for (int i = 0; i < 3; ++i) {
           if (want[i].empty()) continue;
           EXPECT_LE(rh::relative_error(got[i], want[i]), 1e-13)
