@@ -54,7 +54,9 @@
 // kernels::set_persistent_barrier (kernels/rnn_persistent.h; the CPU has only
 // the standard path), echoed as "algo" and "persistent_barrier", with
 // "rnn_path": the path layer 0's first direction takes on CUDA for this shape
-// and dtype ("forward:persistent backward:standard", ...; null on the CPU).
+// and dtype ("forward:persistent backward:standard", ...; null on the CPU), or
+// "forward:wavefront" when an inference forward runs the whole stack as one
+// wavefront launch (kernels/rnn_wavefront.h).
 //
 // Exit status: 0 after printing the line, 2 on bad usage or a failed run
 // (message on stderr).
@@ -84,6 +86,7 @@
 #include "nn/packed_sequence.h"
 #include "kernels/half.h"
 #include "kernels/rnn_persistent.h"
+#include "kernels/rnn_wavefront.h"
 #include "nn/rnn.h"
 
 #ifdef LOOM_WITH_CUDA
@@ -239,6 +242,19 @@ std::string rnn_path_text(const Config& c, std::int64_t T, const std::vector<std
     else p = kernels::rnn_cuda_path<float>(s, pass);
     return p == kernels::RnnPath::Persistent ? "persistent" : "standard";
   };
+  // An inference forward of a unidirectional stack may run as one wavefront
+  // (kernels/rnn_wavefront.h; nn/fused_rnn_stack.h: no dropout here).
+  if (!train && c.layers >= 2 && !c.bidirectional && !s.has_proj) {
+    kernels::RnnStackShape st;
+    st.mode = s.mode, st.L = c.layers, st.T = T, st.N = c.N, st.C = c.C, st.H = c.H;
+    st.batch_sizes = batch_sizes.data();
+    kernels::RnnStackPath sp;
+    if (type == "bfloat16") sp = kernels::rnn_stack_cuda_path<bfloat16>(st);
+    else if (type == "float16") sp = kernels::rnn_stack_cuda_path<float16>(st);
+    else if (type == "float64") sp = kernels::rnn_stack_cuda_path<double>(st);
+    else sp = kernels::rnn_stack_cuda_path<float>(st);
+    if (sp == kernels::RnnStackPath::Wavefront) return "forward:wavefront";
+  }
   std::string text = std::string("forward:") + one(kernels::RnnPass::Forward);
   if (train) text += std::string(" backward:") + one(kernels::RnnPass::Backward);
   return text;

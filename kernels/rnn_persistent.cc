@@ -102,17 +102,19 @@ index_t persistent_smem_bytes(RnnPass pass, RnnMode mode, index_t N, index_t H, 
 
 std::string persistent_ineligible_reason(const RnnLayerShape& s) {
   if (s.has_proj) return "an LSTM projection (proj_size > 0) runs on the standard path";
+  if (s.zoneout_h > 0 || s.zoneout_c > 0) return "zoneout runs on the standard path";
   for (index_t t = 0; t < s.T; ++t)
     if (s.batch_sizes[t] != s.N)
       return "packed input (a batch that shrinks over time) runs on the standard path";
   return "";
 }
 
-PersistentPlan persistent_plan(const RnnLayerShape& s, RnnPass pass, index_t storage_bytes,
-                               index_t compute_bytes, const PersistentDeviceProps& props,
-                               const PersistentOccupancy& occupancy) {
+PersistentPlan persistent_fit(const std::string& what, const std::string& weights,
+                              index_t barriers, const char* barrier_unit, index_t H,
+                              const std::function<index_t(index_t units, bool staged)>& bytes_of,
+                              const PersistentDeviceProps& props,
+                              const PersistentOccupancy& occupancy) {
   PersistentPlan plan;
-  const std::string what = shape_text(s, pass);
   if (!props.cooperative_launch) {
     plan.why = what + ": the device does not support cooperative launch";
     return plan;
@@ -121,24 +123,20 @@ PersistentPlan persistent_plan(const RnnLayerShape& s, RnnPass pass, index_t sto
     plan.why = what + ": the device reports no multiprocessors";
     return plan;
   }
-  const index_t units = (s.H + props.sm_count - 1) / props.sm_count;
-  const index_t blocks = (s.H + units - 1) / units;
-  // T barriers of `blocks` arrivals each must count within 32 bits (the flag barrier).
-  if (static_cast<double>(s.T) * static_cast<double>(blocks) >= 4294967295.0) {
-    plan.why = fmt::format("{}: {} steps of {} blocks overflow the barrier's 32-bit counter", what,
-                           s.T, blocks);
+  const index_t units = (H + props.sm_count - 1) / props.sm_count;
+  const index_t blocks = (H + units - 1) / units;
+  // `barriers` barriers of `blocks` arrivals each must count within 32 bits (the flag barrier).
+  if (static_cast<double>(barriers) * static_cast<double>(blocks) >= 4294967295.0) {
+    plan.why = fmt::format("{}: {} {} of {} blocks overflow the barrier's 32-bit counter", what,
+                           barriers, barrier_unit, blocks);
     return plan;
   }
-  const auto bytes = [&](bool staged) {
-    return persistent_smem_bytes(pass, s.mode, s.N, s.H, units, staged, storage_bytes,
-                                 compute_bytes);
-  };
-  const index_t bare = bytes(false), staged = bytes(true);
+  const index_t bare = bytes_of(units, false), staged = bytes_of(units, true);
   if (bare > props.smem_per_block_optin) {
     plan.why = fmt::format(
-        "{}: the recurrent weights of {} hidden units per block (one block on each of {} "
+        "{}: {} of {} hidden units per block (one block on each of {} "
         "multiprocessors) need {} bytes of shared memory per block, more than the device's {}",
-        what, units, props.sm_count, bare, props.smem_per_block_optin);
+        what, weights, units, props.sm_count, bare, props.smem_per_block_optin);
     return plan;
   }
   plan.threads = kPersistentThreads;
@@ -162,6 +160,18 @@ PersistentPlan persistent_plan(const RnnLayerShape& s, RnnPass pass, index_t sto
   }
   plan.fits = true;
   return plan;
+}
+
+PersistentPlan persistent_plan(const RnnLayerShape& s, RnnPass pass, index_t storage_bytes,
+                               index_t compute_bytes, const PersistentDeviceProps& props,
+                               const PersistentOccupancy& occupancy) {
+  return persistent_fit(
+      shape_text(s, pass), "the recurrent weights", s.T, "steps", s.H,
+      [&](index_t units, bool staged) {
+        return persistent_smem_bytes(pass, s.mode, s.N, s.H, units, staged, storage_bytes,
+                                     compute_bytes);
+      },
+      props, occupancy);
 }
 
 RnnPath rnn_path(RnnAlgorithm algorithm, const RnnLayerShape& s, RnnPass pass,

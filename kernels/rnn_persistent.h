@@ -16,7 +16,7 @@
 // - Auto takes the standard path for now: the persistent kernels have not yet
 //   been measured on a GPU (issue 12), so no shape is known to gain.
 // - Persistent takes the persistent path where the shape is eligible and fits.
-//   Packed input (a shrinking batch) and LSTM projections are NOT eligible:
+//   Packed input (a shrinking batch), LSTM projections and zoneout are NOT eligible:
 //   they are routed to the standard path on purpose, with no error. An
 //   eligible shape that does not fit the device (persistent_plan) throws
 //   loom::Error saying why.
@@ -129,8 +129,21 @@ PersistentPlan persistent_plan(const RnnLayerShape& shape, RnnPass pass, index_t
                                const PersistentOccupancy& occupancy);
 
 // Why a valid shape is not eligible for the persistent path at all ("" when
-// it is): packed input (batch_sizes not all N) or an LSTM projection.
+// it is): packed input (batch_sizes not all N), an LSTM projection, or
+// zoneout (the persistent cell step has none).
 std::string persistent_ineligible_reason(const RnnLayerShape& shape);
+
+// Internal, shared by persistent_plan and the stack's wavefront_plan
+// (kernels/rnn_wavefront.h): the fit rule above for H hidden units split over
+// the device's multiprocessors, with `bytes_of(units, staged)` the shared
+// memory of one block. `what` names the shape in messages, `weights` what
+// the block holds ("the recurrent weights"), and `barriers` the grid-wide
+// barriers of one launch, counted in `barrier_unit` ("steps").
+PersistentPlan persistent_fit(const std::string& what, const std::string& weights,
+                              index_t barriers, const char* barrier_unit, index_t H,
+                              const std::function<index_t(index_t units, bool staged)>& bytes_of,
+                              const PersistentDeviceProps& props,
+                              const PersistentOccupancy& occupancy);
 
 enum class RnnPath { Standard, Persistent };
 

@@ -165,6 +165,57 @@ F persistent_dot_host(index_t K, A a, B b) {
   return v[0];
 }
 
+// The cell math of one (n, j) element of a forward step, shared by the
+// persistent layer and the stacked wavefront (kernels/rnn_wavefront_algorithm.h).
+// xin(g) is x W_ih^T and hrec(g) h_prev W_hh^T (no biases) at gate row
+// g H + j, both in F; the pre-activation is xin + hrec + b_ih + b_hh, the
+// standard path's order (gate_input). hp: h_prev at (n, j); c: LSTM's running
+// cell state at (n, j), updated. Saved values go where their pointer is not
+// null: cprev (LSTM c_prev), gates (the row's [G] activated gates), hn (GRU's
+// W_hn h + b_hn). Returns the new h in F (the caller rounds and stores it).
+template <typename S, typename XIn, typename HRec>
+LOOM_HD opmath_t<S> persistent_cell_forward(RnnMode mode, index_t H, index_t j, XIn xin, HRec hrec,
+                                            const S* b_ih, const S* b_hh, S hp, opmath_t<S>* c,
+                                            S* cprev, S* gates, S* hn) {
+  using F = opmath_t<S>;
+  const auto pre = [&](index_t g) {
+    const index_t k = g * H + j;
+    return xin(g) + hrec(g) + (b_ih ? F(b_ih[k]) : F(0)) + (b_hh ? F(b_hh[k]) : F(0));
+  };
+  switch (mode) {
+    case RnnMode::RnnTanh:
+    case RnnMode::RnnRelu: {
+      const F a = pre(0);
+      const F h = mode == RnnMode::RnnTanh ? rnn_tanh_forward(a) : rnn_relu_forward(a);
+      if (gates) gates[j] = to_storage<S>(h);
+      return h;
+    }
+    case RnnMode::Lstm: {
+      if (cprev) *cprev = to_storage<S>(*c);
+      const LstmPoint<F> q = lstm_forward(pre(0), pre(1), pre(2), pre(3), *c);
+      *c = q.c;
+      if (gates) {
+        gates[j] = to_storage<S>(q.i), gates[H + j] = to_storage<S>(q.f);
+        gates[2 * H + j] = to_storage<S>(q.g), gates[3 * H + j] = to_storage<S>(q.o);
+      }
+      return q.h;
+    }
+    case RnnMode::Gru:
+    default: {
+      const index_t k = 2 * H + j;
+      const F x_n = xin(2) + (b_ih ? F(b_ih[k]) : F(0));
+      const F h_n = hrec(2) + (b_hh ? F(b_hh[k]) : F(0));
+      const GruPoint<F> q = gru_forward(pre(0), pre(1), x_n, h_n, F(hp));
+      if (gates) {
+        gates[j] = to_storage<S>(q.r), gates[H + j] = to_storage<S>(q.z);
+        gates[2 * H + j] = to_storage<S>(q.n);
+      }
+      if (hn) *hn = to_storage<S>(h_n);
+      return q.h;
+    }
+  }
+}
+
 // Element (n, j = j0 + u) of forward step t. `acc` is row n's [ng U]
 // recurrent pre-activations; hp the previous hidden state at (n, j).
 template <typename S>
@@ -174,50 +225,12 @@ LOOM_HD void persistent_forward_point(const PersistentForward<S>& p, index_t t,
   using F = opmath_t<S>;
   const index_t H = p.H, G = gate_rows(p.mode, H), U = p.units, row = t * p.N + n;
   const F* xg = p.xg + row * G;
-  S* gates = p.gates ? p.gates + row * G : nullptr;
-  // xg + hg + b_ih + b_hh, the standard path's order (gate_input).
-  const auto pre = [&](index_t g) {
-    const index_t k = g * H + j;
-    return xg[k] + acc[g * U + u] + (p.b_ih ? F(p.b_ih[k]) : F(0)) +
-           (p.b_hh ? F(p.b_hh[k]) : F(0));
-  };
   if (p.hprev) p.hprev[row * H + j] = hp;
-  F h;
-  switch (p.mode) {
-    case RnnMode::RnnTanh:
-    case RnnMode::RnnRelu: {
-      const F a = pre(0);
-      h = p.mode == RnnMode::RnnTanh ? rnn_tanh_forward(a) : rnn_relu_forward(a);
-      if (gates) gates[j] = to_storage<S>(h);
-      break;
-    }
-    case RnnMode::Lstm: {
-      F& c = p.c[n * H + j];
-      if (p.cprev) p.cprev[row * H + j] = to_storage<S>(c);
-      const LstmPoint<F> q = lstm_forward(pre(0), pre(1), pre(2), pre(3), c);
-      c = q.c;
-      if (gates) {
-        gates[j] = to_storage<S>(q.i), gates[H + j] = to_storage<S>(q.f);
-        gates[2 * H + j] = to_storage<S>(q.g), gates[3 * H + j] = to_storage<S>(q.o);
-      }
-      h = q.h;
-      break;
-    }
-    case RnnMode::Gru:
-    default: {
-      const index_t k = 2 * H + j;
-      const F x_n = xg[k] + (p.b_ih ? F(p.b_ih[k]) : F(0));
-      const F h_n = acc[2 * U + u] + (p.b_hh ? F(p.b_hh[k]) : F(0));
-      const GruPoint<F> q = gru_forward(pre(0), pre(1), x_n, h_n, F(hp));
-      if (gates) {
-        gates[j] = to_storage<S>(q.r), gates[H + j] = to_storage<S>(q.z);
-        gates[2 * H + j] = to_storage<S>(q.n);
-      }
-      if (p.hn) p.hn[row * H + j] = to_storage<S>(h_n);
-      h = q.h;
-      break;
-    }
-  }
+  const F h = persistent_cell_forward<S>(
+      p.mode, H, j, [&](index_t g) { return xg[g * H + j]; },
+      [&](index_t g) { return acc[g * U + u]; }, p.b_ih, p.b_hh, hp,
+      p.c ? p.c + n * H + j : nullptr, p.cprev ? p.cprev + row * H + j : nullptr,
+      p.gates ? p.gates + row * G : nullptr, p.hn ? p.hn + row * H + j : nullptr);
   p.y[row * H + j] = to_storage<S>(h);
 }
 

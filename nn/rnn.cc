@@ -8,6 +8,7 @@
 #include "core/native.h"
 #include "kernels/gemm.h"
 #include "nn/fused_rnn.h"
+#include "nn/fused_rnn_stack.h"
 #include "nn/init.h"
 #include "nn/research_cells.h"
 #include "nn/rnn_composed_layer.h"
@@ -191,6 +192,26 @@ RNNBase::Result RNNBase::run_layers(const Tensor& x_in, const std::vector<std::i
   const TensorOptions mask_options = TensorOptions(x.dtype()).device(x.device());
   std::vector<std::int64_t> positions(static_cast<std::size_t>(N));
   for (std::int64_t i = 0; i < N; ++i) positions[static_cast<std::size_t>(i)] = i;
+  // Inference of a whole unidirectional stack in one launch, where the
+  // kernels take it (nn/fused_rnn_stack.h); else layer by layer below.
+  if (rnn_stack_wavefront_blocker(o, training).empty() && x.device().is_cuda()) {
+    FusedRnnStackInputs stack;
+    stack.x = x, stack.h0 = h0, stack.c0 = c0;
+    for (std::int64_t layer = 0; layer < o.num_layers_; ++layer) {
+      std::vector<Tensor> p = layer_parameters(layer, 0);
+      for (Tensor& t : p) t = to_lower(t);
+      stack.w_ih.push_back(p[0]);
+      stack.w_hh.push_back(p[1]);
+      if (has_bias) stack.b_ih.push_back(p[2]), stack.b_hh.push_back(p[3]);
+    }
+    if (auto out = fused_rnn_stack_wavefront(mode_, batch_sizes, stack)) {
+      Result r;
+      r.output = out->y;
+      r.h_n = out->h_n;
+      if (lstm) r.c_n = out->c_n;
+      return r;
+    }
+  }
   std::vector<Tensor> h_n, c_n;
   Tensor layer_input = x;
   for (std::int64_t layer = 0; layer < o.num_layers_; ++layer) {

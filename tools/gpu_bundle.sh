@@ -35,7 +35,10 @@
 #                                tf32 alone), bench-half (the bf16 and fp16 module
 #                                rows of bench/suite_half.json), bench-persistent
 #                                (issue 12's rows of bench/suite_persistent.json,
-#                                --precision all, loom-bench --algo persistent);
+#                                --precision all, loom-bench --algo persistent),
+#                                barrier-bench (loom-barrier-bench: microseconds
+#                                per grid.sync() and per flag barrier, one block
+#                                per SM, as JSON in $OUT/barrier_bench.json);
 #                                LOOM_BENCH_ARGS,
 #                                e.g. "--rounds 2" or "--precision fp16", is added
 #                                last to all of them. Each step
@@ -65,7 +68,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${LOOM_GPU_BUILD_DIR:-$ROOT/build-gpu}"
 ARCHIVE="$BUILD/loom-gpu.tar.xz"
-PROGRAMS=(loom_tests loom-rnn-check loom-bench char-lstm)
+PROGRAMS=(loom_tests loom-rnn-check loom-bench char-lstm loom-barrier-bench)
 # compute-sanitizer runs: tests/run_compute_sanitizer.sh with the filters of
 # tests/sanitizer_filters.txt (the same as the ctest entries sanitizer_<tool>).
 SANITIZER_RUNNER="$ROOT/tests/run_compute_sanitizer.sh"
@@ -321,7 +324,7 @@ step_rnn() {
 }
 
 do_remote() {
-  [ $# -gt 0 ] || die "remote: name the steps (tests rnn rnn-persistent memcheck racecheck initcheck synccheck bench bench-graphs bench-tf32 bench-half bench-persistent)"
+  [ $# -gt 0 ] || die "remote: name the steps (tests rnn rnn-persistent memcheck racecheck initcheck synccheck bench bench-graphs bench-tf32 bench-half bench-persistent barrier-bench)"
   remote_setup
   {
     echo "bundle of commit $(cat "$BUILD/COMMIT" 2> /dev/null), built in $(cat "$BUILD/SOURCE_DIR")"
@@ -369,6 +372,9 @@ do_remote() {
           --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-persistent" \
           --suite "$ROOT/bench/suite_persistent.json" --precision all \
           --loom-arg=--algo --loom-arg=persistent ${LOOM_BENCH_ARGS:-} ;;
+      barrier-bench)
+        run_step barrier-bench "${LOOM_BARRIER_LIMIT:-120}" "$BUILD/bin/loom-barrier-bench" \
+          --out "$OUT/barrier_bench.json" ;;
       *) die "remote: unknown step $step" ;;
     esac
   done

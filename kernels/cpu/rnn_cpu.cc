@@ -16,6 +16,8 @@
 #include "kernels/rnn_algorithm.h"
 #include "kernels/rnn_persistent.h"
 #include "kernels/rnn_persistent_algorithm.h"
+#include "kernels/rnn_wavefront.h"
+#include "kernels/rnn_wavefront_algorithm.h"
 
 namespace loom::kernels {
 
@@ -112,6 +114,9 @@ struct PersistentCpuOps : CpuOps<S> {
   void persistent_backward(const rnn_detail::PersistentBackward<S>& p) {
     rnn_detail::persistent_backward_host(p);
   }
+  void wavefront_forward(const rnn_detail::WavefrontForward<S>& p) {
+    rnn_detail::wavefront_forward_host(p);
+  }
 };
 
 rnn_detail::PersistentGeometry emulated_geometry(const RnnLayerShape& shape,
@@ -143,13 +148,28 @@ void rnn_layer_backward_persistent_emulated(const RnnLayerShape& shape,
   rnn_detail::rnn_backward_persistent(shape, args, emulated_geometry(shape, plan), ops);
 }
 
+template <typename T>
+void rnn_stack_forward_wavefront_emulated(const RnnStackShape& shape,
+                                          const RnnStackForwardArgs<T>& args,
+                                          const PersistentPlan& plan) {
+  rnn_stack_check_forward(shape, args);
+  LOOM_CHECK(plan.units >= 1 && plan.blocks >= 1 && plan.units * plan.blocks >= shape.H,
+             "wavefront emulation: {} blocks of {} units do not cover H = {}", plan.blocks,
+             plan.units, shape.H);
+  PersistentCpuOps<T> ops;
+  rnn_detail::rnn_stack_forward_wavefront(
+      shape, args, {plan.blocks, plan.threads, plan.units, plan.staged}, ops);
+}
+
 #define LOOM_RNN_CPU(T)                                                                       \
   template void rnn_layer_forward_cpu<T>(const RnnLayerShape&, const RnnForwardArgs<T>&); \
   template void rnn_layer_backward_cpu<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&); \
   template void rnn_layer_forward_persistent_emulated<T>(                                   \
       const RnnLayerShape&, const RnnForwardArgs<T>&, const PersistentPlan&);               \
   template void rnn_layer_backward_persistent_emulated<T>(                                  \
-      const RnnLayerShape&, const RnnBackwardArgs<T>&, const PersistentPlan&);
+      const RnnLayerShape&, const RnnBackwardArgs<T>&, const PersistentPlan&);             \
+  template void rnn_stack_forward_wavefront_emulated<T>(                                    \
+      const RnnStackShape&, const RnnStackForwardArgs<T>&, const PersistentPlan&);
 LOOM_RNN_CPU(float)
 LOOM_RNN_CPU(double)
 LOOM_RNN_CPU(bfloat16)

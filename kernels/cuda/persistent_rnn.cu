@@ -11,6 +11,11 @@
 // pointwise work maps one thread to each owned (n, j). Values another block
 // wrote during the launch (h_prev, the step's dgh) are read with ld.global.cg
 // (__ldcg: L2, not the SM's L1), after the barrier's fence.
+//
+// The stacked-layer wavefront (kernels/rnn_wavefront.h) is one more kernel of
+// the same kind: each block holds the W_hh rows (and, above layer 0, the W_ih
+// rows) of its units in every layer, and a phase's dot products of all active
+// layers are spread over the block's warps together.
 #include "kernels/cuda/persistent_rnn.h"
 
 #include <cooperative_groups.h>
@@ -21,15 +26,16 @@
 #include <utility>
 
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/grid_barrier.cuh"
 #include "kernels/half.h"
 
 namespace loom::kernels::cuda_persistent {
 
 namespace {
 
-namespace cg = cooperative_groups;
 using rnn_detail::PersistentBackward;
 using rnn_detail::PersistentForward;
+using rnn_detail::WavefrontForward;
 
 constexpr int kThreads = 256;
 constexpr int kCounterSlots = 64;
@@ -56,26 +62,6 @@ __device__ __forceinline__ F warp_butterfly(F v) {
   for (int s = rnn_detail::kPersistentWarp / 2; s >= 1; s /= 2)
     v += __shfl_xor_sync(0xffffffffu, v, s);
   return v;
-}
-
-// The grid-wide barrier after step `arrival` (1-based): every block's writes
-// before it are visible to every block's reads after it.
-template <bool kFlags>
-__device__ __forceinline__ void grid_barrier(unsigned int* counter, unsigned int arrival) {
-  if constexpr (!kFlags) {
-    cg::this_grid().sync();
-  } else {
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      const unsigned int target = arrival * gridDim.x;
-      __threadfence();
-      atomicAdd(counter, 1u);
-      while (*static_cast<volatile unsigned int*>(counter) < target) {
-      }
-      __threadfence();
-    }
-    __syncthreads();
-  }
 }
 
 template <typename S, bool kFlags>
@@ -204,6 +190,91 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// The stacked-layer wavefront (kernels/rnn_wavefront_algorithm.h): phase p
+// runs step p - l of every active layer l; one grid-wide barrier a phase.
+template <typename S, bool kFlags>
+__global__ void __launch_bounds__(kThreads)
+    wavefront_forward_kernel(WavefrontForward<S> p, unsigned int* counter) {
+  using F = opmath_t<S>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const index_t L = p.L, T = p.T, N = p.N, H = p.H, U = p.units;
+  const index_t ngu = rnn_detail::gates_per_unit(p.mode) * U;
+  const rnn_detail::WavefrontSmemLayout layout = rnn_detail::wavefront_smem_layout(
+      p.mode, L, N, H, U, p.staged, sizeof(S), sizeof(F));
+  S* w = reinterpret_cast<S*>(smem + layout.w);      // [2L - 1][ng U, H]
+  F* acc = reinterpret_cast<F*>(smem + layout.acc);  // [L][N][2 ng U]
+  F* vs = reinterpret_cast<F*>(smem + layout.op);    // [L][N, H] when staged
+  const index_t j0 = static_cast<index_t>(blockIdx.x) * U;
+  const index_t here = H - j0 < U ? H - j0 : U;  // units this block owns in each layer
+  const int lane = threadIdx.x % rnn_detail::kPersistentWarp;
+  const int warp = threadIdx.x / rnn_detail::kPersistentWarp;
+  const int warps = blockDim.x / rnn_detail::kPersistentWarp;
+
+  for (index_t i = threadIdx.x; i < (2 * L - 1) * ngu * H; i += blockDim.x) {
+    const index_t m = i / (ngu * H), r = i % (ngu * H), lr = r / H, k = r % H;
+    const index_t g = lr / U, u = lr % U;
+    w[i] = u < here ? rnn_detail::wavefront_weight_row(p, m, g * H + j0 + u)[k] : S(0.0f);
+  }
+  __syncthreads();
+
+  const index_t per_part = ngu * N;  // (local gate row, batch row) pairs of one matrix
+  for (index_t phase = 0; phase < T + L - 1; ++phase) {
+    const rnn_detail::WavefrontLayers act = rnn_detail::wavefront_layers(T, L, phase);
+    const index_t lo = act.lo, hi = act.hi;  // the active layers
+    if (p.staged) {  // v_l of every layer read in this phase
+      for (index_t l = act.first_read(); l <= hi; ++l) {
+        const S* v = rnn_detail::wavefront_latest(p, l, phase);
+        for (index_t e = threadIdx.x; e < N * H; e += blockDim.x)
+          vs[l * N * H + e] = v ? F(load_cg(v + e)) : F(0);
+      }
+      __syncthreads();
+    }
+    // Dot products: items (layer, part, local gate row, batch row), one warp each.
+    for (index_t q = warp; q < (hi - lo + 1) * 2 * per_part; q += warps) {
+      const index_t l = lo + q / (2 * per_part), rest = q % (2 * per_part);
+      const int part = static_cast<int>(rest / per_part);
+      const index_t lr = rest % per_part / N, n = rest % per_part % N;
+      if ((part == 1 && l == 0) || lr % U >= here) continue;  // warp-uniform
+      const index_t lv = part == 0 ? l : l - 1;  // v_l (recurrent) or v_{l-1} (input)
+      const S* v = rnn_detail::wavefront_latest(p, lv, phase);
+      F val = F(0);
+      if (v) {  // warp-uniform
+        const S* wr = w + (rnn_detail::wavefront_matrix(l, part) * ngu + lr) * H;
+        if (p.staged) {
+          const F* vr = vs + (lv * N + n) * H;
+          val = rnn_detail::persistent_lane_sum<F>(
+              H, lane, [&](index_t k) { return F(wr[k]); }, [&](index_t k) { return vr[k]; });
+        } else {
+          const S* vr = v + n * H;
+          val = rnn_detail::persistent_lane_sum<F>(
+              H, lane, [&](index_t k) { return F(wr[k]); },
+              [&](index_t k) { return F(load_cg(vr + k)); });
+        }
+        val = warp_butterfly(val);
+      }
+      if (lane == 0) acc[(l * N + n) * 2 * ngu + part * ngu + lr] = val;
+    }
+    __syncthreads();
+    for (index_t l = lo; l <= hi; ++l) {
+      const S* v = rnn_detail::wavefront_latest(p, l, phase);
+      for (index_t e = threadIdx.x; e < N * here; e += blockDim.x) {
+        const index_t n = e / here, u = e % here, j = j0 + u;
+        const S hp = v ? load_cg(v + n * H + j) : S(0.0f);
+        rnn_detail::wavefront_point(p, l, phase - l, acc + (l * N + n) * 2 * ngu, hp, n, u, j);
+      }
+    }
+    grid_barrier<kFlags>(counter, static_cast<unsigned int>(phase + 1));
+  }
+  // After the last barrier: nobody reads h0 any more (it may alias h_n).
+  for (index_t l = 0; l < L; ++l) {
+    const S* last = rnn_detail::wavefront_output(p, l, T - 1);
+    for (index_t e = threadIdx.x; e < N * here; e += blockDim.x) {
+      const index_t n = e / here, j = j0 + e % here;
+      p.h_n[(l * N + n) * H + j] = last[n * H + j];
+    }
+  }
+}
+
 // ---- host side ------------------------------------------------------------------
 
 template <typename S, bool kFlags>
@@ -213,6 +284,13 @@ const void* forward_kernel() {
 template <typename S, bool kFlags>
 const void* backward_kernel() {
   return reinterpret_cast<const void*>(&persistent_backward_kernel<S, kFlags>);
+}
+
+template <typename S>
+const void* wavefront_kernel_for(PersistentBarrier barrier) {
+  return barrier == PersistentBarrier::Flags
+             ? reinterpret_cast<const void*>(&wavefront_forward_kernel<S, true>)
+             : reinterpret_cast<const void*>(&wavefront_forward_kernel<S, false>);
 }
 
 template <typename S>
@@ -313,6 +391,29 @@ PersistentPlan plan(const RnnLayerShape& shape, RnnPass pass) {
 }
 
 template <typename S>
+PersistentPlan wavefront_plan(const RnnStackShape& shape) {
+  using F = opmath_t<S>;
+  const PersistentDeviceProps props = device_props();
+  const void* kernel = wavefront_kernel_for<S>(persistent_barrier());
+  allow_full_smem(kernel, props.smem_per_block_optin);
+  const PersistentOccupancy occupancy = [kernel](int threads, index_t smem) {
+    int blocks = 0;
+    LOOM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads,
+                                                                  static_cast<size_t>(smem)));
+    return blocks;
+  };
+  return kernels::wavefront_plan(shape, sizeof(S), sizeof(F), props, occupancy);
+}
+
+template <typename S>
+void launch_wavefront(const WavefrontForward<S>& p) {
+  const index_t smem = rnn_detail::wavefront_smem_layout(p.mode, p.L, p.N, p.H, p.units, p.staged,
+                                                         sizeof(S), sizeof(opmath_t<S>))
+                           .size;
+  launch(wavefront_kernel_for<S>(persistent_barrier()), p, smem);
+}
+
+template <typename S>
 void launch_forward(const PersistentForward<S>& p) {
   const index_t smem = rnn_detail::persistent_smem_layout(false, p.mode, p.N, p.H, p.units,
                                                           p.staged, sizeof(S),
@@ -333,7 +434,9 @@ void launch_backward(const PersistentBackward<S>& p) {
 #define LOOM_PERSISTENT_RNN(S)                                                 \
   template PersistentPlan plan<S>(const RnnLayerShape&, RnnPass);              \
   template void launch_forward<S>(const rnn_detail::PersistentForward<S>&);    \
-  template void launch_backward<S>(const rnn_detail::PersistentBackward<S>&);
+  template void launch_backward<S>(const rnn_detail::PersistentBackward<S>&);  \
+  template PersistentPlan wavefront_plan<S>(const RnnStackShape&);             \
+  template void launch_wavefront<S>(const rnn_detail::WavefrontForward<S>&);
 LOOM_PERSISTENT_RNN(float)
 LOOM_PERSISTENT_RNN(double)
 LOOM_PERSISTENT_RNN(bfloat16)

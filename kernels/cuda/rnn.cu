@@ -24,6 +24,8 @@
 #include "kernels/rnn_algorithm.h"
 #include "kernels/rnn_persistent.h"
 #include "kernels/rnn_persistent_algorithm.h"
+#include "kernels/rnn_wavefront.h"
+#include "kernels/rnn_wavefront_algorithm.h"
 
 namespace loom::kernels {
 
@@ -142,6 +144,9 @@ struct CudaOps {
   }
   void persistent_backward(const rnn_detail::PersistentBackward<S>& p) {
     cuda_persistent::launch_backward(p);
+  }
+  void wavefront_forward(const rnn_detail::WavefrontForward<S>& p) {
+    cuda_persistent::launch_wavefront(p);
   }
   void column_sum(const S* m, index_t rows, index_t cols, S* out) {
     const unsigned blocks = static_cast<unsigned>((cols + kSumCols - 1) / kSumCols);
@@ -285,14 +290,28 @@ void run_graphed(std::vector<std::uint64_t> structure, const std::vector<std::ui
 
 // The persistent geometry when `pass` of `shape` takes the persistent path
 // (kernels/rnn_persistent.h), else nothing (the standard path).
+// The device's plan as rnn_path asks for it, kept in *plan. Named functors,
+// not lambdas, for rnn_path and rnn_stack_path: nvcc 13.0 refused the lambda
+// here once the wavefront was added ("std::function target must be
+// copy-constructible").
+template <typename T>
+struct DeviceLayerPlan {
+  const RnnLayerShape* shape;
+  RnnPass pass;
+  PersistentPlan* plan;
+  PersistentPlan operator()() const { return *plan = cuda_persistent::plan<T>(*shape, pass); }
+};
+template <typename T>
+struct DeviceWavefrontPlan {
+  const RnnStackShape* shape;
+  PersistentPlan operator()() const { return cuda_persistent::wavefront_plan<T>(*shape); }
+};
+
 template <typename T>
 std::optional<rnn_detail::PersistentGeometry> persistent_geometry(const RnnLayerShape& shape,
                                                                   RnnPass pass) {
   PersistentPlan plan;
-  const RnnPath path = rnn_path(rnn_algorithm(), shape, pass, [&] {
-    plan = cuda_persistent::plan<T>(shape, pass);
-    return plan;
-  });
+  const RnnPath path = rnn_path(rnn_algorithm(), shape, pass, DeviceLayerPlan<T>{&shape, pass, &plan});
   if (path == RnnPath::Standard) return std::nullopt;
   return rnn_detail::PersistentGeometry{plan.blocks, plan.threads, plan.units, plan.staged};
 }
@@ -356,11 +375,35 @@ PersistentPlan rnn_persistent_plan_cuda(const RnnLayerShape& shape, RnnPass pass
   return cuda_persistent::plan<T>(shape, pass);
 }
 
+template <typename T>
+PersistentPlan rnn_wavefront_plan_cuda(const RnnStackShape& shape) {
+  wavefront_require_eligible(shape);
+  return cuda_persistent::wavefront_plan<T>(shape);
+}
+
+template <typename T>
+RnnStackPath rnn_stack_cuda_path(const RnnStackShape& shape) {
+  return rnn_stack_path(rnn_algorithm(), shape, DeviceWavefrontPlan<T>{&shape});
+}
+
+template <typename T>
+void rnn_stack_forward_cuda(const RnnStackShape& shape, const RnnStackForwardArgs<T>& args) {
+  rnn_stack_check_forward(shape, args);
+  const PersistentPlan plan = cuda_persistent::wavefront_plan<T>(shape);
+  wavefront_require_fit(plan);
+  CudaOps<T> ops;
+  rnn_detail::rnn_stack_forward_wavefront(
+      shape, args, {plan.blocks, plan.threads, plan.units, plan.staged}, ops);
+}
+
 #define LOOM_RNN_CUDA(T)                                                                       \
   template void rnn_layer_forward_cuda<T>(const RnnLayerShape&, const RnnForwardArgs<T>&); \
   template void rnn_layer_backward_cuda<T>(const RnnLayerShape&, const RnnBackwardArgs<T>&); \
   template RnnPath rnn_cuda_path<T>(const RnnLayerShape&, RnnPass);                         \
-  template PersistentPlan rnn_persistent_plan_cuda<T>(const RnnLayerShape&, RnnPass);
+  template PersistentPlan rnn_persistent_plan_cuda<T>(const RnnLayerShape&, RnnPass);        \
+  template PersistentPlan rnn_wavefront_plan_cuda<T>(const RnnStackShape&);                  \
+  template RnnStackPath rnn_stack_cuda_path<T>(const RnnStackShape&);                        \
+  template void rnn_stack_forward_cuda<T>(const RnnStackShape&, const RnnStackForwardArgs<T>&);
 LOOM_RNN_CUDA(float)
 LOOM_RNN_CUDA(double)
 LOOM_RNN_CUDA(bfloat16)
