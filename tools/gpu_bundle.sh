@@ -38,7 +38,10 @@
 #                                --precision all, loom-bench --algo persistent),
 #                                barrier-bench (loom-barrier-bench: microseconds
 #                                per grid.sync() and per flag barrier, one block
-#                                per SM, as JSON in $OUT/barrier_bench.json);
+#                                per SM, as JSON in $OUT/barrier_bench.json),
+#                                bench-layernorm (issue 13: the LayerNorm-LSTM/GRU
+#                                rows of bench/suite_layernorm.json, loom's fused
+#                                layer against bench/torch_layer_norm_rnn.py);
 #                                LOOM_BENCH_ARGS,
 #                                e.g. "--rounds 2" or "--precision fp16", is added
 #                                last to all of them. Each step
@@ -324,7 +327,7 @@ step_rnn() {
 }
 
 do_remote() {
-  [ $# -gt 0 ] || die "remote: name the steps (tests rnn rnn-persistent memcheck racecheck initcheck synccheck bench bench-graphs bench-tf32 bench-half bench-persistent barrier-bench)"
+  [ $# -gt 0 ] || die "remote: name the steps (tests rnn rnn-persistent memcheck racecheck initcheck synccheck bench bench-graphs bench-tf32 bench-half bench-persistent barrier-bench bench-layernorm)"
   remote_setup
   {
     echo "bundle of commit $(cat "$BUILD/COMMIT" 2> /dev/null), built in $(cat "$BUILD/SOURCE_DIR")"
@@ -372,6 +375,10 @@ do_remote() {
           --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-persistent" \
           --suite "$ROOT/bench/suite_persistent.json" --precision all \
           --loom-arg=--algo --loom-arg=persistent ${LOOM_BENCH_ARGS:-} ;;
+      bench-layernorm)
+        run_step bench-layernorm "${LOOM_BENCH_LIMIT:-540}" env PYTHONUNBUFFERED=1 python3 "$ROOT/bench/compare.py" \
+          --loom-bench "$BUILD/bin/loom-bench" --device cuda --out-dir "$OUT/bench-layernorm" \
+          --suite "$ROOT/bench/suite_layernorm.json" ${LOOM_BENCH_ARGS:-} ;;
       barrier-bench)
         run_step barrier-bench "${LOOM_BARRIER_LIMIT:-120}" "$BUILD/bin/loom-barrier-bench" \
           --out "$OUT/barrier_bench.json" ;;
