@@ -59,6 +59,7 @@
 #include "nn/research_cells.h"
 #include "nn/rnn.h"
 #include "nn/serialize.h"
+#include "nt_asgd.h"
 #include "optim/optim.h"
 #include "progress_bar.h"
 #include "text_data.h"
@@ -398,9 +399,7 @@ int run(const Settings& s) {
                                 epoch_seconds, averaging ? "ASGD" : "SGD", saved));
         // NT-ASGD: worse than the best of the evaluations before the last
         // `nonmono` ones (or --asgd-at) -> average from now on.
-        const auto n = static_cast<std::ptrdiff_t>(val_history.size());
-        const bool stalled =
-            n > s.nonmono && val > *std::min_element(val_history.begin(), val_history.end() - s.nonmono);
+        const bool stalled = examples::nt_asgd_triggered(val_history, val, s.nonmono);
         if (!asgd && epoch < s.epochs && (stalled || epoch == s.asgd_at)) {
           asgd = std::make_unique<optim::ASGD>(params, optim::ASGDOptions(s.lr).t0(0).lambd(0).weight_decay(s.wdecay));
           bar.message(fmt::format("switching to ASGD after epoch {} ({})", epoch,
