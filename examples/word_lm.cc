@@ -28,7 +28,10 @@
 // decay. After each epoch the validation perplexity is measured; NT-ASGD: when
 // it is worse than the best of the evaluations before the last --nonmono ones
 // (the paper's Algorithm 1 and its code), training switches to optim::ASGD
-// (t0 = 0, lambd = 0: the plain average of every iterate since the switch).
+// (t0 = 0, lambd = 0: the plain average of every iterate since the switch);
+// --asgd-at E switches after epoch E at the latest (default 5 of 6 epochs: a
+// run this short seldom stalls, and the last epoch then shows the averaging;
+// --asgd-at 0 leaves the switch to the trigger alone, as the paper does).
 // From then on evaluation uses the averaged parameters (swapped in, evaluated,
 // swapped back). The best validation model so far is saved with loom::save;
 // at the end it is loaded and evaluated on validation and test, next to the
@@ -83,12 +86,12 @@ static const char* const kDefaultData = "examples/data/kjv_genesis_exodus.txt";
 // ---- settings --------------------------------------------------------------------
 
 struct Settings {
-  std::int64_t epochs = 12;        // passes over the training text
+  std::int64_t epochs = 6;         // passes over the training text
   std::int64_t batch = 20;         // parallel streams
   std::int64_t bptt = 35;          // nominal span length of variable-length BPTT
-  std::int64_t emb = 128;          // embedding size = the last LSTM layer's size (tied softmax)
-  std::int64_t hidden = 384;       // size of the LSTM layers before the last
-  std::int64_t layers = 3;         // LSTM layers (at least 2)
+  std::int64_t emb = 64;           // embedding size = the last LSTM layer's size (tied softmax)
+  std::int64_t hidden = 192;       // size of the LSTM layers before the last
+  std::int64_t layers = 2;         // LSTM layers (at least 2; AWD-LSTM has 3)
   double lr = 30;                  // SGD's learning rate, and ASGD's
   double clip = 0.25;              // maximum total gradient norm
   double wdecay = 1.2e-6;          // L2 weight decay
@@ -99,8 +102,8 @@ struct Settings {
   double wdrop = 0.3;              // weight drop on W_hh
   double alpha = 2;                // AR coefficient
   double beta = 1;                 // TAR coefficient
-  std::int64_t nonmono = 3;        // the NT-ASGD trigger's window
-  std::int64_t asgd_at = 0;        // switch to ASGD after this epoch in any case (0: the trigger only)
+  std::int64_t nonmono = 2;        // the NT-ASGD trigger's window
+  std::int64_t asgd_at = 5;        // switch to ASGD after this epoch at the latest (0: the trigger only)
   std::int64_t min_count = 2;      // words seen fewer times in training become <unk>
   std::int64_t eval_batch = 10;    // streams for validation and test
   std::int64_t max_tokens = 0;     // use only the text's first N tokens (0: all)
@@ -132,7 +135,8 @@ void add_options(cli::Parser& cli, Settings& s) {
   cli.add("alpha", "activation regularisation (AR) coefficient", &s.alpha);
   cli.add("beta", "temporal activation regularisation (TAR) coefficient", &s.beta);
   cli.add("nonmono", "NT-ASGD: switch when validation is worse than the best before the last N epochs", &s.nonmono);
-  cli.add("asgd-at", "switch to ASGD after this epoch whatever the trigger says (0: trigger only)", &s.asgd_at);
+  cli.add("asgd-at", "switch to ASGD after this epoch at the latest, whatever the trigger says (0: trigger only)",
+          &s.asgd_at);
   cli.add("min-count", "words seen fewer times in the training text become <unk>", &s.min_count);
   cli.add("eval-batch", "streams for validation and test", &s.eval_batch);
   cli.add("max-tokens", "use only the first N tokens of the text (0: all)", &s.max_tokens);
