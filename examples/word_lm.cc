@@ -411,6 +411,7 @@ int run(const Settings& s) {
                                           : std::string("--asgd-at")));
         }
         val_history.push_back(val);
+        csv.flush();  // the curve so far is readable while training goes on
       }
       csv << fmt::format("{},{},{:.6f},{:.6g},{},{},{:.2f}\n", step, epoch, value, lr,
                          averaging ? 1 : 0, val_text,
@@ -422,6 +423,8 @@ int run(const Settings& s) {
   const double train_seconds = std::chrono::duration<double>(examples::ProgressBar::Clock::now() - start).count();
 
   // The best model on validation, as saved, on validation and test.
+  LOOM_CHECK(best_epoch > 0, "no epoch gave a finite validation loss (the last: {}); try a smaller --lr",
+             val_history.empty() ? 0.0 : val_history.back());
   loom::load(model, s.checkpoint);
   const double val = evaluate(model, valid, s.bptt, device);
   const double test_loss = evaluate(model, test, s.bptt, device);
