@@ -9,8 +9,8 @@
 #     baseline's (compared here, from the printed numbers);
 #   - loss.csv has the header and a row per step, the last one from ASGD with
 #     a validation loss; the checkpoint file exists;
-#   - bad options and a missing text give an error message and a non-zero
-#     exit; --help exits 0 and lists the options.
+#   - bad options, a missing text and a diverging run (--lr 1e30: NaN
+#     everywhere) give an error message and a non-zero exit; --help exits 0 and lists the options.
 set -u
 exe=$1 data=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
@@ -67,6 +67,8 @@ expect 2 "word_lm: error: unknown option '--bogus'" --bogus 3
 expect 2 "word_lm: error: option '--epochs' expects an integer, got 'x'" --epochs x
 expect 1 "word_lm: error: cannot open the text file '$work/none.txt'" --data "$work/none.txt"
 expect 1 "word_lm: error: .*each part needs at least 21" --max-tokens 100
+expect 1 "word_lm: error: no epoch gave a finite validation loss \(the last: nan\); try a smaller --lr" \
+  --max-tokens 3000 --epochs 1 --emb 8 --hidden 8 --lr 1e30 --csv "$work/nan/loss.csv" --checkpoint "$work/nan/best.h5"
 expect 0 "^usage: word_lm \[options\]" --help
 expect 0 "^  --nonmono X +NT-ASGD" --help
 
