@@ -8,7 +8,7 @@
 // token sequence is split into contiguous blocks: the first 80% for training,
 // the next 10% for validation, the last 10% for testing.
 //
-// The model, and where each regulariser sits:
+// The model (examples/awd_lstm.h), and where each regulariser sits:
 //   embedding dropout (--dropoute): whole rows of the embedding table are
 //     dropped for the whole batch and the rest scaled by 1 / (1 - p);
 //   locked dropout (one mask per sequence, shared by all steps) on the
@@ -56,11 +56,9 @@
 
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "awd_lstm.h"
 #include "cli.h"
 #include "core/generator.h"
-#include "nn/embedding.h"
-#include "nn/research_cells.h"
-#include "nn/rnn.h"
 #include "nn/serialize.h"
 #include "nt_asgd.h"
 #include "optim/optim.h"
@@ -75,7 +73,10 @@ using namespace loom;
 using loom::examples::BpttSpan;
 using loom::examples::WordStreams;
 using loom::examples::WordVocab;
-using State = nn::LSTMImpl::State;  // (h, c) of one layer, each (1, batch, size)
+using loom::examples::AwdLstmLM;
+using loom::examples::AwdLstmOptions;
+using loom::examples::AwdLstmOutput;
+using loom::examples::LstmState;
 
 #ifdef LOOM_SOURCE_DIR
 static const char* const kDefaultData = LOOM_SOURCE_DIR "/examples/data/kjv_genesis_exodus.txt";
@@ -180,78 +181,14 @@ std::string check_settings(const Settings& s) {
   return "";
 }
 
-// ---- the model ---------------------------------------------------------------------
+// ---- the model (examples/awd_lstm.h) -------------------------------------------------
 
-// What one forward pass gives the loss.
-struct Forward {
-  Tensor logits;        // (T, N, vocab)
-  Tensor raw_output;    // (T, N, emb): the last layer's output before dropout (TAR)
-  Tensor dropped;       // (T, N, emb): the same after locked dropout (AR; what the softmax reads)
-  std::vector<State> states;  // each layer's state after the last step
-};
-
-class AwdLstmLM : public nn::Module {
- public:
-  AwdLstmLM(std::int64_t vocab, const Settings& s) : s_(s) {
-    embed = register_module("embed", nn::Embedding(vocab, s.emb));
-    {
-      NoGradGuard no_grad;
-      embed->weight.uniform_(-0.1, 0.1);  // AWD-LSTM's initialisation of the (tied) table
-    }
-    for (std::int64_t k = 0; k < s.layers; ++k) {
-      const std::int64_t in = k == 0 ? s.emb : s.hidden, out = k + 1 == s.layers ? s.emb : s.hidden;
-      rnns.push_back(register_module(fmt::format("rnn{}", k), nn::LSTM(nn::LSTMOptions(in, out).weight_drop(s.wdrop))));
-    }
-    decoder_bias = register_parameter("decoder_bias", zeros({vocab}));
-  }
-
-  // Word ids (T, N) Int64 and each layer's state carried in (empty: zeros) ->
-  // logits and what the regularisers need (see Forward). Dropout of every kind
-  // only in training mode.
-  Forward forward(const Tensor& words, const std::vector<State>& states) {
-    const bool training = is_training();
-    const auto batch = words.size(1);
-    const auto options = TensorOptions().device(words.device());
-    // Embedding dropout: a keep-mask per word of the vocabulary, (vocab, 1).
-    Tensor table = embed->weight;
-    if (training && s_.dropoute > 0)
-      table = table * nn::keep_mask({table.size(0), 1}, s_.dropoute, options) / (1 - s_.dropoute);
-    Tensor x = embedding(table, words);
-    if (training && s_.dropouti > 0)
-      x = nn::locked_dropout(x, nn::keep_mask({batch, s_.emb}, s_.dropouti, options), s_.dropouti, true);
-    Forward f;
-    for (std::size_t k = 0; k < rnns.size(); ++k) {
-      auto [out, state] = rnns[k]->forward(x, states.empty() ? std::nullopt : std::optional<State>(states[k]));
-      f.states.push_back(state);
-      if (k + 1 < rnns.size()) {
-        x = training && s_.dropouth > 0
-                ? nn::locked_dropout(out, nn::keep_mask({batch, out.size(2)}, s_.dropouth, options), s_.dropouth, true)
-                : out;
-      } else {
-        f.raw_output = out;
-      }
-    }
-    f.dropped = training && s_.dropout > 0
-                    ? nn::locked_dropout(f.raw_output, nn::keep_mask({batch, s_.emb}, s_.dropout, options), s_.dropout, true)
-                    : f.raw_output;
-    f.logits = linear(f.dropped, embed->weight, decoder_bias);  // tied: the softmax weight is the table
-    return f;
-  }
-  std::string type() const override { return "AwdLstmLM"; }
-
-  nn::Embedding embed{nullptr};
-  std::vector<nn::LSTM> rnns;
-  Tensor decoder_bias;  // (vocab)
-
- private:
-  Settings s_;
-};
-
-// The states with their history cut: gradients stop at the span boundary.
-std::vector<State> detached(const std::vector<State>& states) {
-  std::vector<State> out;
-  for (const auto& [h, c] : states) out.emplace_back(h.detach(), c.detach());
-  return out;
+AwdLstmOptions model_options(const Settings& s, std::int64_t vocab) {
+  AwdLstmOptions o;
+  o.vocab = vocab, o.emb = s.emb, o.hidden = s.hidden, o.layers = s.layers;
+  o.dropout = s.dropout, o.dropouth = s.dropouth, o.dropouti = s.dropouti, o.dropoute = s.dropoute;
+  o.wdrop = s.wdrop;
+  return o;
 }
 
 // Mean cross-entropy in nats per word over every position of `streams`, read
@@ -259,11 +196,11 @@ std::vector<State> detached(const std::vector<State>& states) {
 double evaluate(AwdLstmLM& model, const WordStreams& streams, std::int64_t bptt, Device device) {
   NoGradGuard no_grad;
   model.eval();
-  std::vector<State> states;
+  std::vector<LstmState> states;
   double nats = 0;
   for (const BpttSpan& span : examples::fixed_bptt_plan(streams.stream_length(), bptt)) {
     auto [inputs, targets] = streams.span(span.start, span.length, device);
-    Forward f = model.forward(inputs, states);
+    AwdLstmOutput f = model.forward(inputs, states);
     nats += cross_entropy(f.logits.flatten(0, 1), targets.flatten(), -100, Reduction::Sum).item();
     states = f.states;
   }
@@ -304,7 +241,7 @@ int run(const Settings& s) {
   fmt::print("unigram baseline (training counts, add-one): valid perplexity {}, test perplexity {}\n",
              ppl(unigram_valid), ppl(unigram_test));
 
-  AwdLstmLM model(vocab.size(), s);
+  AwdLstmLM model(model_options(s, vocab.size()));
   model.to(device);
   const std::vector<Tensor> params = model.parameters();
   std::int64_t n_params = 0;
@@ -345,20 +282,15 @@ int run(const Settings& s) {
     const auto epoch_start = examples::ProgressBar::Clock::now();
     const bool averaging = asgd != nullptr;  // this epoch's optimizer is ASGD
     optim::Optimizer& opt = averaging ? static_cast<optim::Optimizer&>(*asgd) : sgd;
-    std::vector<State> states;  // zeros at the start of each epoch
+    std::vector<LstmState> states;  // zeros at the start of each epoch
     double epoch_nats = 0, epoch_words = 0;
     const std::vector<BpttSpan>& plan = plans[static_cast<std::size_t>(epoch - 1)];
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const auto step_start = examples::ProgressBar::Clock::now();
       auto [inputs, targets] = train.span(plan[i].start, plan[i].length, device);
-      Forward f = model.forward(inputs, states);
+      AwdLstmOutput f = model.forward(inputs, states);
       Tensor raw_loss = cross_entropy(f.logits.flatten(0, 1), targets.flatten());
-      Tensor loss = raw_loss;
-      if (s.alpha > 0) loss = loss + s.alpha * mean(square(f.dropped));
-      if (s.beta > 0 && plan[i].length > 1) {
-        const std::int64_t T = plan[i].length;
-        loss = loss + s.beta * mean(square(f.raw_output.slice(0, 1, T) - f.raw_output.slice(0, 0, T - 1)));
-      }
+      Tensor loss = examples::awd_loss(raw_loss, f.raw_output, f.dropped, s.alpha, s.beta);
       opt.zero_grad();
       loss.backward();
       optim::clip_grad_norm_(params, s.clip);
@@ -368,7 +300,7 @@ int run(const Settings& s) {
       opt.param_groups()[0].options->set_lr(lr);
       opt.step();
       opt.param_groups()[0].options->set_lr(s.lr);
-      states = detached(f.states);
+      states = examples::detached(f.states);
       ++step;
 
       const double value = raw_loss.item();
