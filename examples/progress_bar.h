@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -32,21 +33,22 @@ class ProgressBar {
   using Clock = std::chrono::steady_clock;
 
   // A bar for steps (first_step, last_step]; `log_every` (>= 1) is the plain-line
-  // period when stdout is not a terminal.
-  ProgressBar(std::int64_t first_step, std::int64_t last_step, std::int64_t log_every)
-      : first_step_(first_step), last_step_(last_step), log_every_(log_every),
+  // period when stdout is not a terminal; `unit` names what the throughput counts.
+  ProgressBar(std::int64_t first_step, std::int64_t last_step, std::int64_t log_every, std::string unit = "chars")
+      : first_step_(first_step), last_step_(last_step), log_every_(log_every), unit_(std::move(unit)),
         tty_(isatty(fileno(stdout)) != 0), start_(Clock::now()), last_draw_(start_) {}
 
   bool is_tty() const { return tty_; }
   // Seconds since construction.
   double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
-  // Reports that `step` is done with this (smoothed) training loss and throughput.
+  // Reports that `step` is done with this (smoothed) training loss and
+  // throughput (units per second).
   void update(std::int64_t step, double loss, double chars_per_second, double lr) {
     const double done = static_cast<double>(step - first_step_);
     const double left = done > 0 ? elapsed() / done * static_cast<double>(last_step_ - step) : -1;
-    const std::string stats = fmt::format("step {}/{}  loss {:.3f}  {:.0f} chars/s  lr {:.2e}  left {}", step,
-                                          last_step_, loss, chars_per_second, lr, format_duration(left));
+    const std::string stats = fmt::format("step {}/{}  loss {:.3f}  {:.0f} {}/s  lr {:.2e}  left {}", step,
+                                          last_step_, loss, chars_per_second, unit_, lr, format_duration(left));
     if (tty_) {
       const auto now = Clock::now();
       if (step != last_step_ && now - last_draw_ < std::chrono::milliseconds(200)) return;
@@ -82,6 +84,7 @@ class ProgressBar {
  private:
   static constexpr int kWidth = 24;
   std::int64_t first_step_, last_step_, log_every_;
+  std::string unit_;
   bool tty_;
   Clock::time_point start_, last_draw_;
   std::string line_;  // the bar as last drawn (empty: nothing on screen)
