@@ -16,7 +16,7 @@
 // - Auto takes the standard path for now: the persistent kernels have not yet
 //   been measured on a GPU (issue 12), so no shape is known to gain.
 // - Persistent takes the persistent path where the shape is eligible and fits.
-//   Packed input (a shrinking batch) and LSTM projections are NOT eligible:
+//   Packed input (a shrinking batch), LSTM projections and layer norm are NOT eligible:
 //   they are routed to the standard path on purpose, with no error. An
 //   eligible shape that does not fit the device (persistent_plan) throws
 //   loom::Error saying why.
@@ -129,7 +129,7 @@ PersistentPlan persistent_plan(const RnnLayerShape& shape, RnnPass pass, index_t
                                const PersistentOccupancy& occupancy);
 
 // Why a valid shape is not eligible for the persistent path at all ("" when
-// it is): packed input (batch_sizes not all N) or an LSTM projection.
+// it is): packed input (batch_sizes not all N), an LSTM projection, or layer norm.
 std::string persistent_ineligible_reason(const RnnLayerShape& shape);
 
 enum class RnnPath { Standard, Persistent };
