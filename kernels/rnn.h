@@ -32,6 +32,12 @@
 // opposite order, one fused pointwise step and one GEMM for dh_prev, then
 // whole-sequence GEMMs for dx, dW_ih, dW_hh, dW_hr and fixed-order column sums
 // for the biases (no atomics: results are bit-identical run to run).
+// With layer norm: a row layer norm of the input projection (all R rows, once)
+// and of each step's recurrent projection (its rows), both in place before the
+// pointwise step; for LSTM the step runs in two passes around a row layer norm
+// of the new c (kernels/rnn_algorithm.h). Backward mirrors them (per step for
+// the recurrent and c norms, once over all R rows for the input norm); the
+// gains' and biases' gradients are fixed-order column sums.
 //
 // Precision. T (the element type of every pointer below) is the storage type:
 // float, double, bfloat16 or float16 (kernels/half.h). The compute type is
