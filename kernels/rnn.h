@@ -18,6 +18,13 @@
 // Gate orders are PyTorch's: LSTM i, f, g, o; GRU r, z, n with
 //   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h.
 // With projection (LSTM only, P < H): h = (o * tanh(c)) W_hr^T.
+// With layer norm (RnnLayerShape::layer_norm, LSTM and GRU; nn/research_cells.h):
+// LN(v; w, b) = (v - mean(v)) * rstd * w + b per row, rstd = 1 / sqrt(var(v) + eps)
+// (biased variance), over all G columns of x W_ih^T and of h W_hh^T separately:
+//   LSTM  a = LN(x W_ih^T; ln_ih) + b_ih + LN(h W_hh^T; ln_hh) + b_hh,
+//         c = f * c_prev + i * g (carried on), h = o * tanh(LN(c; ln_c));
+//   GRU   gi = LN(x W_ih^T; ln_ih) + b_ih, gh = LN(h W_hh^T; ln_hh) + b_hh, then
+//         PyTorch's GRU with gi, gh in place of its two projections.
 //
 // Algorithm (cuDNN's standard algorithm, haste): forward is one GEMM for the
 // input projection of all R rows, then per step one recurrent GEMM and one
@@ -25,6 +32,12 @@
 // opposite order, one fused pointwise step and one GEMM for dh_prev, then
 // whole-sequence GEMMs for dx, dW_ih, dW_hh, dW_hr and fixed-order column sums
 // for the biases (no atomics: results are bit-identical run to run).
+// With layer norm: a row layer norm of the input projection (all R rows, once)
+// and of each step's recurrent projection (its rows), both in place before the
+// pointwise step; for LSTM the step runs in two passes around a row layer norm
+// of the new c (kernels/rnn_algorithm.h). Backward mirrors them (per step for
+// the recurrent and c norms, once over all R rows for the input norm); the
+// gains' and biases' gradients are fixed-order column sums.
 //
 // Precision. T (the element type of every pointer below) is the storage type:
 // float, double, bfloat16 or float16 (kernels/half.h). The compute type is
@@ -35,13 +48,15 @@
 //          gradient output (dx, dh0, dc0, dW, db); the running hidden state h
 //          (it is the recurrent GEMM's operand, and y holds the same values);
 //          the whole reserve (activated gates, h_prev, c_prev, o * tanh(c),
-//          GRU's W_hn h + b_hn); the pre-activation gradients dg/dgh and the
-//          projection's dL/dh (operands of the backward GEMMs).
+//          GRU's W_hn h + b_hn, the layer norms' xhat and rstd); the
+//          pre-activation gradients dg/dgh, their layer-norm backward and
+//          the projection's dL/dh (operands of the backward GEMMs).
 //   in F:  GEMM results that feed the cell math (x W_ih^T for all steps,
 //          h W_hh^T per step, dL/dh W_hr per step); gate pre-activations, the
 //          cell math and the LSTM cell state c across steps; the running
 //          gradients dL/dh and dL/dc across steps (the dh_prev GEMM
-//          accumulates into them in F); bias-gradient column sums.
+//          accumulates into them in F); bias-gradient column sums; the layer
+//          norms' row statistics and outputs (normalised in place in F).
 //   rounded once to T: each value stored in T, after the F computation that
 //          makes it (a GEMM's T output: products summed in F, then rounded;
 //          dW = dg^T x etc. accumulate over all R rows in F, one rounding).
@@ -99,6 +114,9 @@ struct RnnLayerShape {
   //   value) or, without a mask, the expectation m = zoneout_h (eval).
   double zoneout_h = 0;
   double zoneout_c = 0;  // LSTM only
+  // Layer norm (see the top of this file): LSTM and GRU, not with projection.
+  bool layer_norm = false;
+  double layer_norm_eps = 1e-5;  // > 0
   const index_t* batch_sizes = nullptr;  // host [T]: non-increasing, batch_sizes[0] == N, all >= 1
 
   index_t G() const { return gate_rows(mode, H); }
@@ -118,13 +136,22 @@ struct RnnReserveLayout {
   index_t cprev = -1;  // [R, H] LSTM: the cell state entering the step
   index_t rproj = -1;  // [R, H] LSTM with projection: o * tanh(c), the input of W_hr
   index_t hn = -1;     // [R, H] GRU: W_hn h_prev + b_hn
+  // Layer norm only (-1 otherwise): per row, the normalised values
+  // xhat = (v - mean) * rstd and rstd of each of the three layer norms.
+  index_t ln_ih_xhat = -1;  // [R, G] of x W_ih^T
+  index_t ln_ih_rstd = -1;  // [R]
+  index_t ln_hh_xhat = -1;  // [R, G] of h_prev W_hh^T
+  index_t ln_hh_rstd = -1;  // [R]
+  index_t ln_c_xhat = -1;   // [R, H] LSTM: of the new cell state c (before zoneout)
+  index_t ln_c_rstd = -1;   // [R] LSTM
   index_t size = 0;    // total elements
 };
 
 // Throws loom::Error unless the shape is valid: T, N, C, H, P >= 1; batch_sizes
 // present, batch_sizes[0] == N, non-increasing, all >= 1; P == H without
 // projection; projection only for LSTM and then P < H; zoneout probabilities
-// in [0, 1), zoneout_c only for LSTM, no zoneout with projection.
+// in [0, 1), zoneout_c only for LSTM, no zoneout with projection; layer norm
+// only for LSTM and GRU, not with projection, and with layer_norm_eps > 0.
 void rnn_check_shape(const RnnLayerShape& shape);
 
 // The reserve layout for a valid shape (see RnnReserveLayout).
@@ -149,6 +176,14 @@ struct RnnWeights {
   const T* b_ih = nullptr;  // [G], null when !has_bias
   const T* b_hh = nullptr;  // [G], null when !has_bias
   const T* w_hr = nullptr;  // [P, H], LSTM projection; null when !has_proj
+  // Layer-norm gains and biases: present exactly when shape.layer_norm (the
+  // c pair LSTM only). Backward reads the gains and ln_c_b.
+  const T* ln_ih_w = nullptr;  // [G]
+  const T* ln_ih_b = nullptr;  // [G]
+  const T* ln_hh_w = nullptr;  // [G]
+  const T* ln_hh_b = nullptr;  // [G]
+  const T* ln_c_w = nullptr;   // [H] LSTM
+  const T* ln_c_b = nullptr;   // [H] LSTM
 };
 
 template <typename T>
@@ -188,6 +223,13 @@ struct RnnBackwardArgs {
   T* db_ih = nullptr;  // [G] (has_bias)
   T* db_hh = nullptr;  // [G] (has_bias); for GRU its n-part differs from db_ih's (times r)
   T* dw_hr = nullptr;  // [P, H] (has_proj)
+  // Layer norm only (else must be null): the gains' and biases' gradients.
+  T* dln_ih_w = nullptr;  // [G]
+  T* dln_ih_b = nullptr;  // [G]
+  T* dln_hh_w = nullptr;  // [G]
+  T* dln_hh_b = nullptr;  // [G]
+  T* dln_c_w = nullptr;   // [H] LSTM
+  T* dln_c_b = nullptr;   // [H] LSTM
   // The forward's zoneout masks (the same pointers, or null for the expectation).
   const T* zoneout_h_mask = nullptr;  // [R, P]
   const T* zoneout_c_mask = nullptr;  // [R, H] LSTM

@@ -12,6 +12,10 @@
 //     copy(dst, src, n), zero(dst, n), add(dst, a, b_or_null, n)
 //     step_forward(RnnStepForward), step_backward(RnnStepBackward)
 //     column_sum(m [rows, cols], rows, cols, out [cols]) in a fixed order
+//     layer norm (kernels/rnn.h): step_forward_output, step_backward_output
+//     (the LayerNorm-LSTM's second forward / first backward pass of a step),
+//     layer_norm_rows(RowLayerNorm), layer_norm_rows_backward(RowLayerNormBackward),
+//     column_dot(a, b [rows, cols], rows, cols, out [cols]) in a fixed order
 //   so the CPU tests exercise every index computation the CUDA path uses.
 //
 // Types: S is the storage type (float, double, bfloat16, float16) and
@@ -26,7 +30,10 @@
 //     rounding), zero(X* dst, n), add(S* dst, const F* a, const S* b_or_null, n)
 //     step_forward(RnnStepForward<S>), step_backward(RnnStepBackward<S>)
 //     column_sum(const S* m [rows, cols], rows, cols, S* out [cols]) summed in F
-//     in a fixed order.
+//     in a fixed order; column_dot(const S* a, const S* b, rows, cols, S* out)
+//     the same for sum_r a[r, c] * b[r, c]; layer_norm_rows(const RowLayerNorm<S>&)
+//     and layer_norm_rows_backward(const RowLayerNormBackward<S>&), one row at a
+//     time with the row statistics in F (the math of kernels/rnn_cells.h).
 // For S = F (float, double) every convert is a plain copy the algorithm never
 // issues: the running states live in the caller's buffers as before.
 #pragma once
@@ -68,6 +75,36 @@ struct RnnStepForward {
   F zoneout_h = F(0), zoneout_c = F(0);
   const S* zh = nullptr;   // [rows, P] 1 = keep the previous h
   const S* zc = nullptr;   // [rows, H] LSTM: 1 = keep the previous c
+  // LayerNorm-LSTM: the step runs in two passes. step_forward writes the new
+  // cell state (before zoneout) into cc and neither h nor y; the caller then
+  // normalises cc in place (layer_norm_rows: cc = LN(c; ln_c)) and
+  // step_forward_output computes h = o * tanh(cc), zoneout of h, h and y.
+  F* cc = nullptr;         // [rows, H] or null (every other case)
+};
+
+// A layer norm of each row of a [rows, cols] matrix in F, in place:
+// v = xhat * w + b with xhat = (v - mean) * rstd (kernels/rnn_cells.h).
+template <typename S>
+struct RowLayerNorm {
+  using F = opmath_t<S>;
+  index_t rows = 0, cols = 0;
+  F* v = nullptr;        // [rows, cols] in: the values; out: the layer norm's output
+  const S* w = nullptr;  // [cols] gain
+  const S* b = nullptr;  // [cols] bias
+  F eps = F(0);
+  S* xhat = nullptr;     // [rows, cols] out (saved for backward) or null
+  S* rstd = nullptr;     // [rows] out or null
+};
+
+// The backward of RowLayerNorm: dx = dL/dv from dy = dL/d(output).
+template <typename S>
+struct RowLayerNormBackward {
+  index_t rows = 0, cols = 0;
+  const S* dy = nullptr;    // [rows, cols]
+  const S* xhat = nullptr;  // [rows, cols] saved by the forward
+  const S* rstd = nullptr;  // [rows] saved by the forward
+  const S* w = nullptr;     // [cols] gain
+  S* dx = nullptr;          // [rows, cols] out; may be dy itself (each row read before written)
 };
 
 // The zoneout keep-weight m of element k: the mask's value, or the probability.
@@ -85,6 +122,21 @@ LOOM_HD S to_storage(F v) {
 template <typename S, typename F>
 LOOM_HD F gate_input(const F* xg, const F* hg, const S* b_ih, const S* b_hh, index_t k) {
   return xg[k] + hg[k] + (b_ih ? F(b_ih[k]) : F(0)) + (b_hh ? F(b_hh[k]) : F(0));
+}
+
+// The new hidden state h~ of element (n, j): zoneout (s.h still holds h_prev;
+// never with projection), then h and y.
+template <typename S>
+LOOM_HD void store_hidden(const RnnStepForward<S>& s, index_t n, index_t j, opmath_t<S> h) {
+  using F = opmath_t<S>;
+  const index_t P = s.P;
+  if (s.zoneout_h > F(0)) {
+    const F m = zoneout_weight(s.zh, s.zoneout_h, n * P + j);
+    h = m * F(s.h[n * P + j]) + (F(1) - m) * h;
+  }
+  const S hs = to_storage<S>(h);
+  s.h[n * P + j] = hs;
+  s.y[n * P + j] = hs;
 }
 
 // Element (n, j), j < H, of one forward step.
@@ -122,6 +174,10 @@ LOOM_HD void rnn_step_forward_point(const RnnStepForward<S>& s, index_t n, index
         gates[j] = to_storage<S>(p.i), gates[H + j] = to_storage<S>(p.f);
         gates[2 * H + j] = to_storage<S>(p.g), gates[3 * H + j] = to_storage<S>(p.o);
       }
+      if (s.cc) {  // layer norm: h waits for LN(c) (rnn_step_forward_output_point)
+        s.cc[n * H + j] = p.c;
+        return;
+      }
       if (s.proj) {
         s.r[n * H + j] = to_storage<S>(p.h);
         return;
@@ -146,13 +202,17 @@ LOOM_HD void rnn_step_forward_point(const RnnStepForward<S>& s, index_t n, index
       break;
     }
   }
-  if (s.zoneout_h > F(0)) {  // s.h still holds h_prev (never with projection)
-    const F m = zoneout_weight(s.zh, s.zoneout_h, n * P + j);
-    h = m * F(s.h[n * P + j]) + (F(1) - m) * h;
-  }
-  const S hs = to_storage<S>(h);
-  s.h[n * P + j] = hs;
-  s.y[n * P + j] = hs;
+  store_hidden(s, n, j, h);
+}
+
+// LayerNorm-LSTM, the second pass of a step (see RnnStepForward::cc): element
+// (n, j), j < H, with s.cc holding LN(c). o is recomputed from the gate input.
+template <typename S>
+LOOM_HD void rnn_step_forward_output_point(const RnnStepForward<S>& s, index_t n, index_t j) {
+  using F = opmath_t<S>;
+  const index_t H = s.H, G = gate_rows(s.mode, H);
+  const F o = sigmoid(gate_input(s.xg + n * G, s.hg + n * G, s.b_ih, s.b_hh, 3 * H + j));
+  store_hidden(s, n, j, lstm_ln_output(o, s.cc[n * H + j]));
 }
 
 // One backward step; same pointer convention as RnnStepForward.
@@ -178,7 +238,33 @@ struct RnnStepBackward {
   F zoneout_h = F(0), zoneout_c = F(0);
   const S* zh = nullptr;     // [rows, P]
   const S* zc = nullptr;     // [rows, H] LSTM
+  // LayerNorm-LSTM: two passes per step. step_backward_output (first) reads
+  // l = LN(c) = ln_c_xhat * ln_c_w + ln_c_b and writes da_o into dg, dL/dl
+  // into dl and (zoneout of h) the direct part into dh; the caller runs the c
+  // layer norm's backward from dl into dcc; step_backward (second, dcc set)
+  // writes da_i, da_f, da_g and dc, and leaves dh alone.
+  const S* ln_c_xhat = nullptr;  // [rows, H] saved
+  const S* ln_c_w = nullptr;     // [H]
+  const S* ln_c_b = nullptr;     // [H]
+  S* dl = nullptr;               // [rows, H] out (first pass)
+  const S* dcc = nullptr;        // [rows, H] dL/dc through LN(c) (second pass); null otherwise
 };
+
+// LayerNorm-LSTM, the first backward pass of a step (see RnnStepBackward::dl).
+template <typename S>
+LOOM_HD void rnn_step_backward_output_point(const RnnStepBackward<S>& s, index_t n, index_t j) {
+  using F = opmath_t<S>;
+  const index_t H = s.H, P = s.P, G = gate_rows(s.mode, H);
+  const F dh_total = s.dh[n * P + j] + (s.dy ? F(s.dy[n * P + j]) : F(0));
+  const bool zone_h = s.zoneout_h > F(0);
+  const F mh = zone_h ? zoneout_weight(s.zh, s.zoneout_h, n * P + j) : F(0);
+  const F l = F(s.ln_c_xhat[n * H + j]) * F(s.ln_c_w[j]) + F(s.ln_c_b[j]);
+  const LstmLnOutputGrad<F> d =
+      lstm_ln_output_backward(F(s.gates[n * G + 3 * H + j]), l, zone_h ? (F(1) - mh) * dh_total : dh_total);
+  s.dg[n * G + 3 * H + j] = to_storage<S>(d.da_o);
+  s.dl[n * H + j] = to_storage<S>(d.dl);
+  if (zone_h) s.dh[n * P + j] = mh * dh_total;
+}
 
 // Element (n, j), j < H, of one backward step.
 template <typename S>
@@ -187,6 +273,17 @@ LOOM_HD void rnn_step_backward_point(const RnnStepBackward<S>& s, index_t n, ind
   const index_t H = s.H, P = s.P, G = gate_rows(s.mode, H);
   const S* gates = s.gates + n * G;
   S* dg = s.dg + n * G;
+  if (s.dcc) {  // LayerNorm-LSTM, second pass: c = f c_prev + i g gets dcc and the carried dc
+    F& dc = s.dc[n * H + j];
+    const bool zone_c = s.zoneout_c > F(0);
+    const F mc = zone_c ? zoneout_weight(s.zc, s.zoneout_c, n * H + j) : F(0);
+    const LstmCellGrad<F> d = lstm_cell_backward(F(gates[j]), F(gates[H + j]), F(gates[2 * H + j]),
+                                                 F(s.cprev[n * H + j]),
+                                                 F(s.dcc[n * H + j]) + (zone_c ? (F(1) - mc) * dc : dc));
+    dg[j] = to_storage<S>(d.da_i), dg[H + j] = to_storage<S>(d.da_f), dg[2 * H + j] = to_storage<S>(d.da_g);
+    dc = zone_c ? d.dc_prev + mc * dc : d.dc_prev;
+    return;
+  }
   const F dh_total = s.proj ? s.dr[n * H + j] : s.dh[n * P + j] + (s.dy ? F(s.dy[n * P + j]) : F(0));
   // Zoneout of h: h_t = m h_prev + (1 - m) h~, so h~ gets (1 - m) of the
   // gradient and h_prev m of it directly.
@@ -257,12 +354,17 @@ void for_each_step(const RnnLayerShape& s, bool descending, F&& f) {
 // [R, P] S and dr [N, H] F (projection), dhst [N, P] F and dcst [N, H] F
 // (S != F: the running state gradients; LSTM for dcst). For S == F the
 // running states live in the caller's h_n/c_n/dh0/dc0 and cst, dhst, dcst are
-// -1; the layout is then exactly the float32/float64 one of before. For the
+// -1; the layout is then exactly the float32/float64 one of before. Layer
+// norm adds, forward: cc [N, H] F (LSTM: c, then LN(c), of the step);
+// backward: dpre [R, G] S (the recurrent layer norm's backward: dL/d(h W_hh^T)),
+// dl [R, H] S (LSTM: dL/dLN(c), kept for the gain gradient), dcc [N, H] S
+// (LSTM: dL/dc through LN(c), per step); -1 without layer norm. For the
 // 16-bit types an F region of n values takes 2n elements and every region
 // starts at a multiple of 8 elements (16 bytes) of a 16-byte aligned buffer.
 struct RnnWorkspaceLayout {
-  index_t xg = 0, hg = 0, r = 0, cst = -1, forward_size = 0;
-  index_t dg = 0, dgh = 0, dhtot = 0, dr = 0, dhst = -1, dcst = -1, backward_size = 0;
+  index_t xg = 0, hg = 0, r = 0, cst = -1, cc = -1, forward_size = 0;
+  index_t dg = 0, dgh = 0, dhtot = 0, dr = 0, dhst = -1, dcst = -1, dpre = -1, dl = -1, dcc = -1,
+          backward_size = 0;
 };
 
 template <typename S>
@@ -280,6 +382,7 @@ RnnWorkspaceLayout rnn_workspace_layout(const RnnLayerShape& s) {
   w.r = align(w.hg + f_len(N * G));
   index_t end = align(w.r + (s.has_proj ? N * H : 0));
   if (mixed && lstm) w.cst = end, end = align(end + f_len(N * H));
+  if (s.layer_norm && lstm) w.cc = end, end = align(end + f_len(N * H));
   w.forward_size = end;
   w.dg = 0;
   w.dgh = s.mode == RnnMode::Gru ? align(w.dg + R * G) : w.dg;
@@ -289,6 +392,13 @@ RnnWorkspaceLayout rnn_workspace_layout(const RnnLayerShape& s) {
   if (mixed) {
     w.dhst = end, end = align(end + f_len(N * P));
     if (lstm) w.dcst = end, end = align(end + f_len(N * H));
+  }
+  if (s.layer_norm) {
+    w.dpre = end, end = align(end + R * G);
+    if (lstm) {
+      w.dl = end, end = align(end + R * H);
+      w.dcc = end, end = align(end + N * H);
+    }
   }
   w.backward_size = end;
   return w;
@@ -309,6 +419,17 @@ inline RnnReserveLayout reserve_layout(const RnnLayerShape& s) {
   if (s.mode == RnnMode::Lstm) l.cprev = end, end += R * H;
   if (s.has_proj) l.rproj = end, end += R * H;
   if (s.mode == RnnMode::Gru) l.hn = end, end += R * H;
+  if (s.layer_norm) {
+    const index_t G = s.G();
+    l.ln_ih_xhat = end, end += R * G;
+    l.ln_ih_rstd = end, end += R;
+    l.ln_hh_xhat = end, end += R * G;
+    l.ln_hh_rstd = end, end += R;
+    if (s.mode == RnnMode::Lstm) {
+      l.ln_c_xhat = end, end += R * H;
+      l.ln_c_rstd = end, end += R;
+    }
+  }
   l.size = end;
   return l;
 }
@@ -343,8 +464,20 @@ void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<S>& a, Ops& ops) {
   F* xg = f_region(a.workspace, ws.xg);
   F* hg = f_region(a.workspace, ws.hg);
 
-  // The input projection of every row at once: xg = x W_ih^T.
+  // The input projection of every row at once: xg = x W_ih^T (layer norm: normalised in place).
   ops.gemm(false, true, R, G, C, F(1), a.x, C, a.w.w_ih, C, F(0), xg, G);
+  const bool ln = s.layer_norm;
+  // A layer norm of `rows` rows of v (saved from reserve row `row0` on, in training).
+  auto norm = [&](F* v, index_t rows, index_t cols, const S* w, const S* b, index_t xhat_at,
+                  index_t rstd_at, index_t row0) {
+    RowLayerNorm<S> l;
+    l.rows = rows, l.cols = cols, l.v = v, l.w = w, l.b = b, l.eps = F(s.layer_norm_eps);
+    l.xhat = train ? a.reserve + xhat_at + row0 * cols : nullptr;
+    l.rstd = train ? a.reserve + rstd_at + row0 : nullptr;
+    ops.layer_norm_rows(l);
+  };
+  if (ln) norm(xg, R, G, a.w.ln_ih_w, a.w.ln_ih_b, rl.ln_ih_xhat, rl.ln_ih_rstd, 0);
+  F* cc = ln && lstm ? f_region(a.workspace, ws.cc) : nullptr;
 
   // h_n holds the running hidden state and `c` the running cell state (c_n
   // itself for S == F, a workspace region in F otherwise): a row not active
@@ -355,6 +488,7 @@ void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<S>& a, Ops& ops) {
 
   for_each_step(s, s.reverse, [&](index_t row0, index_t rows) {
     ops.gemm(false, true, rows, G, P, F(1), a.h_n, P, a.w.w_hh, P, F(0), hg, G);
+    if (ln) norm(hg, rows, G, a.w.ln_hh_w, a.w.ln_hh_b, rl.ln_hh_xhat, rl.ln_hh_rstd, row0);
     RnnStepForward<S> st;
     st.mode = s.mode, st.H = H, st.P = P, st.rows = rows, st.proj = s.has_proj;
     st.xg = xg + row0 * G, st.hg = hg, st.b_ih = a.w.b_ih, st.b_hh = a.w.b_hh;
@@ -369,7 +503,12 @@ void rnn_forward(const RnnLayerShape& s, const RnnForwardArgs<S>& a, Ops& ops) {
       st.cprev = lstm ? a.reserve + rl.cprev + row0 * H : nullptr;
       st.hn = s.mode == RnnMode::Gru ? a.reserve + rl.hn + row0 * H : nullptr;
     }
+    st.cc = cc;
     ops.step_forward(st);
+    if (cc) {  // LayerNorm-LSTM: h = o * tanh(LN(c)) once the rows of c are known
+      norm(cc, rows, H, a.w.ln_c_w, a.w.ln_c_b, rl.ln_c_xhat, rl.ln_c_rstd, row0);
+      ops.step_forward_output(st);
+    }
     if (s.has_proj) {  // h = r W_hr^T, the output and the new state
       ops.gemm(false, true, rows, P, H, F(1), st.r, H, a.w.w_hr, H, F(0), st.y, P);
       ops.copy(a.h_n, st.y, rows * P);
@@ -422,6 +561,19 @@ void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<S>& a, Ops& ops)
   S* dhtot = s.has_proj ? a.workspace + ws.dhtot : nullptr;
   F* dr = s.has_proj ? f_region(a.workspace, ws.dr) : nullptr;
   const S* hprev = a.reserve + rl.hprev;
+  const bool ln = s.layer_norm;
+  // Layer norm: dpre = dL/d(h_prev W_hh^T) (else the GEMMs read dgh itself).
+  S* dpre = ln ? a.workspace + ws.dpre : dgh;
+  S* dl = ln && lstm ? a.workspace + ws.dl : nullptr;
+  S* dcc = ln && lstm ? a.workspace + ws.dcc : nullptr;
+  auto norm_backward = [&](const S* dy_, index_t rows, index_t cols, index_t xhat_at, index_t rstd_at,
+                           index_t row0, const S* w, S* dx_) {
+    RowLayerNormBackward<S> l;
+    l.rows = rows, l.cols = cols, l.dy = dy_, l.w = w, l.dx = dx_;
+    l.xhat = a.reserve + xhat_at + row0 * cols;
+    l.rstd = a.reserve + rstd_at + row0;
+    ops.layer_norm_rows_backward(l);
+  };
 
   F* dh = nullptr;
   F* dc = nullptr;
@@ -447,10 +599,19 @@ void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<S>& a, Ops& ops)
     st.zoneout_h = F(s.zoneout_h), st.zoneout_c = F(s.zoneout_c);
     st.zh = a.zoneout_h_mask ? a.zoneout_h_mask + row0 * P : nullptr;
     st.zc = a.zoneout_c_mask ? a.zoneout_c_mask + row0 * H : nullptr;
+    if (dl) {  // LayerNorm-LSTM: through h = o * tanh(LN(c)) first, then LN(c)'s backward
+      st.ln_c_xhat = a.reserve + rl.ln_c_xhat + row0 * H;
+      st.ln_c_w = a.w.ln_c_w, st.ln_c_b = a.w.ln_c_b;
+      st.dl = dl + row0 * H;
+      ops.step_backward_output(st);
+      norm_backward(st.dl, rows, H, rl.ln_c_xhat, rl.ln_c_rstd, row0, a.w.ln_c_w, dcc);
+      st.dcc = dcc;
+    }
     ops.step_backward(st);
-    // dL/dh_prev = (direct part: GRU, or zoneout of h) + dgh W_hh
+    if (ln) norm_backward(dgh + row0 * G, rows, G, rl.ln_hh_xhat, rl.ln_hh_rstd, row0, a.w.ln_hh_w, dpre + row0 * G);
+    // dL/dh_prev = (direct part: GRU, or zoneout of h) + dpre W_hh
     const bool direct = gru || s.zoneout_h > 0;
-    ops.gemm(false, false, rows, P, G, F(1), dgh + row0 * G, G, a.w.w_hh, P, direct ? F(1) : F(0), dh,
+    ops.gemm(false, false, rows, P, G, F(1), dpre + row0 * G, G, a.w.w_hh, P, direct ? F(1) : F(0), dh,
              P);
   });
   if constexpr (mixed) {  // one rounding of the running gradients (dh0 may be dh_n's buffer)
@@ -458,12 +619,23 @@ void rnn_backward(const RnnLayerShape& s, const RnnBackwardArgs<S>& a, Ops& ops)
     if (lstm) ops.convert(a.dc0, dc, N * H);
   }
 
+  // Column sums first: the input layer norm's backward below overwrites dg.
+  if (a.db_ih) ops.column_sum(dg, R, G, a.db_ih);
+  if (a.db_hh) ops.column_sum(dgh, R, G, a.db_hh);
+  if (ln) {  // the gains and biases: sum over rows of dL/d(output) * xhat and of dL/d(output)
+    if (a.dln_ih_w) ops.column_dot(dg, a.reserve + rl.ln_ih_xhat, R, G, a.dln_ih_w);
+    if (a.dln_ih_b) ops.column_sum(dg, R, G, a.dln_ih_b);
+    if (a.dln_hh_w) ops.column_dot(dgh, a.reserve + rl.ln_hh_xhat, R, G, a.dln_hh_w);
+    if (a.dln_hh_b) ops.column_sum(dgh, R, G, a.dln_hh_b);
+    if (lstm && a.dln_c_w) ops.column_dot(dl, a.reserve + rl.ln_c_xhat, R, H, a.dln_c_w);
+    if (lstm && a.dln_c_b) ops.column_sum(dl, R, H, a.dln_c_b);
+    // dL/d(x W_ih^T) in place of dg, for dx and dW_ih
+    if (a.dx || a.dw_ih) norm_backward(dg, R, G, rl.ln_ih_xhat, rl.ln_ih_rstd, 0, a.w.ln_ih_w, dg);
+  }
   // Whole-sequence products over all R rows (float accumulation, one rounding).
   if (a.dx) ops.gemm(false, false, R, C, G, F(1), dg, G, a.w.w_ih, C, F(0), a.dx, C);
   if (a.dw_ih) ops.gemm(true, false, G, C, R, F(1), dg, G, a.x, C, F(0), a.dw_ih, C);
-  if (a.dw_hh) ops.gemm(true, false, G, P, R, F(1), dgh, G, hprev, P, F(0), a.dw_hh, P);
-  if (a.db_ih) ops.column_sum(dg, R, G, a.db_ih);
-  if (a.db_hh) ops.column_sum(dgh, R, G, a.db_hh);
+  if (a.dw_hh) ops.gemm(true, false, G, P, R, F(1), dpre, G, hprev, P, F(0), a.dw_hh, P);
   if (a.dw_hr)
     ops.gemm(true, false, P, H, R, F(1), dhtot, P, a.reserve + rl.rproj, H, F(0), a.dw_hr, H);
 }

@@ -78,6 +78,65 @@ LOOM_HD LstmGrad<T> lstm_backward(T i, T f, T g, T o, T c_prev, T dh, T dc) {
   return d;
 }
 
+// ---- LayerNorm-LSTM (kernels/rnn.h): h = o * tanh(l), l = LN(c) ----------------
+// The cell state c comes from lstm_forward (its h is not used); once the row's
+// l is known, the output is:
+template <typename T>
+LOOM_HD T lstm_ln_output(T o, T l) {
+  return o * std::tanh(l);
+}
+
+template <typename T>
+struct LstmLnOutputGrad {
+  T da_o;  // gradient of the o pre-activation
+  T dl;    // gradient of l = LN(c), the input of the c layer norm's backward
+};
+
+template <typename T>
+LOOM_HD LstmLnOutputGrad<T> lstm_ln_output_backward(T o, T l, T dh) {
+  const T tl = std::tanh(l);
+  LstmLnOutputGrad<T> d;
+  d.da_o = dh * tl * o * (T(1) - o);
+  d.dl = dh * o * (T(1) - tl * tl);
+  return d;
+}
+
+// The rest of the LSTM backward from dc_total, the whole gradient reaching the
+// new cell state c = f * c_prev + i * g (through LN(c) and the carried c).
+template <typename T>
+struct LstmCellGrad {
+  T da_i, da_f, da_g;
+  T dc_prev;  // through f (zoneout's direct part is added by the caller)
+};
+
+template <typename T>
+LOOM_HD LstmCellGrad<T> lstm_cell_backward(T i, T f, T g, T c_prev, T dc_total) {
+  LstmCellGrad<T> d;
+  d.da_i = dc_total * g * i * (T(1) - i);
+  d.da_f = dc_total * c_prev * f * (T(1) - f);
+  d.da_g = dc_total * i * (T(1) - g * g);
+  d.dc_prev = dc_total * f;
+  return d;
+}
+
+// ---- layer norm over a row of `cols` values -----------------------------------
+// The caller reduces the row: mean = sum(v) / cols, var = sum((v - mean)^2) / cols.
+template <typename T>
+LOOM_HD T layer_norm_rstd(T var, T eps) {
+  return T(1) / std::sqrt(var + eps);
+}
+// xhat = (v - mean) * rstd.
+template <typename T>
+LOOM_HD T layer_norm_xhat(T v, T mean, T rstd) {
+  return (v - mean) * rstd;
+}
+// dL/dv of one element, from dy = dL/d(xhat * w + b), with the row means
+// mean_wdy = mean(w * dy) and mean_wdy_xhat = mean(w * dy * xhat).
+template <typename T>
+LOOM_HD T layer_norm_backward_point(T dy, T w, T xhat, T rstd, T mean_wdy, T mean_wdy_xhat) {
+  return rstd * (w * dy - mean_wdy - xhat * mean_wdy_xhat);
+}
+
 // ---- GRU ---------------------------------------------------------------------
 template <typename T>
 struct GruPoint {

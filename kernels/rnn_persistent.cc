@@ -103,6 +103,7 @@ index_t persistent_smem_bytes(RnnPass pass, RnnMode mode, index_t N, index_t H, 
 std::string persistent_ineligible_reason(const RnnLayerShape& s) {
   if (s.has_proj) return "an LSTM projection (proj_size > 0) runs on the standard path";
   if (s.zoneout_h > 0 || s.zoneout_c > 0) return "zoneout runs on the standard path";
+  if (s.layer_norm) return "layer norm runs on the standard path";
   for (index_t t = 0; t < s.T; ++t)
     if (s.batch_sizes[t] != s.N)
       return "packed input (a batch that shrinks over time) runs on the standard path";

@@ -16,7 +16,7 @@
 // - Auto takes the standard path for now: the persistent kernels have not yet
 //   been measured on a GPU (issue 12), so no shape is known to gain.
 // - Persistent takes the persistent path where the shape is eligible and fits.
-//   Packed input (a shrinking batch), LSTM projections and zoneout are NOT eligible:
+//   Packed input (a shrinking batch), LSTM projections, zoneout and layer norm are NOT eligible:
 //   they are routed to the standard path on purpose, with no error. An
 //   eligible shape that does not fit the device (persistent_plan) throws
 //   loom::Error saying why.
@@ -129,8 +129,8 @@ PersistentPlan persistent_plan(const RnnLayerShape& shape, RnnPass pass, index_t
                                const PersistentOccupancy& occupancy);
 
 // Why a valid shape is not eligible for the persistent path at all ("" when
-// it is): packed input (batch_sizes not all N), an LSTM projection, or
-// zoneout (the persistent cell step has none).
+// it is): packed input (batch_sizes not all N), an LSTM projection, zoneout
+// (the persistent cell step has none) or layer norm.
 std::string persistent_ineligible_reason(const RnnLayerShape& shape);
 
 // Internal, shared by persistent_plan and the stack's wavefront_plan

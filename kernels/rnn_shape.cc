@@ -27,6 +27,21 @@ void check_present(const char* mode, const char* name, const void* p, bool wante
   else
     LOOM_CHECK(p == nullptr, "{}: {} was given but{}", mode, name, why);
 }
+
+// The six layer-norm pointers: present exactly when the shape has layer norm
+// (the c pair only for LSTM).
+template <typename T>
+void check_layer_norm(const char* mode, const RnnLayerShape& s, const RnnWeights<T>& w) {
+  const bool ln = s.layer_norm, lstm = s.mode == RnnMode::Lstm;
+  const char* why = ln ? " (layer_norm)" : " layer_norm is off";
+  check_present(mode, "ln_ih_w", w.ln_ih_w, ln, why);
+  check_present(mode, "ln_ih_b", w.ln_ih_b, ln, why);
+  check_present(mode, "ln_hh_w", w.ln_hh_w, ln, why);
+  check_present(mode, "ln_hh_b", w.ln_hh_b, ln, why);
+  const char* why_c = !ln ? " layer_norm is off" : lstm ? " (layer_norm)" : " only LSTM has the c layer norm";
+  check_present(mode, "ln_c_w", w.ln_c_w, ln && lstm, why_c);
+  check_present(mode, "ln_c_b", w.ln_c_b, ln && lstm, why_c);
+}
 }  // namespace
 
 void rnn_check_shape(const RnnLayerShape& s) {
@@ -54,6 +69,13 @@ void rnn_check_shape(const RnnLayerShape& s) {
              "{}: zoneout_c needs a cell state: only LSTM has one", m);
   LOOM_CHECK(!(s.has_proj && (s.zoneout_h > 0 || s.zoneout_c > 0)),
              "{}: zoneout is not supported with proj_size > 0", m);
+  if (s.layer_norm) {
+    LOOM_CHECK(s.mode == RnnMode::Lstm || s.mode == RnnMode::Gru,
+               "{}: layer_norm is only supported for LSTM and GRU", m);
+    LOOM_CHECK(!s.has_proj, "{}: layer_norm is not supported with proj_size > 0", m);
+    LOOM_CHECK(s.layer_norm_eps > 0, "{}: layer_norm_eps must be greater than zero, got {}", m,
+               s.layer_norm_eps);
+  }
   // Every GEMM of the layer takes R, G, C, P or H as a size or leading
   // dimension (kernels/gemm.h: 32-bit int in BLAS and cuBLAS).
   LOOM_CHECK(s.G() <= kMaxGemmSize && s.C <= kMaxGemmSize && s.N <= kMaxGemmSize,
@@ -110,6 +132,7 @@ void rnn_check_forward(const RnnLayerShape& s, const RnnForwardArgs<T>& a) {
   check_present(m, "w_hr", a.w.w_hr, s.has_proj,
                 s.has_proj ? " (proj_size > 0)" : " proj_size = 0");
   if (!lstm) check_present(m, "c0", a.c0, false, " only LSTM has a cell state");
+  check_layer_norm(m, s, a.w);
   check_present(m, "y", a.y, true, "");
   check_present(m, "h_n", a.h_n, true, "");
   check_present(m, "c_n", a.c_n, lstm, lstm ? "" : " only LSTM has a cell state");
@@ -138,6 +161,17 @@ void rnn_check_backward(const RnnLayerShape& s, const RnnBackwardArgs<T>& a) {
     check_present(m, "db_hh", a.db_hh, false, " bias=False");
   }
   if (!s.has_proj) check_present(m, "dw_hr", a.dw_hr, false, " proj_size = 0");
+  check_layer_norm(m, s, a.w);
+  if (!s.layer_norm || !lstm) {
+    const char* why = s.layer_norm ? " only LSTM has the c layer norm" : " layer_norm is off";
+    check_present(m, "dln_c_w", a.dln_c_w, false, why);
+    check_present(m, "dln_c_b", a.dln_c_b, false, why);
+  }
+  if (!s.layer_norm) {
+    for (const void* p : {static_cast<const void*>(a.dln_ih_w), static_cast<const void*>(a.dln_ih_b),
+                          static_cast<const void*>(a.dln_hh_w), static_cast<const void*>(a.dln_hh_b)})
+      check_present(m, "a layer-norm gradient", p, false, " layer_norm is off");
+  }
 }
 
 template void rnn_check_forward<float>(const RnnLayerShape&, const RnnForwardArgs<float>&);

@@ -32,6 +32,8 @@ k::RnnLayerShape make_shape(k::RnnMode mode, const std::vector<std::int64_t>& ba
   s.reverse = reverse;
   s.zoneout_h = in.zoneout_h;
   s.zoneout_c = in.zoneout_c;
+  s.layer_norm = in.ln_ih_w.defined();
+  s.layer_norm_eps = in.layer_norm_eps;
   s.batch_sizes = batch_sizes.data();
   return s;
 }
@@ -47,7 +49,9 @@ T* mut(const Tensor& t) {
 
 template <typename T>
 k::RnnWeights<T> weights(const FusedRnnLayerInputs& in) {
-  return {ptr<T>(in.w_ih), ptr<T>(in.w_hh), ptr<T>(in.b_ih), ptr<T>(in.b_hh), ptr<T>(in.w_hr)};
+  return {ptr<T>(in.w_ih),    ptr<T>(in.w_hh),    ptr<T>(in.b_ih),    ptr<T>(in.b_hh),
+          ptr<T>(in.w_hr),    ptr<T>(in.ln_ih_w), ptr<T>(in.ln_ih_b), ptr<T>(in.ln_hh_w),
+          ptr<T>(in.ln_hh_b), ptr<T>(in.ln_c_w),  ptr<T>(in.ln_c_b)};
 }
 
 Tensor empty_like_opts(const Shape& shape, const Tensor& like) {
@@ -64,10 +68,12 @@ Tensor workspace_for(const k::RnnLayerShape& s, const Tensor& like) {
 }
 
 // The inputs of one layer-direction as the node's edges: x, h0, c0, w_ih,
-// w_hh, b_ih, b_hh, w_hr.
-constexpr int kInputsPerDirection = 8;
+// w_hh, b_ih, b_hh, w_hr, then the layer norms' ln_ih_w, ln_ih_b, ln_hh_w,
+// ln_hh_b, ln_c_w, ln_c_b (undefined without layer norm).
+constexpr int kInputsPerDirection = 14;
 std::vector<Tensor> input_list(const FusedRnnLayerInputs& in) {
-  return {in.x, in.h0, in.c0, in.w_ih, in.w_hh, in.b_ih, in.b_hh, in.w_hr};
+  return {in.x,    in.h0,      in.c0,      in.w_ih,    in.w_hh,    in.b_ih,   in.b_hh,
+          in.w_hr, in.ln_ih_w, in.ln_ih_b, in.ln_hh_w, in.ln_hh_b, in.ln_c_w, in.ln_c_b};
 }
 
 // What one layer-direction's forward keeps for its backward.
@@ -114,10 +120,14 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
   const Tensor& x = raw.x;
   LOOM_CHECK(x.dim() == 2 && raw.h0.dim() == 2, "fused_rnn_layer: expected x [R, C] and h0 [N, P]");
   const char* names[] = {"h0", "c0", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr",
-                         "zoneout_h_mask", "zoneout_c_mask"};
-  const Tensor* operands[] = {&raw.h0, &raw.c0, &raw.w_ih, &raw.w_hh, &raw.b_ih, &raw.b_hh, &raw.w_hr,
-                              &raw.zoneout_h_mask, &raw.zoneout_c_mask};
-  for (int i = 0; i < 9; ++i) check_operand(names[i], *operands[i], x);
+                         "zoneout_h_mask", "zoneout_c_mask", "layer_norm_ih_weight", "layer_norm_ih_bias",
+                         "layer_norm_hh_weight", "layer_norm_hh_bias", "layer_norm_c_weight",
+                         "layer_norm_c_bias"};
+  const Tensor* operands[] = {&raw.h0,      &raw.c0,      &raw.w_ih,    &raw.w_hh,    &raw.b_ih,
+                              &raw.b_hh,    &raw.w_hr,    &raw.zoneout_h_mask, &raw.zoneout_c_mask,
+                              &raw.ln_ih_w, &raw.ln_ih_b, &raw.ln_hh_w, &raw.ln_hh_b, &raw.ln_c_w,
+                              &raw.ln_c_b};
+  for (int i = 0; i < 15; ++i) check_operand(names[i], *operands[i], x);
 
   // The shape is checked before any copy: an expanded input may be far larger
   // materialised than it is.
@@ -137,6 +147,14 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
   in.zoneout_c = raw.zoneout_c;
   in.zoneout_h_mask = raw.zoneout_h_mask.defined() ? native::contiguous(raw.zoneout_h_mask) : Tensor();
   in.zoneout_c_mask = raw.zoneout_c_mask.defined() ? native::contiguous(raw.zoneout_c_mask) : Tensor();
+  auto contiguous_or_none = [](const Tensor& t) { return t.defined() ? native::contiguous(t) : Tensor(); };
+  in.ln_ih_w = contiguous_or_none(raw.ln_ih_w);
+  in.ln_ih_b = contiguous_or_none(raw.ln_ih_b);
+  in.ln_hh_w = contiguous_or_none(raw.ln_hh_w);
+  in.ln_hh_b = contiguous_or_none(raw.ln_hh_b);
+  in.ln_c_w = contiguous_or_none(raw.ln_c_w);
+  in.ln_c_b = contiguous_or_none(raw.ln_c_b);
+  in.layer_norm_eps = raw.layer_norm_eps;
 
   w.shape = make_shape(mode, batch_sizes, reverse, in);
   const k::RnnLayerShape& s = w.shape;
@@ -152,6 +170,17 @@ ForwardWork prepare_forward(k::RnnMode mode, const std::vector<std::int64_t>& ba
   };
   check_mask(in.zoneout_h_mask, in.zoneout_h, s.P, "zoneout_h");
   check_mask(in.zoneout_c_mask, in.zoneout_c, s.H, "zoneout_c");
+  auto check_norm = [&](const Tensor& t, std::int64_t size, const char* what) {
+    if (!t.defined()) return;
+    LOOM_CHECK(t.shape() == (Shape{size}), "fused_rnn_layer: {} has shape {}, expected ({})", what,
+               shape_str(t.shape()), size);
+  };
+  check_norm(in.ln_ih_w, s.G(), "layer_norm_ih_weight");
+  check_norm(in.ln_ih_b, s.G(), "layer_norm_ih_bias");
+  check_norm(in.ln_hh_w, s.G(), "layer_norm_hh_weight");
+  check_norm(in.ln_hh_b, s.G(), "layer_norm_hh_bias");
+  check_norm(in.ln_c_w, s.H, "layer_norm_c_weight");
+  check_norm(in.ln_c_b, s.H, "layer_norm_c_bias");
 
   w.out.y = empty_like_opts({R, s.P}, x);
   w.out.h_n = empty_like_opts({s.N, s.P}, x);
@@ -191,7 +220,8 @@ SavedDirection save(k::RnnMode mode, const std::vector<std::int64_t>& batch_size
   d.batch_sizes = batch_sizes;
   d.in = w.in;
   for (Tensor* t : {&d.in.x, &d.in.h0, &d.in.c0, &d.in.w_ih, &d.in.w_hh, &d.in.b_ih, &d.in.b_hh,
-                    &d.in.w_hr})
+                    &d.in.w_hr, &d.in.ln_ih_w, &d.in.ln_ih_b, &d.in.ln_hh_w, &d.in.ln_hh_b, &d.in.ln_c_w,
+                    &d.in.ln_c_b})
     *t = saved(*t);
   d.reserve = w.reserve;
   return d;
@@ -206,8 +236,12 @@ struct BackwardWork {
   k::RnnLayerShape shape;  // points into saved->batch_sizes
   Tensor dy, dh_n, dc_n, workspace;
   Tensor dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr;
+  Tensor dln_ih_w, dln_ih_b, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b;  // layer norm
 
-  std::vector<Tensor> gradients() const { return {dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr}; }
+  std::vector<Tensor> gradients() const {
+    return {dx,       dh0,      dc0,      dw_ih,    dw_hh,   db_ih,  db_hh,
+            dw_hr,    dln_ih_w, dln_ih_b, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b};
+  }
 };
 
 void prepare_backward(BackwardWork& b, const SavedDirection& d, const Tensor* grads,
@@ -227,6 +261,15 @@ void prepare_backward(BackwardWork& b, const SavedDirection& d, const Tensor* gr
   b.db_ih = s.has_bias && wants[5] ? empty_like_opts(in.b_ih.shape(), in.x) : Tensor();
   b.db_hh = s.has_bias && wants[6] ? empty_like_opts(in.b_hh.shape(), in.x) : Tensor();
   b.dw_hr = s.has_proj && wants[7] ? empty_like_opts(in.w_hr.shape(), in.x) : Tensor();
+  auto ln_grad = [&](const Tensor& p, int i) {
+    return s.layer_norm && p.defined() && wants[i] ? empty_like_opts(p.shape(), in.x) : Tensor();
+  };
+  b.dln_ih_w = ln_grad(in.ln_ih_w, 8);
+  b.dln_ih_b = ln_grad(in.ln_ih_b, 9);
+  b.dln_hh_w = ln_grad(in.ln_hh_w, 10);
+  b.dln_hh_b = ln_grad(in.ln_hh_b, 11);
+  b.dln_c_w = ln_grad(in.ln_c_w, 12);
+  b.dln_c_b = ln_grad(in.ln_c_b, 13);
   b.workspace = workspace_for(s, in.x);
   b.dy = native::contiguous(grads[0]);
   b.dh_n = native::contiguous(grads[1]);
@@ -255,6 +298,12 @@ void launch_backward(const BackwardWork& b) {
     a.db_ih = mut<T>(b.db_ih);
     a.db_hh = mut<T>(b.db_hh);
     a.dw_hr = mut<T>(b.dw_hr);
+    a.dln_ih_w = mut<T>(b.dln_ih_w);
+    a.dln_ih_b = mut<T>(b.dln_ih_b);
+    a.dln_hh_w = mut<T>(b.dln_hh_w);
+    a.dln_hh_b = mut<T>(b.dln_hh_b);
+    a.dln_c_w = mut<T>(b.dln_c_w);
+    a.dln_c_b = mut<T>(b.dln_c_b);
     a.zoneout_h_mask = ptr<T>(in.zoneout_h_mask);
     a.zoneout_c_mask = ptr<T>(in.zoneout_c_mask);
     LOOM_DISPATCH_DEVICE(in.x.device(), rnn_layer_backward, b.shape, a);
@@ -325,10 +374,21 @@ std::vector<Tensor> composed_backward(const SavedDirection& d, const Edge* edges
   in.zoneout_c = s.zoneout_c;
   in.zoneout_h_mask = s.zoneout_h_mask;
   in.zoneout_c_mask = s.zoneout_c_mask;
-  std::array<bool, kInputsPerDirection> wants{};
+  // The layer norms' gains and biases (inputs 8 .. 13), when the layer has them.
+  RnnLayerNormParams ln;
+  if (s.ln_ih_w.defined()) {
+    ln.ih_weight = with_history(s.ln_ih_w, edges[8]);
+    ln.ih_bias = with_history(s.ln_ih_b, edges[9]);
+    ln.hh_weight = with_history(s.ln_hh_w, edges[10]);
+    ln.hh_bias = with_history(s.ln_hh_b, edges[11]);
+    ln.c_weight = with_history(s.ln_c_w, edges[12]);
+    ln.c_bias = with_history(s.ln_c_b, edges[13]);
+    ln.eps = s.layer_norm_eps;
+  }
+  std::vector<bool> wants(kInputsPerDirection);
   for (int i = 0; i < kInputsPerDirection; ++i) wants[i] = edges[i].node != nullptr;
   const bool lstm = d.mode == k::RnnMode::Lstm;
-  return rnn_layer_backward_composed(d.mode, d.batch_sizes, d.reverse, in,
+  return rnn_layer_backward_composed(d.mode, d.batch_sizes, d.reverse, in, ln,
                                      {g[0], g[1], lstm ? g[2] : Tensor()}, wants);
 }
 

@@ -35,6 +35,13 @@ struct FusedRnnLayerInputs {
   double zoneout_h = 0, zoneout_c = 0;
   Tensor zoneout_h_mask;  // [R, P]
   Tensor zoneout_c_mask;  // [R, H] LSTM
+  // Layer norm (kernels/rnn.h, RnnLayerShape::layer_norm; LSTM and GRU, no
+  // projection): gains and biases, all undefined for none; the c pair for
+  // LSTM only. Differentiated like the weights.
+  Tensor ln_ih_w, ln_ih_b;  // [G]
+  Tensor ln_hh_w, ln_hh_b;  // [G]
+  Tensor ln_c_w, ln_c_b;    // [H] LSTM
+  double layer_norm_eps = 1e-5;
 };
 
 struct FusedRnnLayerOutputs {
@@ -45,7 +52,9 @@ struct FusedRnnLayerOutputs {
 
 // Runs one layer-direction. `batch_sizes` has one entry per step
 // (non-increasing, batch_sizes[0] == N). All tensors share x's dtype and
-// device. Differentiable in every defined input when grad mode is on.
+// device. Differentiable in every defined input when grad mode is on. With
+// layer norm, a double backward (create_graph through the node's backward)
+// throws loom::Error: it is not supported yet.
 FusedRnnLayerOutputs fused_rnn_layer(kernels::RnnMode mode, const std::vector<std::int64_t>& batch_sizes,
                                      bool reverse, const FusedRnnLayerInputs& in);
 

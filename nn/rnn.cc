@@ -1,5 +1,6 @@
 #include "nn/rnn.h"
 
+#include <atomic>
 #include <cmath>
 
 #include "autograd/autocast.h"
@@ -18,6 +19,8 @@ namespace loom::nn {
 namespace {
 
 using kernels::RnnMode;
+
+std::atomic<bool> g_composed_variants{false};  // set_rnn_composed_variants
 
 RnnMode rnn_mode(const RNNOptions& o) {
   if (o.nonlinearity_ == "tanh") return RnnMode::RnnTanh;
@@ -233,7 +236,6 @@ RNNBase::Result RNNBase::run_layers(const Tensor& x_in, const std::vector<std::i
       }
     }
     std::vector<FusedRnnLayerInputs> ins;
-    std::vector<RnnLayerNormParams> norms;
     for (std::int64_t dir = 0; dir < directions(); ++dir) {
       const std::string suffix = fmt::format("_l{}{}", layer, dir == 1 ? "_reverse" : "");
       std::vector<Tensor> p = layer_parameters(layer, dir);
@@ -264,23 +266,29 @@ RNNBase::Result RNNBase::run_layers(const Tensor& x_in, const std::vector<std::i
       };
       in.zoneout_h_mask = zoneout_rows("zoneout_h", o.zoneout_h_);
       in.zoneout_c_mask = zoneout_rows("zoneout_c", o.zoneout_c_);
-      if (o.layer_norm_) {
-        RnnLayerNormParams& ln = norms.emplace_back();
-        ln.ih_weight = to_lower(named_parameter("layer_norm_ih_weight" + suffix));
-        ln.ih_bias = to_lower(named_parameter("layer_norm_ih_bias" + suffix));
-        ln.hh_weight = to_lower(named_parameter("layer_norm_hh_weight" + suffix));
-        ln.hh_bias = to_lower(named_parameter("layer_norm_hh_bias" + suffix));
+      if (o.layer_norm_) {  // in the fused kernels (kernels/rnn.h, layer norm)
+        in.ln_ih_w = to_lower(named_parameter("layer_norm_ih_weight" + suffix));
+        in.ln_ih_b = to_lower(named_parameter("layer_norm_ih_bias" + suffix));
+        in.ln_hh_w = to_lower(named_parameter("layer_norm_hh_weight" + suffix));
+        in.ln_hh_b = to_lower(named_parameter("layer_norm_hh_bias" + suffix));
         if (lstm) {
-          ln.c_weight = to_lower(named_parameter("layer_norm_c_weight" + suffix));
-          ln.c_bias = to_lower(named_parameter("layer_norm_c_bias" + suffix));
+          in.ln_c_w = to_lower(named_parameter("layer_norm_c_weight" + suffix));
+          in.ln_c_b = to_lower(named_parameter("layer_norm_c_bias" + suffix));
         }
-        ln.eps = o.layer_norm_eps_;
+        in.layer_norm_eps = o.layer_norm_eps_;
       }
     }
     std::vector<FusedRnnLayerOutputs> outs;
-    if (o.layer_norm_) {  // composed, step by step (nn/rnn_composed_layer.h)
-      for (std::size_t dir = 0; dir < ins.size(); ++dir)
-        outs.push_back(composed_rnn_layer(mode_, batch_sizes, dir == 1, ins[dir], norms[dir]));
+    if (variant() && rnn_composed_variants()) {  // the test hook: composed, step by step
+      for (std::size_t dir = 0; dir < ins.size(); ++dir) {
+        const FusedRnnLayerInputs& in = ins[dir];
+        RnnLayerNormParams ln;
+        ln.ih_weight = in.ln_ih_w, ln.ih_bias = in.ln_ih_b;
+        ln.hh_weight = in.ln_hh_w, ln.hh_bias = in.ln_hh_b;
+        ln.c_weight = in.ln_c_w, ln.c_bias = in.ln_c_b;
+        ln.eps = in.layer_norm_eps;
+        outs.push_back(composed_rnn_layer(mode_, batch_sizes, dir == 1, in, ln));
+      }
     } else if (ins.size() == 2) {  // both directions at once (concurrently on CUDA, see nn/fused_rnn.h)
       for (FusedRnnLayerOutputs& out : fused_rnn_bidirectional_layer(mode_, batch_sizes, ins[0], ins[1]))
         outs.push_back(out);
@@ -442,5 +450,8 @@ std::tuple<PackedSequence, Tensor> GRUImpl::forward(const PackedSequence& input,
   Result r = forward_packed(input, h0, Tensor());
   return {r.packed, r.h_n};
 }
+
+void set_rnn_composed_variants(bool enabled) { g_composed_variants.store(enabled); }
+bool rnn_composed_variants() { return g_composed_variants.load(); }
 
 }  // namespace loom::nn

@@ -32,8 +32,9 @@
 //         layer_norm_ih_weight_l{k}, layer_norm_ih_bias_l{k}   (G)
 //         layer_norm_hh_weight_l{k}, layer_norm_hh_bias_l{k}   (G)
 //         layer_norm_c_weight_l{k},  layer_norm_c_bias_l{k}    (H) LSTM only
-//       (weights start at 1, biases at 0). Runs as composed differentiable
-//       operations step by step (not yet in the fused kernels).
+//       (weights start at 1, biases at 0). In the fused kernels, on CPU and
+//       CUDA (kernels/rnn.h); double backward (create_graph) through a
+//       layer-norm layer is not supported yet (loom::Error).
 //   zoneout_h(p), zoneout_c(p)  (LSTM only for c), p in [0, 1): training
 //       h_t = m h_{t-1} + (1 - m) h~_t, m ~ Bernoulli(p) per element and step
 //       from loom's Philox generator (c first, then h; h~ from the un-zoned
@@ -213,5 +214,13 @@ class GRUImpl : public RNNBase {
 LOOM_MODULE(RNN);
 LOOM_MODULE(LSTM);
 LOOM_MODULE(GRU);
+
+// Test hook (process-wide, default false): when on, every LSTM/GRU layer with
+// a variant (layer_norm, zoneout, weight_drop) runs as composed operations
+// step by step (nn/rnn_composed_layer.h) instead of the fused kernels, so the
+// tests can compare the two paths through whole modules (num_layers,
+// bidirectional, batch_first, packed input, dropout). Not for training code.
+void set_rnn_composed_variants(bool enabled);
+bool rnn_composed_variants();
 
 }  // namespace loom::nn

@@ -1,9 +1,10 @@
 // One layer-direction of nn::LSTM / nn::GRU over packed time-major rows,
 // composed of loom's differentiable operations step by step: the plain cells,
 // or the layer-norm cells of nn/research_cells.h, with zoneout as in
-// kernels/rnn.h. nn::LSTM/GRU run layer_norm(true) through this (the layer-norm
-// variant is not yet in the fused kernels); the tests also use it as the
-// composed twin of the fused layer (fused vs composed, same inputs).
+// kernels/rnn.h. The composed twin of the fused layer: the tests run both on
+// the same inputs (nn::LSTM/GRU run every variant, layer norm included,
+// through the fused kernels). Its layer norms come from `ln`; the ln_*
+// members of FusedRnnLayerInputs are not read here.
 #pragma once
 
 #include <cstdint>

@@ -81,6 +81,55 @@ struct CpuOps {
     for (index_t n = 0; n < s.rows; ++n)
       for (index_t j = 0; j < s.H; ++j) rnn_detail::rnn_step_backward_point(s, n, j);
   }
+  void step_forward_output(const rnn_detail::RnnStepForward<S>& s) {
+    for (index_t n = 0; n < s.rows; ++n)
+      for (index_t j = 0; j < s.H; ++j) rnn_detail::rnn_step_forward_output_point(s, n, j);
+  }
+  void step_backward_output(const rnn_detail::RnnStepBackward<S>& s) {
+    for (index_t n = 0; n < s.rows; ++n)
+      for (index_t j = 0; j < s.H; ++j) rnn_detail::rnn_step_backward_output_point(s, n, j);
+  }
+  // Row by row: mean, then the biased variance from a second pass (sums in F,
+  // columns in ascending order), then the elements.
+  void layer_norm_rows(const rnn_detail::RowLayerNorm<S>& l) {
+    for (index_t n = 0; n < l.rows; ++n) {
+      F* v = l.v + n * l.cols;
+      F sum = F(0);
+      for (index_t j = 0; j < l.cols; ++j) sum += v[j];
+      const F mean = sum / F(l.cols);
+      F sq = F(0);
+      for (index_t j = 0; j < l.cols; ++j) sq += (v[j] - mean) * (v[j] - mean);
+      const F rstd = layer_norm_rstd(sq / F(l.cols), l.eps);
+      if (l.rstd) l.rstd[n] = static_cast<S>(rstd);
+      for (index_t j = 0; j < l.cols; ++j) {
+        const F xhat = layer_norm_xhat(v[j], mean, rstd);
+        if (l.xhat) l.xhat[n * l.cols + j] = static_cast<S>(xhat);
+        v[j] = xhat * F(l.w[j]) + F(l.b[j]);
+      }
+    }
+  }
+  void layer_norm_rows_backward(const rnn_detail::RowLayerNormBackward<S>& l) {
+    for (index_t n = 0; n < l.rows; ++n) {
+      const S* dy = l.dy + n * l.cols;
+      const S* xhat = l.xhat + n * l.cols;
+      F s1 = F(0), s2 = F(0);
+      for (index_t j = 0; j < l.cols; ++j) {
+        const F wdy = F(l.w[j]) * F(dy[j]);
+        s1 += wdy;
+        s2 += wdy * F(xhat[j]);
+      }
+      const F m1 = s1 / F(l.cols), m2 = s2 / F(l.cols), rstd = F(l.rstd[n]);
+      S* dx = l.dx + n * l.cols;  // may be dy: each element read just before it is written
+      for (index_t j = 0; j < l.cols; ++j)
+        dx[j] = static_cast<S>(layer_norm_backward_point(F(dy[j]), F(l.w[j]), F(xhat[j]), rstd, m1, m2));
+    }
+  }
+  void column_dot(const S* a, const S* b, index_t rows, index_t cols, S* out) {  // rows ascending
+    std::vector<F> acc(static_cast<std::size_t>(cols), F(0));
+    for (index_t r = 0; r < rows; ++r)
+      for (index_t c = 0; c < cols; ++c) acc[c] += F(a[r * cols + c]) * F(b[r * cols + c]);
+    for (index_t c = 0; c < cols; ++c) out[c] = static_cast<S>(acc[c]);
+  }
   void column_sum(const S* m, index_t rows, index_t cols, S* out) {  // rows in ascending order
     std::vector<F> acc(static_cast<std::size_t>(cols), F(0));
     for (index_t r = 0; r < rows; ++r)

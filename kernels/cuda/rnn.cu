@@ -46,6 +46,81 @@ __global__ void rnn_step_backward_kernel(rnn_detail::RnnStepBackward<T> s) {
   }
 }
 
+template <typename T>
+__global__ void rnn_step_forward_output_kernel(rnn_detail::RnnStepForward<T> s) {
+  LOOM_CUDA_KERNEL_LOOP(i, s.rows * s.H) {
+    rnn_detail::rnn_step_forward_output_point(s, i / s.H, i % s.H);
+  }
+}
+
+template <typename T>
+__global__ void rnn_step_backward_output_kernel(rnn_detail::RnnStepBackward<T> s) {
+  LOOM_CUDA_KERNEL_LOOP(i, s.rows * s.H) {
+    rnn_detail::rnn_step_backward_output_point(s, i / s.H, i % s.H);
+  }
+}
+
+// The sum of v over the block (kThreads threads, a power of two) in a fixed
+// tree order, returned to every thread. `shared` holds kThreads values.
+template <typename F>
+__device__ F block_sum(F v, F* shared) {
+  shared[threadIdx.x] = v;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  const F sum = shared[0];
+  __syncthreads();  // `shared` may be reused at once
+  return sum;
+}
+
+// RowLayerNorm: one block per row; thread k handles columns k, k + kThreads, ...
+// Mean, then the biased variance from a second pass, then the elements (the
+// math of kernels/rnn_cells.h). Fixed summation order: deterministic.
+template <typename S>
+__global__ void layer_norm_rows_kernel(rnn_detail::RowLayerNorm<S> l) {
+  using F = opmath_t<S>;
+  __shared__ F shared[kThreads];
+  const index_t n = blockIdx.x, cols = l.cols;
+  F* v = l.v + n * cols;
+  F acc = F(0);
+  for (index_t j = threadIdx.x; j < cols; j += kThreads) acc += v[j];
+  const F mean = block_sum(acc, shared) / F(cols);
+  acc = F(0);
+  for (index_t j = threadIdx.x; j < cols; j += kThreads) acc += (v[j] - mean) * (v[j] - mean);
+  const F rstd = layer_norm_rstd(block_sum(acc, shared) / F(cols), l.eps);
+  if (l.rstd && threadIdx.x == 0) l.rstd[n] = static_cast<S>(rstd);
+  for (index_t j = threadIdx.x; j < cols; j += kThreads) {
+    const F xhat = layer_norm_xhat(v[j], mean, rstd);
+    if (l.xhat) l.xhat[n * cols + j] = static_cast<S>(xhat);
+    v[j] = xhat * F(l.w[j]) + F(l.b[j]);
+  }
+}
+
+// RowLayerNormBackward: one block per row, as layer_norm_rows_kernel. Every
+// thread reads its own elements of dy before writing them to dx (dx may be dy).
+template <typename S>
+__global__ void layer_norm_rows_backward_kernel(rnn_detail::RowLayerNormBackward<S> l) {
+  using F = opmath_t<S>;
+  __shared__ F shared[kThreads];
+  const index_t n = blockIdx.x, cols = l.cols;
+  const S* dy = l.dy + n * cols;
+  const S* xhat = l.xhat + n * cols;
+  F a1 = F(0), a2 = F(0);
+  for (index_t j = threadIdx.x; j < cols; j += kThreads) {
+    const F wdy = F(l.w[j]) * F(dy[j]);
+    a1 += wdy;
+    a2 += wdy * F(xhat[j]);
+  }
+  const F m1 = block_sum(a1, shared) / F(cols);
+  const F m2 = block_sum(a2, shared) / F(cols);
+  const F rstd = F(l.rstd[n]);
+  S* dx = l.dx + n * cols;
+  for (index_t j = threadIdx.x; j < cols; j += kThreads)
+    dx[j] = static_cast<S>(layer_norm_backward_point(F(dy[j]), F(l.w[j]), F(xhat[j]), rstd, m1, m2));
+}
+
 template <typename S>
 __global__ void add_kernel(S* dst, const opmath_t<S>* a, const S* b, index_t n) {  // b may be null
   using F = opmath_t<S>;
@@ -71,6 +146,24 @@ __global__ void column_sum_kernel(const S* m, index_t rows, index_t cols, S* out
   F acc = F(0);
   if (col < cols)
     for (index_t r = threadIdx.y; r < rows; r += kSumLanes) acc += F(m[r * cols + col]);
+  partial[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && col < cols) {
+    F sum = F(0);
+    for (int k = 0; k < kSumLanes; ++k) sum += partial[k][threadIdx.x];
+    out[col] = static_cast<S>(sum);
+  }
+}
+
+// out[c] = sum over rows of a[r, c] * b[r, c], in column_sum_kernel's fixed order.
+template <typename S>
+__global__ void column_dot_kernel(const S* a, const S* b, index_t rows, index_t cols, S* out) {
+  using F = opmath_t<S>;
+  __shared__ F partial[kSumLanes][kSumCols + 1];
+  const index_t col = static_cast<index_t>(blockIdx.x) * kSumCols + threadIdx.x;
+  F acc = F(0);
+  if (col < cols)
+    for (index_t r = threadIdx.y; r < rows; r += kSumLanes) acc += F(a[r * cols + col]) * F(b[r * cols + col]);
   partial[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y == 0 && col < cols) {
@@ -137,6 +230,29 @@ struct CudaOps {
   void step_backward(const rnn_detail::RnnStepBackward<S>& s) {
     rnn_step_backward_kernel<<<cuda::blocks_for(s.rows * s.H, kThreads), kThreads, 0,
                                cuda::stream()>>>(s);
+    LOOM_CUDA_CHECK_LAUNCH();
+  }
+  void step_forward_output(const rnn_detail::RnnStepForward<S>& s) {
+    rnn_step_forward_output_kernel<<<cuda::blocks_for(s.rows * s.H, kThreads), kThreads, 0,
+                                     cuda::stream()>>>(s);
+    LOOM_CUDA_CHECK_LAUNCH();
+  }
+  void step_backward_output(const rnn_detail::RnnStepBackward<S>& s) {
+    rnn_step_backward_output_kernel<<<cuda::blocks_for(s.rows * s.H, kThreads), kThreads, 0,
+                                      cuda::stream()>>>(s);
+    LOOM_CUDA_CHECK_LAUNCH();
+  }
+  void layer_norm_rows(const rnn_detail::RowLayerNorm<S>& l) {
+    layer_norm_rows_kernel<<<static_cast<unsigned>(l.rows), kThreads, 0, cuda::stream()>>>(l);
+    LOOM_CUDA_CHECK_LAUNCH();
+  }
+  void layer_norm_rows_backward(const rnn_detail::RowLayerNormBackward<S>& l) {
+    layer_norm_rows_backward_kernel<<<static_cast<unsigned>(l.rows), kThreads, 0, cuda::stream()>>>(l);
+    LOOM_CUDA_CHECK_LAUNCH();
+  }
+  void column_dot(const S* a, const S* b, index_t rows, index_t cols, S* out) {
+    const unsigned blocks = static_cast<unsigned>((cols + kSumCols - 1) / kSumCols);
+    column_dot_kernel<<<blocks, dim3(kSumCols, kSumLanes), 0, cuda::stream()>>>(a, b, rows, cols, out);
     LOOM_CUDA_CHECK_LAUNCH();
   }
   void persistent_forward(const rnn_detail::PersistentForward<S>& p) {
@@ -221,7 +337,8 @@ std::vector<std::uint64_t> structure_of(const RnnLayerShape& s, bool backward, s
                                   word(s.N),             word(s.C),            word(s.H),
                                   word(s.P),             s.has_bias ? 1u : 0u, s.has_proj ? 1u : 0u,
                                   s.reverse ? 1u : 0u,   word(s.T),
-                                  bits(s.zoneout_h),     bits(s.zoneout_c)};
+                                  bits(s.zoneout_h),     bits(s.zoneout_c),
+                                  s.layer_norm ? 1u : 0u, bits(s.layer_norm_eps)};
   for (index_t t = 0; t < s.T; ++t) k.push_back(word(s.batch_sizes[t]));
   return k;
 }
@@ -319,8 +436,9 @@ std::optional<rnn_detail::PersistentGeometry> persistent_geometry(const RnnLayer
 template <typename T>
 std::vector<std::uint64_t> pointers_of(const RnnWeights<T>& w,
                                        std::initializer_list<const void*> more) {
-  std::vector<std::uint64_t> p = {word(w.w_ih), word(w.w_hh), word(w.b_ih), word(w.b_hh),
-                                  word(w.w_hr)};
+  std::vector<std::uint64_t> p = {word(w.w_ih),    word(w.w_hh),    word(w.b_ih),    word(w.b_hh),
+                                  word(w.w_hr),    word(w.ln_ih_w), word(w.ln_ih_b), word(w.ln_hh_w),
+                                  word(w.ln_hh_b), word(w.ln_c_w),  word(w.ln_c_b)};
   for (const void* q : more) p.push_back(word(q));
   return p;
 }
@@ -359,7 +477,8 @@ void rnn_layer_backward_cuda(const RnnLayerShape& shape, const RnnBackwardArgs<T
   run_graphed(structure_of(shape, true, type_code<T>()),
               pointers_of(a.w, {a.x, a.reserve, a.dy, a.dh_n, a.dc_n, a.workspace, a.dx, a.dh0,
                                 a.dc0, a.dw_ih, a.dw_hh, a.db_ih, a.db_hh, a.dw_hr,
-                                a.zoneout_h_mask, a.zoneout_c_mask}),
+                                a.zoneout_h_mask, a.zoneout_c_mask, a.dln_ih_w, a.dln_ih_b,
+                                a.dln_hh_w, a.dln_hh_b, a.dln_c_w, a.dln_c_b}),
               body);
 }
 

@@ -26,14 +26,17 @@
 //    packed (with/without bias, forward/reverse, zoneout eval and training
 //    masks), GRU packed forward/reverse (zoneout training masks), GRU reverse
 //    unpacked without bias (zoneout eval); bad arguments are clear errors;
+//    and through the module (the fused LN node calls it), gains and biases
+//    drawn away from 1 and 0: LSTM 2 layers bidirectional h0/c0; GRU packed
+//    with zoneout training masks; LSTM packed with zoneout, weight drop and
+//    locked dropout, fixed masks;
 //  - a gradient penalty P = ||d loss / d x||^2 and dP/dW against PyTorch 1.13
 //    (literals from tests/fixtures/gradient_penalty_rnn.py);
 //  - without create_graph the node still runs the fused BPTT kernels: its
 //    gradients equal, bit for bit, the kernels called directly;
 //  - the joint bidirectional node (CUDA's overlap path) on the CPU;
 //  - create_graph through a node whose backward loom cannot differentiate
-//    (tanh, x * x, the research cells, nn::LSTM with layer_norm until the
-//    fused LN node is wired) is a clear loom::Error; scalar factors and
+//    (tanh, x * x, the research cells) is a clear loom::Error; scalar factors and
 //    offsets (x * 2.5, 1 - x) are differentiable;
 //  - gradgradcheck and the gradient penalty on CUDA (skipped without a GPU),
 //    including zoneout, weight drop and locked dropout.
@@ -55,6 +58,7 @@
 #include "core/native.h"
 #include "kernels/rnn.h"
 #include "nn/fused_rnn.h"
+#include "nn/init.h"
 #include "nn/packed_sequence.h"
 #include "nn/research_cells.h"
 #include "nn/rnn_composed_layer.h"
@@ -283,6 +287,36 @@ TEST(RnnDoubleBackward, GruLockedDropoutTwoLayersUnsortedPackedFixedMasks) {
 TEST(RnnDoubleBackward, LstmAllFusedVariantsTwoLayersBidirectionalPackedFixedMasks) {
   LSTM m(LSTMOptions(2, 2).num_layers(2).bidirectional(true).zoneout_h(0.4).zoneout_c(0.3).weight_drop(0.3)
              .dropout(0.4).dropout_mode("locked"));
+  m->train();
+  gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .fixed_masks = true});
+}
+
+// The layer norms' gains and biases drawn away from 1 and 0 (their start),
+// so that a wrong use of either shows.
+void perturb_layer_norms(RNNBase& m) {
+  NoGradGuard no_grad;
+  for (auto& [name, p] : m.named_parameters()) {
+    if (name.rfind("layer_norm_", 0) != 0) continue;
+    const bool gain = name.find("_weight") != std::string::npos;
+    init::uniform_(p, gain ? 0.5 : -0.4, gain ? 1.5 : 0.4);
+  }
+}
+
+TEST(RnnDoubleBackward, LstmLayerNormTwoLayersBidirectionalWithState) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).bidirectional(true).layer_norm(true));
+  perturb_layer_norms(*m);
+  gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2});
+}
+TEST(RnnDoubleBackward, GruLayerNormZoneoutTrainingFixedMasksPacked) {
+  GRU m(GRUOptions(2, 3).layer_norm(true).zoneout_h(0.4));
+  perturb_layer_norms(*m);
+  m->train();
+  gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true, .fixed_masks = true});
+}
+TEST(RnnDoubleBackward, LstmLayerNormWithEveryFusedVariantPackedFixedMasks) {
+  LSTM m(LSTMOptions(2, 3).num_layers(2).layer_norm(true).zoneout_h(0.3).zoneout_c(0.4).weight_drop(0.3)
+             .dropout(0.4).dropout_mode("locked"));
+  perturb_layer_norms(*m);
   m->train();
   gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .fixed_masks = true});
 }
@@ -804,17 +838,6 @@ TEST(RnnDoubleBackward, UnsupportedDoubleBackwardIsRefusedClearly) {
   auto [h, c] = cell->forward(in);
   loom::testing::expect_error_containing(
       [&] { autograd::grad({sum(h)}, {in}, {}, std::nullopt, true); },
-      "double backward (create_graph) through");
-
-  // nn::LSTM with layer_norm runs as composed ops until the fused LN node
-  // (whose backward will be rnn_layer_backward_composed with its layer
-  // norms) is wired: refused, not answered wrongly.
-  LSTM ln_lstm(LSTMOptions(2, 3).layer_norm(true));
-  ln_lstm->to(kFloat64);
-  Tensor seq = randn({2, 1, 2}, o);
-  Tensor y = std::get<0>(ln_lstm->forward(seq));
-  loom::testing::expect_error_containing(
-      [&] { autograd::grad({sum(y)}, {seq}, {}, std::nullopt, true); },
       "double backward (create_graph) through");
 
   // Scalar factors and offsets are fine (the locked dropout and weight drop

@@ -78,8 +78,12 @@ TEST(RnnVariantsReference, EveryVariantCaseMatchesPyTorch) {
 // bfloat16 / float16: the variants that run in the fused kernels (zoneout,
 // weight drop, dropout modes; every case without layer_norm) meet the 16-bit
 // tolerance of the plain layers (ReferenceTolerance::for_dtype: 2u * T *
-// num_layers). The layer-norm variant runs composed (every intermediate
-// rounded to 16 bits) and does not: it is not checked here (README).
+// num_layers). The layer-norm cases (fused too) do not meet this absolute
+// tolerance: seen in bfloat16, lstm_all_l2_bi_batched_h0_eval's
+// grad/params/weight_ih_l0 off by 10.8 and gru_ln_l2_bi_bf_packed_h0_eval's
+// grad/params/weight_ih_l1_reverse by 0.196, where float32 is already off by
+// up to 3.1e-4 (worst over all cases). Their 16-bit check is the
+// growth-relative one of tests/nn/rnn_layer_norm_fused_test.cc (README).
 TEST(RnnVariantsReference, FusedVariantCasesIn16Bit) {
   int checked = 0;
   for (const std::string& path : variant_files()) {
