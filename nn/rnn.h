@@ -33,8 +33,8 @@
 //         layer_norm_hh_weight_l{k}, layer_norm_hh_bias_l{k}   (G)
 //         layer_norm_c_weight_l{k},  layer_norm_c_bias_l{k}    (H) LSTM only
 //       (weights start at 1, biases at 0). In the fused kernels, on CPU and
-//       CUDA (kernels/rnn.h); double backward (create_graph) through a
-//       layer-norm layer is not supported yet (loom::Error).
+//       CUDA (kernels/rnn.h); double backward (create_graph) through it
+//       is the composed backward of nn/rnn_double_backward.h.
 //   zoneout_h(p), zoneout_c(p)  (LSTM only for c), p in [0, 1): training
 //       h_t = m h_{t-1} + (1 - m) h~_t, m ~ Bernoulli(p) per element and step
 //       from loom's Philox generator (c first, then h; h~ from the un-zoned

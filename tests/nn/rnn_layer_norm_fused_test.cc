@@ -403,16 +403,8 @@ TEST(RnnLayerNormFused, BadInputIsAnError) {
   EXPECT_THROW(nn::LSTM(nn::LSTMOptions(3, 4).proj_size(2).layer_norm(true)), Error);
 }
 
-// create_graph through a fused layer-norm layer: a clear error, not a wrong gradient.
-TEST(RnnLayerNormFused, DoubleBackwardIsAnError) {
-  manual_seed(4);
-  nn::LSTM lstm(nn::LSTMOptions(3, 4).layer_norm(true));
-  lstm->to(kFloat64);
-  Tensor x = randn({3, 2, 3}, f64()).requires_grad_(true);
-  Tensor y = std::get<0>(lstm->forward(x));
-  expect_error_containing([&] { autograd::grad({sum(y)}, {x}, {}, std::nullopt, true); },
-                          "double backward through layer_norm");
-}
+// create_graph through a fused layer-norm layer: the node's composed
+// backward with its layer norms, gradgradchecked in tests/nn/rnn_double_backward_test.cc.
 
 // ---- determinism -----------------------------------------------------------------------------------
 
