@@ -46,6 +46,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
@@ -291,6 +292,22 @@ TEST(RnnDoubleBackward, LstmAllFusedVariantsTwoLayersBidirectionalPackedFixedMas
   gradgradcheck_module(*m, Kind::Lstm, {3, 3, 2}, {.packed = true, .fixed_masks = true});
 }
 
+// The layer-norm module tests seed the generator first, so that the module's
+// parameters do not depend on what earlier tests drew (LOOM_LN_SEED
+// overrides it, to try other draws). A layer norm of a row whose values
+// nearly agree has a large rstd, and then third derivatives so large that
+// the central differences of the gradients, not the analytic second
+// derivatives, are off: of seeds 1..7 and 17, four (1, 3, 6, 7) give a
+// worst error of 4e-9 to 1.8e-7 on all three tests, and four give 1e-6 to
+// 2.4e-4 on one of them. For the worst (seed 4, 2-layer bidirectional LSTM) the error is
+// 2.37, 2.37e-2, 2.37e-4 at eps 1e-4, 1e-5, 1e-6: exactly eps^2, the
+// truncation error of the differences, so the analytic side is right. The
+// fixed draw is one of the well-conditioned four.
+const std::uint64_t kLayerNormSeed = [] {
+  const char* s = std::getenv("LOOM_LN_SEED");
+  return s ? std::strtoull(s, nullptr, 10) : 1ull;
+}();
+
 // The layer norms' gains and biases drawn away from 1 and 0 (their start),
 // so that a wrong use of either shows.
 void perturb_layer_norms(RNNBase& m) {
@@ -303,18 +320,21 @@ void perturb_layer_norms(RNNBase& m) {
 }
 
 TEST(RnnDoubleBackward, LstmLayerNormTwoLayersBidirectionalWithState) {
-  LSTM m(LSTMOptions(2, 3).num_layers(2).bidirectional(true).layer_norm(true));
+  manual_seed(kLayerNormSeed);
+  LSTM m(LSTMOptions(2, 4).num_layers(2).bidirectional(true).layer_norm(true));
   perturb_layer_norms(*m);
   gradgradcheck_module(*m, Kind::Lstm, {3, 2, 2});
 }
 TEST(RnnDoubleBackward, GruLayerNormZoneoutTrainingFixedMasksPacked) {
-  GRU m(GRUOptions(2, 3).layer_norm(true).zoneout_h(0.4));
+  manual_seed(kLayerNormSeed);
+  GRU m(GRUOptions(2, 4).layer_norm(true).zoneout_h(0.4));
   perturb_layer_norms(*m);
   m->train();
   gradgradcheck_module(*m, Kind::Gru, {3, 3, 2}, {.packed = true, .fixed_masks = true});
 }
 TEST(RnnDoubleBackward, LstmLayerNormWithEveryFusedVariantPackedFixedMasks) {
-  LSTM m(LSTMOptions(2, 3).num_layers(2).layer_norm(true).zoneout_h(0.3).zoneout_c(0.4).weight_drop(0.3)
+  manual_seed(kLayerNormSeed);
+  LSTM m(LSTMOptions(2, 4).num_layers(2).layer_norm(true).zoneout_h(0.3).zoneout_c(0.4).weight_drop(0.3)
              .dropout(0.4).dropout_mode("locked"));
   perturb_layer_norms(*m);
   m->train();
